@@ -1,0 +1,12 @@
+// The whole generic API of ptlib (no architecture): formats contract, memory, walker, map.
+// Formats live under arch/ (<ptlib/riscv.hpp>, <ptlib/arm64.hpp>, <ptlib/x86.hpp>,
+// <ptlib/armv7.hpp>; all of them by name in <ptlib/formats.hpp>).
+#pragma once
+#include "addr.hpp"
+#include "attrs.hpp"
+#include "config.hpp"
+#include "format.hpp"
+#include "map.hpp"
+#include "memory.hpp"
+#include "result.hpp"
+#include "walk.hpp"

@@ -1,0 +1,139 @@
+// Typed errors (code + virtual address + physical address + level) and a freestanding Result<T>.
+#pragma once
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#include "addr.hpp"
+
+PTLIB_BEGIN_NAMESPACE
+
+/// What went wrong. Every value has a sentence in `describe()`.
+enum class Errc : std::uint8_t {
+  misaligned_va,       ///< va is not a multiple of the format's smallest page
+  misaligned_pa,       ///< pa is not a multiple of the format's smallest page
+  misaligned_size,     ///< size is not a multiple of the format's smallest page
+  zero_size,           ///< size is 0
+  range_wraps,         ///< va + size or pa + size wraps around 2^64
+  va_out_of_range,     ///< the range leaves the format's (or this root's) VA range
+  va_non_canonical,    ///< the VA is not sign-extended / crosses the canonical hole
+  pa_out_of_range,     ///< the output address is wider than the format's output size
+  overlap,             ///< the range meets an existing mapping (default policy refuses)
+  out_of_memory,       ///< the allocator cannot give the tables the call needs
+  unsupported_attrs,   ///< the format cannot express these attributes (no silent downgrade)
+  unsupported_memtype, ///< the format (or its capabilities) has no such memory type
+  not_mapped,          ///< nothing is mapped at the VA (translate)
+  malformed_entry,     ///< an entry in the tree is not valid for its level
+  misaligned_table,    ///< a table (or the root) is not aligned as its format demands
+};
+
+/// One sentence per error code (no trailing period).
+constexpr const char* describe(Errc c) {
+  switch (c) {
+    case Errc::misaligned_va: return "virtual address is not aligned to the smallest page";
+    case Errc::misaligned_pa: return "physical address is not aligned to the smallest page";
+    case Errc::misaligned_size: return "size is not a multiple of the smallest page";
+    case Errc::zero_size: return "size is zero";
+    case Errc::range_wraps: return "range wraps around the end of the address space";
+    case Errc::va_out_of_range: return "virtual address is outside the range this root translates";
+    case Errc::va_non_canonical: return "virtual address is not canonical (not sign-extended)";
+    case Errc::pa_out_of_range: return "physical address is wider than the format's output size";
+    case Errc::overlap: return "range overlaps an existing mapping";
+    case Errc::out_of_memory: return "the allocator cannot provide the tables needed";
+    case Errc::unsupported_attrs: return "the format cannot express these permissions";
+    case Errc::unsupported_memtype: return "the format cannot express this memory type";
+    case Errc::not_mapped: return "nothing is mapped at this virtual address";
+    case Errc::malformed_entry: return "a table entry is malformed for its level";
+    case Errc::misaligned_table: return "a table is not aligned as the format requires";
+  }
+  return "unknown error";
+}
+
+/// Short identifier of an error code, as spelled in the enum.
+constexpr const char* name(Errc c) {
+  switch (c) {
+    case Errc::misaligned_va: return "misaligned_va";
+    case Errc::misaligned_pa: return "misaligned_pa";
+    case Errc::misaligned_size: return "misaligned_size";
+    case Errc::zero_size: return "zero_size";
+    case Errc::range_wraps: return "range_wraps";
+    case Errc::va_out_of_range: return "va_out_of_range";
+    case Errc::va_non_canonical: return "va_non_canonical";
+    case Errc::pa_out_of_range: return "pa_out_of_range";
+    case Errc::overlap: return "overlap";
+    case Errc::out_of_memory: return "out_of_memory";
+    case Errc::unsupported_attrs: return "unsupported_attrs";
+    case Errc::unsupported_memtype: return "unsupported_memtype";
+    case Errc::not_mapped: return "not_mapped";
+    case Errc::malformed_entry: return "malformed_entry";
+    case Errc::misaligned_table: return "misaligned_table";
+  }
+  return "unknown";
+}
+
+/// A typed error: what (`code`), where (`va`, `pa`), and at which level of the tree.
+/// `level` is the level number as the format's manual numbers it (arm64 -1..3, RISC-V i of
+/// VPN[i], x86 1 = PT .. 5 = PML5, ARMv7 1..3); `level_name` is the manual's name for it.
+/// Both are absent (kNoLevel / nullptr) for errors found before any table was read.
+struct Error {
+  static constexpr std::int8_t kNoLevel = INT8_MIN;
+  Errc code{};
+  VirtAddr va{};
+  PhysAddr pa{};
+  std::int8_t level = kNoLevel;
+  const char* level_name = nullptr;
+
+  [[nodiscard]] constexpr bool has_level() const { return level != kNoLevel; }
+  constexpr bool operator==(const Error& o) const {
+    return code == o.code && va == o.va && pa == o.pa && level == o.level;
+  }
+};
+
+/// Either a value or an Error; the freestanding stand-in for std::expected (C++23).
+/// Result<void> carries no value. Reading value() of an error is a precondition violation.
+template <class T>
+class [[nodiscard]] Result {
+ public:
+  constexpr Result(T v) : ok_(true), value_(std::move(v)) {}  // NOLINT: implicit by design
+  constexpr Result(Error e) : ok_(false), error_(e) {}          // NOLINT
+  constexpr explicit operator bool() const { return ok_; }
+  [[nodiscard]] constexpr bool ok() const { return ok_; }
+  constexpr const T& value() const { return value_; }
+  constexpr T& value() { return value_; }
+  constexpr const T& operator*() const { return value_; }
+  constexpr const T* operator->() const { return &value_; }
+  [[nodiscard]] constexpr const Error& error() const { return error_; }
+
+ private:
+  bool ok_;
+  T value_{};
+  Error error_{};
+};
+
+template <>
+class [[nodiscard]] Result<void> {
+ public:
+  constexpr Result() = default;
+  constexpr Result(Error e) : ok_(false), error_(e) {}  // NOLINT
+  constexpr explicit operator bool() const { return ok_; }
+  [[nodiscard]] constexpr bool ok() const { return ok_; }
+  [[nodiscard]] constexpr const Error& error() const { return error_; }
+
+ private:
+  bool ok_ = true;
+  Error error_{};
+};
+
+/// Builds an Error with no level.
+constexpr Error make_error(Errc c, VirtAddr va = VirtAddr{}, PhysAddr pa = PhysAddr{}) {
+  return Error{c, va, pa, Error::kNoLevel, nullptr};
+}
+
+PTLIB_END_NAMESPACE
+
+/// Returns the error of a Result-valued expression from the enclosing function.
+#define PTLIB_TRY(expr)                           \
+  do {                                            \
+    if (auto ptlib_try_r_ = (expr); !ptlib_try_r_) \
+      return ptlib_try_r_.error();                \
+  } while (0)

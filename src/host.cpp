@@ -1,0 +1,2 @@
+// The compiled host-side helpers of ptlib (see src/include/ptlib/host.hpp).
+#include "ptlib/host-inl.hpp"
