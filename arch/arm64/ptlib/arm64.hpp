@@ -1,0 +1,339 @@
+// arm64 VMSAv8-64 stage-1 translation formats: 4K, 16K and 64K granules, every VA size a granule
+// allows, TTBR0 (low) or TTBR1 (high) ranges, 48-bit or 52-bit output addresses (FEAT_LPA2/LPA).
+//
+// Source: Arm Architecture Reference Manual for A-profile architecture, DDI 0487K.a ("Arm ARM"),
+// chapter D8 "The AArch64 Virtual Memory System Architecture":
+//  - D8.2 "Translation process": granule sizes, TxSZ, the initial lookup level (each level
+//    resolves granule_shift - 3 VA bits; the initial level resolves what remains), FEAT_TTST
+//    (TxSZ up to 48, or 47 with the 64KB granule), FEAT_LVA and FEAT_LPA2 (52-bit VA);
+//  - D8.3 "Translation table descriptor formats", D8.3.1 "VMSAv8-64 descriptor formats": table,
+//    block and page descriptors, descriptor type bits [1:0], the OA field ([47:n]; [49:n] plus
+//    OA[51:50] in [9:8] with FEAT_LPA2 and TCR_ELx.DS = 1; OA[51:48] in [15:12] with FEAT_LPA
+//    and the 64KB granule), the lower ([11:2]) and upper ([63:50]) attribute fields;
+//  - D8.4 "Memory access control", D8.4.1.2.1 (stage 1 data accesses using Direct permissions):
+//    AP[2:1], PXN, UXN; the Access flag and nG;
+//  - D8.5 "Memory region attributes": AttrIndx, SH, and SH moving to TCR_ELx.SHx when DS = 1;
+//  - D8.6.1 "The Contiguous bit";
+//  - pseudocode AArch64.BlockDescSupported() (which levels may hold a block) and
+//    ContiguousSize() (shared/translation/vmsa: entries in a contiguous run);
+//  - TTBR0_EL1/TTBR1_EL1 BADDR: "If a table contains fewer than eight entries, it must be
+//    aligned on a 64 byte address boundary" (so kMinTableAlign = 64);
+//  - MAIR_EL1 Attr<n> encodings.
+//
+// ptlib's conventions for arm64 (the manual leaves them to software):
+//  - MAIR layout (program MAIR_ELx with kMair):
+//      AttrIndx 0 = Normal, Inner/Outer Write-Back Non-transient RW-allocate (MAIR attr 0xFF)
+//      AttrIndx 1 = Normal, Inner/Outer Non-cacheable                         (MAIR attr 0x44)
+//      AttrIndx 2 = Device-nGnRE                                               (MAIR attr 0x04)
+//    MemType::normal / normal_nc / device map to these. MemType::wc is refused with
+//    Errc::unsupported_memtype (Arm has no distinct write-combining type: ask for normal_nc).
+//    decode() returns MemType::other for AttrIndx 3..7.
+//  - Read permission is always granted by a valid arm64 descriptor: a request without read is
+//    Errc::unsupported_attrs. AP[1] = user (EL0) access, AP[2] = read-only.
+//  - Execute: kernel exec -> PXN = 0, UXN = 1; user exec -> UXN = 0, PXN = 1 (privileged code
+//    never executes user pages); no exec -> UXN = PXN = 1.
+//  - AF = 1 always (no Access flag fault on first use); nG = !global.
+//  - SH = Inner Shareable (0b11) for Normal memory (normal, normal_nc) when SH is in the
+//    descriptor; 0b00 for Device memory, whose shareability the hardware ignores (Device
+//    memory is always treated as Outer Shareable). With FEAT_LPA2 (DS = 1) SH is not in the
+//    descriptor: TCR_ELx.SH0/SH1 supply it.
+//  - Table descriptors carry no hierarchical restrictions: NSTable, APTable, UXNTable/XNTable
+//    and PXNTable are 0.
+//  - TCR_ELx.DS is 1 (FEAT_LPA2 descriptor format) exactly when the granule is 4K or 16K and the
+//    VA is wider than 48 bits or the OA is 52 bits (Vmsa::kLpa2).
+#pragma once
+#include <array>
+#include <cstddef>
+#include <cstdint>
+
+#include <ptlib/format.hpp>
+
+PTLIB_BEGIN_NAMESPACE
+namespace arm64 {
+
+/// Translation granule (TCR_ELx.TG0/TG1), Arm ARM D8.2.
+enum class Granule : std::uint8_t { k4K, k16K, k64K };
+
+/// Translation table levels as the Arm ARM numbers them. Level -1 exists only with FEAT_LPA2,
+/// the 4KB granule and a VA wider than 48 bits.
+enum class Level : std::int8_t { Lm1 = -1, L0 = 0, L1 = 1, L2 = 2, L3 = 3 };
+
+/// arm64 has no run-time leaf capability the formats consult (FEAT_LPA2/LPA are compile-time
+/// choices of the format, because they change the descriptor layout).
+struct Caps {
+  bool operator==(const Caps&) const = default;
+};
+
+/// MAIR_ELx value for ptlib's attribute layout (MAIR_EL1 Attr<n> field encodings):
+/// Attr0 = 0xFF Normal WB, Attr1 = 0x44 Normal NC, Attr2 = 0x04 Device-nGnRE, Attr3..7 = 0.
+inline constexpr std::uint64_t kMair = 0x0000'0000'0004'44ffULL;
+
+/// Descriptor fields, Arm ARM D8.3.1 (block/page "lower attributes" [11:2], "upper attributes"
+/// [63:50]) with their meaning from D8.4 (access control), D8.5 (attributes), D8.6.1 (Contiguous).
+namespace desc {
+inline constexpr std::uint64_t kValid = 1ULL << 0;        // D8.3.1: bit[0] = 1 valid
+inline constexpr std::uint64_t kTableOrPage = 1ULL << 1;  // D8.3.1: bit[1] = 1 table (L<3) / page (L3)
+inline constexpr unsigned kAttrIndxShift = 2;             // D8.5: AttrIndx[2:0] in bits [4:2]
+inline constexpr std::uint64_t kAttrIndxMask = 7ULL << kAttrIndxShift;
+inline constexpr std::uint64_t kApUser = 1ULL << 6;       // D8.4.1.2.1: AP[1], EL0 access
+inline constexpr std::uint64_t kApReadOnly = 1ULL << 7;   // D8.4.1.2.1: AP[2], read-only
+inline constexpr std::uint64_t kShInner = 3ULL << 8;      // D8.5: SH[1:0] in [9:8] = 0b11 Inner Shareable
+inline constexpr std::uint64_t kAf = 1ULL << 10;          // D8.4: Access flag
+inline constexpr std::uint64_t kNg = 1ULL << 11;          // D8.4: not global (ASID-tagged)
+inline constexpr std::uint64_t kContiguous = 1ULL << 52;  // D8.6.1: Contiguous
+inline constexpr std::uint64_t kPxn = 1ULL << 53;         // D8.4: privileged execute-never
+inline constexpr std::uint64_t kUxn = 1ULL << 54;         // D8.4: unprivileged execute-never
+// ptlib's MAIR layout (see kMair).
+inline constexpr std::uint64_t kIdxNormal = 0, kIdxNormalNc = 1, kIdxDevice = 2;
+}  // namespace desc
+
+namespace detail {
+inline constexpr std::array kAllLevels{Level::Lm1, Level::L0, Level::L1, Level::L2, Level::L3};
+
+/// log2 of the granule: 4KB, 16KB, 64KB (D8.2).
+constexpr unsigned granule_shift(Granule g) {
+  return g == Granule::k4K ? 12 : g == Granule::k16K ? 14 : 16;
+}
+
+/// The last N levels of kAllLevels: a mode always ends at level 3.
+template <std::size_t N>
+constexpr std::array<Level, N> last_levels() {
+  std::array<Level, N> a{};
+  for (std::size_t i = 0; i < N; ++i) a[i] = kAllLevels[kAllLevels.size() - N + i];
+  return a;
+}
+
+/// Bits [hi:lo] set.
+constexpr std::uint64_t bit_range(unsigned hi, unsigned lo) {
+  return (~std::uint64_t{0} >> (63 - hi)) & ~((std::uint64_t{1} << lo) - 1);
+}
+
+/// "arm64-<granule>-<va>", plus "-pa<oa>" when the OA size is not the default for that VA.
+constexpr std::array<char, 24> make_name(Granule g, unsigned va, unsigned oa, bool oa_default) {
+  std::array<char, 24> s{};
+  std::size_t n = 0;
+  auto put = [&](const char* t) {
+    while (*t) s[n++] = *t++;
+  };
+  auto num = [&](unsigned v) {
+    char d[4]{};
+    int k = 0;
+    do {
+      d[k++] = char('0' + v % 10);
+      v /= 10;
+    } while (v);
+    while (k) s[n++] = d[--k];
+  };
+  put("arm64-");
+  put(g == Granule::k4K ? "4k" : g == Granule::k16K ? "16k" : "64k");
+  put("-");
+  num(va);
+  if (!oa_default) {
+    put("-pa");
+    num(oa);
+  }
+  return s;
+}
+}  // namespace detail
+
+/// One VMSAv8-64 stage-1 translation regime's tables: granule `G`, a `VaBits`-bit VA
+/// (TxSZ = 64 - VaBits), in the TTBR0 (VaRule::low) or TTBR1 (VaRule::high) range, with a
+/// 48- or 52-bit output address.
+template <Granule G, unsigned VaBits, VaRule Range = VaRule::low, unsigned OaBits = (VaBits == 52 ? 52 : 48)>
+struct Vmsa {
+  using Level = arm64::Level;
+  using Entry = std::uint64_t;
+  using Caps = arm64::Caps;
+
+  static constexpr Granule kGranule = G;
+  static constexpr unsigned kPageShift = detail::granule_shift(G);
+  /// VA bits each lookup level resolves: granule_shift - 3 (8-byte descriptors), D8.2.
+  static constexpr unsigned kStride = kPageShift - 3;
+
+  static_assert(Range == VaRule::low || Range == VaRule::high, "arm64 ranges are TTBR0 (low) or TTBR1 (high)");
+  static_assert(OaBits == 48 || OaBits == 52, "the VMSAv8-64 output address is 48 or 52 bits wide");
+  // D8.2: TxSZ >= 12 with FEAT_LVA (64KB) or FEAT_LPA2 (4KB/16KB), i.e. at most 52 VA bits;
+  // TxSZ <= 48 (4KB/16KB) or 47 (64KB) with FEAT_TTST, 39 without.
+  static_assert(VaBits <= 52, "VMSAv8-64 translates at most 52 VA bits (TxSZ >= 12)");
+  static_assert(VaBits >= (G == Granule::k64K ? 17U : 16U),
+                "VA too small for the granule (TxSZ at most 48, or 47 with 64KB, under FEAT_TTST)");
+
+  /// FEAT_LPA2 descriptor format (TCR_ELx.DS = 1): 4KB/16KB with VA > 48 bits or a 52-bit OA.
+  static constexpr bool kLpa2 = G != Granule::k64K && (VaBits > 48 || OaBits == 52);
+  /// FEAT_LPA with the 64KB granule and a 52-bit OA (TCR_ELx.IPS = 0b110).
+  static constexpr bool kLpa = G == Granule::k64K && OaBits == 52;
+  /// TCR_ELx.T0SZ / T1SZ for this VA size.
+  static constexpr unsigned kTxSz = 64 - VaBits;
+
+  /// Number of lookup levels: ceil((VaBits - granule_shift) / stride), so the initial level is
+  /// 4 - depth (the Arm ARM's "initial lookup level", D8.2).
+  static constexpr std::size_t kDepth = (VaBits - kPageShift + kStride - 1) / kStride;
+  static constexpr int kStartLevel = 4 - int(kDepth);
+  /// VA bits the initial level resolves: the remainder (a root of 2^kRootBits entries).
+  static constexpr unsigned kRootBits = VaBits - kPageShift - unsigned(kDepth - 1) * kStride;
+  static_assert(kStartLevel >= -1 && kStartLevel <= 3);
+  static_assert(kStartLevel >= 0 || kLpa2, "level -1 exists only with FEAT_LPA2");
+
+  static constexpr std::array<char, 24> kNameChars =
+      detail::make_name(G, VaBits, OaBits, OaBits == (VaBits == 52 ? 52U : 48U));
+  static constexpr const char* kName = kNameChars.data();
+  static constexpr std::array<Level, kDepth> kLevels = detail::last_levels<kDepth>();
+  static constexpr unsigned kPaBits = OaBits;
+  static constexpr unsigned kInputBits = 64;
+  static constexpr VaRule kVaRule = Range;
+  /// TTBRn_ELx.BADDR: a table is aligned to its size, and a table of fewer than eight entries
+  /// to 64 bytes.
+  static constexpr std::size_t kMinTableAlign = 64;
+
+  static constexpr unsigned index_bits(Level l) { return int(l) == kStartLevel ? kRootBits : kStride; }
+
+  static constexpr const char* level_name(Level l) {
+    switch (l) {
+      case Level::Lm1: return "L-1";
+      case Level::L0: return "L0";
+      case Level::L1: return "L1";
+      case Level::L2: return "L2";
+      case Level::L3: return "L3";
+    }
+    return "L?";
+  }
+
+  /// Pages at level 3; blocks per AArch64.BlockDescSupported(): 4KB at L1 and L2 (and L0 with
+  /// DS = 1), 16KB at L2 (and L1 with DS = 1), 64KB at L2 (and L1 with a 52-bit PA, FEAT_LPA).
+  static constexpr bool can_leaf(Level l, const Caps&) {
+    switch (l) {
+      case Level::L3:
+      case Level::L2: return true;
+      case Level::L1: return G == Granule::k4K || (G == Granule::k16K && kLpa2) || (G == Granule::k64K && kLpa);
+      case Level::L0: return G == Granule::k4K && kLpa2;
+      case Level::Lm1: return false;
+    }
+    return false;
+  }
+
+  /// ContiguousSize() (D8.6.1 "The Contiguous bit"): 4KB: 16 entries at L1, L2, L3; 16KB: 32 at L2,
+  /// 128 at L3; 64KB: 32 at L2 and L3. None for 4KB L0, 16KB L1 or 64KB L1 blocks.
+  static constexpr unsigned contig_log2(Level l, const Caps&) {
+    switch (l) {
+      case Level::L3: return G == Granule::k4K ? 4 : G == Granule::k16K ? 7 : 5;
+      case Level::L2: return G == Granule::k4K ? 4 : 5;
+      case Level::L1: return G == Granule::k4K ? 4 : 0;
+      default: return 0;
+    }
+  }
+
+  /// Every bit of a block (L < 3) or page (L3) descriptor except the output address.
+  /// Precondition: can_leaf(l). Errors: unsupported_attrs (no read; contiguous where the level
+  /// has no contiguous run), unsupported_memtype (wc, other).
+  static constexpr Result<Entry> leaf_proto(Level l, const LeafSettings& s, const Caps& c) {
+    const Attrs& a = s.attrs;
+    if (!a.read()) return make_error(Errc::unsupported_attrs);  // D8.4: valid implies readable
+    Entry e = desc::kValid | desc::kAf;
+    if (l == Level::L3) e |= desc::kTableOrPage;  // D8.3: page 0b11; block 0b01
+    std::uint64_t idx = 0;
+    switch (a.mem) {
+      case MemType::normal: idx = desc::kIdxNormal; break;
+      case MemType::normal_nc: idx = desc::kIdxNormalNc; break;
+      case MemType::device: idx = desc::kIdxDevice; break;
+      default: return make_error(Errc::unsupported_memtype);
+    }
+    e |= idx << desc::kAttrIndxShift;
+    if (!kLpa2 && a.mem != MemType::device) e |= desc::kShInner;
+    if (a.user()) e |= desc::kApUser;
+    if (!a.write()) e |= desc::kApReadOnly;
+    if (!a.global()) e |= desc::kNg;
+    if (!a.exec()) {
+      e |= desc::kPxn | desc::kUxn;
+    } else {
+      e |= a.user() ? desc::kPxn : desc::kUxn;
+    }
+    if (s.contiguous) {
+      if (contig_log2(l, c) == 0) return make_error(Errc::unsupported_attrs);
+      e |= desc::kContiguous;
+    }
+    return e;
+  }
+
+  /// A block/page descriptor: `proto` plus the output address (aligned to the level's size).
+  static constexpr Entry leaf(Level, Entry proto, PhysAddr pa) { return proto | oa_field(pa.value); }
+
+  /// A table descriptor (D8.3: bits[1:0] = 0b11, next-level table address; NSTable, APTable,
+  /// UXNTable, PXNTable = 0).
+  static constexpr Entry table(Level, PhysAddr pa) { return oa_field(pa.value) | desc::kValid | desc::kTableOrPage; }
+
+  static constexpr Decoded decode(Level l, Entry e) {
+    if (!(e & desc::kValid)) return {};  // D8.3: bit[0] = 0 is invalid, other bits ignored
+    const std::uint64_t oa = oa_of(e);
+    if (e & desc::kTableOrPage) {
+      if (l != Level::L3) return {EntryKind::table, PhysAddr(oa)};
+    } else if (l == Level::L3 || !can_leaf(l, Caps{})) {
+      // D8.3: 0b01 at level 3 is reserved; a block where BlockDescSupported() is false faults.
+      return {EntryKind::malformed};
+    }
+    Decoded d{EntryKind::leaf};
+    d.addr = PhysAddr(oa & ~((std::uint64_t{1} << level_shift(l)) - 1));
+    Perm p = Perm::read;
+    if (!(e & desc::kApReadOnly)) p = p | Perm::write;
+    const bool user = (e & desc::kApUser) != 0;
+    if (user) p = p | Perm::user;
+    if (!(e & desc::kNg)) p = p | Perm::global;
+    if (!(e & (user ? desc::kUxn : desc::kPxn))) p = p | Perm::exec;
+    d.attrs.perm = p;
+    switch ((e & desc::kAttrIndxMask) >> desc::kAttrIndxShift) {
+      case desc::kIdxNormal: d.attrs.mem = MemType::normal; break;
+      case desc::kIdxNormalNc: d.attrs.mem = MemType::normal_nc; break;
+      case desc::kIdxDevice: d.attrs.mem = MemType::device; break;
+      default: d.attrs.mem = MemType::other; break;
+    }
+    d.contiguous = contig_log2(l, Caps{}) != 0 && (e & desc::kContiguous) != 0;
+    return d;
+  }
+
+ private:
+  /// log2 of the bytes an entry at `l` maps.
+  static constexpr unsigned level_shift(Level l) { return kPageShift + kStride * unsigned(3 - int(l)); }
+
+  /// The OA field of a descriptor (D8.3): OA[47:n] in place; with DS = 1 OA[49:n] in place and
+  /// OA[51:50] in bits [9:8]; with FEAT_LPA (64KB) OA[51:48] in bits [15:12].
+  static constexpr Entry oa_field(std::uint64_t pa) {
+    if constexpr (kLpa2) {
+      return (pa & detail::bit_range(49, kPageShift)) | (((pa >> 50) & 0x3) << 8);
+    } else if constexpr (kLpa) {
+      return (pa & detail::bit_range(47, kPageShift)) | (((pa >> 48) & 0xf) << 12);
+    } else {
+      return pa & detail::bit_range(47, kPageShift);
+    }
+  }
+  static constexpr std::uint64_t oa_of(Entry e) {
+    if constexpr (kLpa2) {
+      return (e & detail::bit_range(49, kPageShift)) | (((e >> 8) & 0x3) << 50);
+    } else if constexpr (kLpa) {
+      return (e & detail::bit_range(47, kPageShift)) | (((e >> 12) & 0xf) << 48);
+    } else {
+      return e & detail::bit_range(47, kPageShift);
+    }
+  }
+};
+
+using Vmsa4k39 = Vmsa<Granule::k4K, 39>;    ///< 3 levels (L1-L3), 1 GiB and 2 MiB blocks
+using Vmsa4k48 = Vmsa<Granule::k4K, 48>;    ///< 4 levels (L0-L3)
+using Vmsa4k52 = Vmsa<Granule::k4K, 52>;    ///< 5 levels (L-1-L3), FEAT_LPA2, 512 GiB L0 blocks
+using Vmsa16k47 = Vmsa<Granule::k16K, 47>;  ///< 3 levels (L1-L3), 32 MiB blocks
+using Vmsa16k48 = Vmsa<Granule::k16K, 48>;  ///< 4 levels, a 2-entry L0 root
+using Vmsa16k52 = Vmsa<Granule::k16K, 52>;  ///< 4 levels, FEAT_LPA2, 64 GiB L1 blocks
+using Vmsa64k42 = Vmsa<Granule::k64K, 42>;  ///< 2 levels (L2-L3), 512 MiB blocks
+using Vmsa64k48 = Vmsa<Granule::k64K, 48>;  ///< 3 levels (L1-L3)
+using Vmsa64k52 = Vmsa<Granule::k64K, 52>;  ///< 3 levels, FEAT_LVA + FEAT_LPA, 4 TiB L1 blocks
+
+static_assert(PagingFormat<Vmsa4k39>);
+static_assert(PagingFormat<Vmsa4k48>);
+static_assert(PagingFormat<Vmsa4k52>);
+static_assert(PagingFormat<Vmsa16k47>);
+static_assert(PagingFormat<Vmsa16k48>);
+static_assert(PagingFormat<Vmsa16k52>);
+static_assert(PagingFormat<Vmsa64k42>);
+static_assert(PagingFormat<Vmsa64k48>);
+static_assert(PagingFormat<Vmsa64k52>);
+
+}  // namespace arm64
+PTLIB_END_NAMESPACE
