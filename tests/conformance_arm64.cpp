@@ -11,23 +11,10 @@
 #include <ptlib/arm64.hpp>
 #include <ptlib/host.hpp>
 
+#include "support.hpp"
+
 using namespace ptlib;
 using namespace ptlib::arm64;
-
-namespace Catch {
-template <class Tag>
-struct StringMaker<ptlib::detail::Address<Tag>> {
-  static std::string convert(const ptlib::detail::Address<Tag>& a) { return fmt::format("{}", a); }
-};
-template <>
-struct StringMaker<ptlib::Errc> {
-  static std::string convert(ptlib::Errc e) { return ptlib::name(e); }
-};
-template <>
-struct StringMaker<ptlib::Attrs> {
-  static std::string convert(const ptlib::Attrs& a) { return ptlib::to_string(a); }
-};
-}  // namespace Catch
 
 namespace {
 

@@ -13,25 +13,12 @@
 #include <ptlib/host.hpp>
 #include <ptlib/ptlib.hpp>
 
+#include "support.hpp"
+
 using namespace ptlib;
 using armv7::Level;
 using armv7::Lpae;
 using armv7::Lpae32;
-
-namespace Catch {
-template <class Tag>
-struct StringMaker<ptlib::detail::Address<Tag>> {
-  static std::string convert(const ptlib::detail::Address<Tag>& a) { return fmt::format("{}", a); }
-};
-template <>
-struct StringMaker<ptlib::Errc> {
-  static std::string convert(ptlib::Errc e) { return ptlib::name(e); }
-};
-template <>
-struct StringMaker<ptlib::Attrs> {
-  static std::string convert(const ptlib::Attrs& a) { return ptlib::to_string(a); }
-};
-}  // namespace Catch
 
 namespace {
 

@@ -12,6 +12,8 @@
 #include <ptlib/ptlib.hpp>
 #include <ptlib/x86.hpp>
 
+#include "support.hpp"
+
 using namespace ptlib;
 using x86::Caps;
 using L = x86::Level;
@@ -19,34 +21,6 @@ using x86::Long4;
 using x86::Long5;
 using x86::Pae;
 using x86::X86_32;
-
-namespace Catch {
-template <class Tag>
-struct StringMaker<ptlib::detail::Address<Tag>> {
-  static std::string convert(const ptlib::detail::Address<Tag>& a) {
-    char s[19];
-    std::snprintf(s, sizeof s, "0x%016llx", static_cast<unsigned long long>(a.value));
-    return s;
-  }
-};
-template <>
-struct StringMaker<Errc> {
-  static std::string convert(Errc e) { return name(e); }
-};
-template <>
-struct StringMaker<Attrs> {
-  static std::string convert(const Attrs& a) {
-    static constexpr const char* kMem[] = {"normal", "normal_nc", "device", "wc", "other"};
-    std::string s;
-    s += a.read() ? 'r' : '-';
-    s += a.write() ? 'w' : '-';
-    s += a.exec() ? 'x' : '-';
-    if (a.user()) s += " u";
-    if (a.global()) s += " g";
-    return s + " " + kMem[int(a.mem)];
-  }
-};
-}  // namespace Catch
 
 namespace {
 
