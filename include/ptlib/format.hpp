@@ -202,6 +202,16 @@ struct Geometry {
   }
 };
 
+/// A paging mode's level list: the last N levels of its family's list (Sv39 = the last 3 of
+/// Sv57's 5 levels; x86 4-level = the last 4 of PML5..PT).
+template <std::size_t N, class L, std::size_t M>
+constexpr std::array<L, N> last_levels(const std::array<L, M>& family) {
+  static_assert(N >= 1 && N <= M);
+  std::array<L, N> out{};
+  for (std::size_t i = 0; i < N; ++i) out[i] = family[M - N + i];
+  return out;
+}
+
 /// The format's level number as its manual numbers it (what Error::level carries).
 template <PagingFormat F>
 constexpr std::int8_t level_number(typename F::Level l) { return static_cast<std::int8_t>(l); }

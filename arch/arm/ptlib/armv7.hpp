@@ -90,10 +90,7 @@ constexpr Entry oa_mask(Level l) {
 /// (TxSZ 0..1) starts at the first level, one of 2^30 bytes or less (TxSZ 2..7) at the second.
 template <unsigned VaBits>
 constexpr auto levels() {
-  constexpr std::size_t start = VaBits > 30 ? 0 : 1;
-  std::array<Level, kAllLevels.size() - start> out{};
-  for (std::size_t i = 0; i < out.size(); ++i) out[i] = kAllLevels[start + i];
-  return out;
+  return last_levels<(VaBits > 30 ? 3 : 2)>(kAllLevels);
 }
 
 /// "armv7-lpae" for the full 32-bit TTBR0 region, else "armv7-lpae-<bits>" (TTBR0) or

@@ -95,14 +95,6 @@ constexpr unsigned granule_shift(Granule g) {
   return g == Granule::k4K ? 12 : g == Granule::k16K ? 14 : 16;
 }
 
-/// The last N levels of kAllLevels: a mode always ends at level 3.
-template <std::size_t N>
-constexpr std::array<Level, N> last_levels() {
-  std::array<Level, N> a{};
-  for (std::size_t i = 0; i < N; ++i) a[i] = kAllLevels[kAllLevels.size() - N + i];
-  return a;
-}
-
 /// Bits [hi:lo] set.
 constexpr std::uint64_t bit_range(unsigned hi, unsigned lo) {
   return (~std::uint64_t{0} >> (63 - hi)) & ~((std::uint64_t{1} << lo) - 1);
@@ -177,7 +169,7 @@ struct Vmsa {
   static constexpr std::array<char, 24> kNameChars =
       detail::make_name(G, VaBits, OaBits, OaBits == (VaBits == 52 ? 52U : 48U));
   static constexpr const char* kName = kNameChars.data();
-  static constexpr std::array<Level, kDepth> kLevels = detail::last_levels<kDepth>();
+  static constexpr auto kLevels = last_levels<kDepth>(detail::kAllLevels);
   static constexpr unsigned kPaBits = OaBits;
   static constexpr unsigned kInputBits = 64;
   static constexpr VaRule kVaRule = Range;

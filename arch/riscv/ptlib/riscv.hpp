@@ -15,7 +15,6 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <span>
 
 #include <ptlib/format.hpp>
 
@@ -180,7 +179,7 @@ struct SvFamily {
 template <bool Rv64, std::size_t N, const char* Name>
 struct Sv : SvFamily<Rv64> {
   static constexpr const char* kName = Name;
-  static constexpr auto kLevels = std::span<const Level, N>(kAllLevels.data() + (5 - N), N);
+  static constexpr auto kLevels = last_levels<N>(kAllLevels);
 };
 
 inline constexpr char kSv32[] = "sv32";

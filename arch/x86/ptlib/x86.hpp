@@ -100,14 +100,6 @@ static_assert(kPatMsr == 0x0407'0506'0007'0106ULL);
 namespace detail {
 inline constexpr std::array kAllLevels{Level::Pml5, Level::Pml4, Level::Pdpt, Level::Pd, Level::Pt};
 
-/// The last N levels of the family: a mode's level list.
-template <std::size_t N>
-constexpr std::array<Level, N> last_levels() {
-  std::array<Level, N> a{};
-  for (std::size_t i = 0; i < N; ++i) a[i] = kAllLevels[kAllLevels.size() - N + i];
-  return a;
-}
-
 /// What a PAT index (PAT*4 + PCD*2 + PWT) means under kPatMsr.
 inline constexpr std::array<MemType, 8> kMemOfPat{MemType::normal, MemType::wc,        MemType::normal_nc,
                                                   MemType::device, MemType::normal,    MemType::other,
@@ -241,7 +233,7 @@ struct Family {
 template <Kind K, std::size_t N, const char* Name>
 struct Mode : Family<K> {
   static constexpr const char* kName = Name;
-  static constexpr auto kLevels = last_levels<N>();
+  static constexpr auto kLevels = ptlib::last_levels<N>(kAllLevels);
 };
 
 inline constexpr char kX86_32[] = "x86-32";
