@@ -6,6 +6,7 @@
 
 #include <ptlib/arm64.hpp>
 #include <ptlib/armv7.hpp>
+#include <ptlib/ptlib.hpp>
 #include <ptlib/riscv.hpp>
 #include <ptlib/x86.hpp>
 
