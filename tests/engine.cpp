@@ -8,14 +8,6 @@ using test::Memory;
 
 namespace {
 
-/// The room a test range needs in one half of the tree: sign-extended formats keep a range in
-/// one half, the others may use the whole VA range.
-template <class F>
-constexpr std::uint64_t tree_limit() {
-  using G = Geometry<F>;
-  return F::kVaRule == VaRule::sign_extend ? (std::uint64_t{1} << (G::kVaBits - 1)) : G::kVaMask + 1;
-}
-
 template <class F>
 Tree<F> new_tree(Memory& m, typename F::Caps caps = test::full_caps<F>()) {
   auto t = make_tree<F>(m.arena, caps);
@@ -53,7 +45,7 @@ TEMPLATE_LIST_TEST_CASE("every leaf size is used where VA, PA and size allow, an
     const std::uint64_t span = G::span(d), page = G::kPageSize;
     // [t0 - page, t0 + 2 span + page) in tree offsets; PA pa0 - page ... aligned like the VA.
     const std::uint64_t t0 = span < 4 * page ? 4 * page : span;
-    if (t0 + 2 * span + page > tree_limit<F>()) continue;
+    if (t0 + 2 * span + page > test::tree_limit<F>()) continue;
     const std::uint64_t pa0 = 2 * span;
     if (pa0 + 2 * span + page - 1 > G::kPaLimit) continue;
     CAPTURE(F::kName, d, span);
@@ -87,7 +79,7 @@ TEMPLATE_LIST_TEST_CASE("a page-only map uses only the smallest pages", "[engine
   using G = Geometry<F>;
   constexpr std::size_t d = G::kDepth - 2;  // the level above pages
   const std::uint64_t span = G::span(d);
-  if (4 * span > tree_limit<F>() || 4 * span - 1 > G::kPaLimit || span > (64 << 20)) return;
+  if (4 * span > test::tree_limit<F>() || 4 * span - 1 > G::kPaLimit || span > (64 << 20)) return;
   Memory m(8 << 20);
   auto tree = new_tree<F>(m);
   auto r = map(tree, m.arena, G::to_va(2 * span), PhysAddr(2 * span), span, kRwxg, MapOptions::page_only());
@@ -105,7 +97,7 @@ TEMPLATE_LIST_TEST_CASE("a PA misaligned for a block makes the engine use the ne
   for (std::size_t d = 0; d + 1 < G::kDepth; ++d) {
     if (!F::can_leaf(G::level(d), caps) || !F::can_leaf(G::level(d + 1), caps)) continue;
     const std::uint64_t span = G::span(d), small = G::span(d + 1);
-    if (3 * span > tree_limit<F>() || 3 * span + small > G::kPaLimit) continue;
+    if (3 * span > test::tree_limit<F>() || 3 * span + small > G::kPaLimit) continue;
     if (span / small > 16384) continue;  // keep the tree small
     CAPTURE(F::kName, d);
     Memory m(16 << 20);
@@ -123,7 +115,7 @@ TEMPLATE_LIST_TEST_CASE("a map inside an existing table's span fills that table 
   using G = Geometry<F>;
   constexpr std::size_t d = G::kDepth - 2;
   const std::uint64_t span = G::span(d), page = G::kPageSize;
-  if (!F::can_leaf(G::level(d), test::full_caps<F>()) || 2 * span > tree_limit<F>() || 2 * span > G::kPaLimit) return;
+  if (!F::can_leaf(G::level(d), test::full_caps<F>()) || 2 * span > test::tree_limit<F>() || 2 * span > G::kPaLimit) return;
   Memory m(8 << 20);
   auto tree = new_tree<F>(m);
   REQUIRE(map(tree, m.arena, G::to_va(span), PhysAddr(span), page, kRwxg).ok());

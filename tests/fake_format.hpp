@@ -56,6 +56,10 @@ struct Scrambled {
   static constexpr Entry table(Level l, PhysAddr pa) {
     return valid(l) | (((pa.value >> 12) & kPfnMask) << addr_shift(l));
   }
+  static constexpr bool needs_bbm(Level l, Entry old, Entry next) {
+    const Decoded a = decode(l, old), b = decode(l, next);
+    return a.kind != b.kind || a.addr != b.addr || a.attrs.mem != b.attrs.mem;
+  }
   static constexpr Decoded decode(Level l, Entry e) {
     if (!(e & valid(l))) return {};
     const PhysAddr pa(((e >> addr_shift(l)) & kPfnMask) << 12);

@@ -74,6 +74,7 @@ concept PagingFormat =
       { F::leaf(l, e, pa) } -> std::same_as<typename F::Entry>;
       { F::table(l, pa) } -> std::same_as<typename F::Entry>;
       { F::decode(l, e) } -> std::same_as<Decoded>;
+      { F::needs_bbm(l, e, e) } -> std::same_as<bool>;
     };
 
 /// A coded exemplar of the contract, for documentation: a 2-level, 32-bit format with 4 KiB
@@ -124,6 +125,12 @@ struct ExampleFormat {
   static constexpr Entry leaf(Level, Entry proto, PhysAddr pa) { return proto | Entry(pa.value); }
   /// A table descriptor pointing at the next-level table at `pa`.
   static constexpr Entry table(Level, PhysAddr pa) { return Entry(pa.value) | 1U; }
+  /// Whether replacing the valid entry `old` by the valid entry `next` at `l` in a tree the
+  /// hardware is using must go through break-before-make (invalid entry + TLB invalidation in
+  /// between), because the architecture forbids the direct change (arm64: output address,
+  /// memory type, block <-> table, contiguous hint, ...). Permission-only changes usually need
+  /// only a TLB invalidation afterwards.
+  static constexpr bool needs_bbm(Level, Entry old, Entry next) { return (old ^ next) & ~0xeU; }
   /// Reads an entry back (the neutral read API).
   static constexpr Decoded decode(Level, Entry e) {
     if (!(e & 1U)) return {};

@@ -25,6 +25,9 @@ enum class Errc : std::uint8_t {
   not_mapped,          ///< nothing is mapped at the VA (translate)
   malformed_entry,     ///< an entry in the tree is not valid for its level
   misaligned_table,    ///< a table (or the root) is not aligned as its format demands
+  needs_break_before_make, ///< a live entry would change in a way the format allows only via BBM
+  writable_executable, ///< a mapping would be writable and executable, and the call forbids it (W^X)
+  field_out_of_range,  ///< a value does not fit its register field (ASID, PCID, TxSZ, PA size)
 };
 
 /// One sentence per error code (no trailing period).
@@ -45,6 +48,10 @@ constexpr const char* describe(Errc c) {
     case Errc::not_mapped: return "nothing is mapped at this virtual address";
     case Errc::malformed_entry: return "a table entry is malformed for its level";
     case Errc::misaligned_table: return "a table is not aligned as the format requires";
+    case Errc::needs_break_before_make:
+      return "the change to a live entry needs break-before-make, which this call's policy refuses";
+    case Errc::writable_executable: return "the mapping would be both writable and executable (W^X)";
+    case Errc::field_out_of_range: return "a value does not fit its register field";
   }
   return "unknown error";
 }
@@ -67,6 +74,9 @@ constexpr const char* name(Errc c) {
     case Errc::not_mapped: return "not_mapped";
     case Errc::malformed_entry: return "malformed_entry";
     case Errc::misaligned_table: return "misaligned_table";
+    case Errc::needs_break_before_make: return "needs_break_before_make";
+    case Errc::writable_executable: return "writable_executable";
+    case Errc::field_out_of_range: return "field_out_of_range";
   }
   return "unknown";
 }

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "format.hpp"
 #include "memory.hpp"
@@ -31,11 +32,13 @@ struct Slot {
   Decoded entry{};  ///< the decoded entry (leaf and table visits only)
 };
 
-/// What a visitor tells the walker about invalid entries or a table.
+/// What a visitor tells the walker after a visit.
 enum class Step : std::uint8_t {
   done,     ///< handled (or skipped); move on
   descend,  ///< absent entries: create a table per entry (visitor.create) and walk into it;
-            ///< table entries: walk into the existing table
+            ///< a table entry: walk into the existing table;
+            ///< a leaf: the visitor replaced it with a table (a split); walk into that table
+  split,    ///< a leaf, in a dry run: walk into the table a split would make, without making it
 };
 
 /// A table the visitor created for the walker to descend into (ptr nullptr in a dry run).
@@ -50,10 +53,19 @@ struct Child {
 ///    ("fresh") table, then `void link(const Slot&, const Child&)` (post-order: a table is
 ///    linked only once it is filled). Entries of a fresh table are never read: the creator
 ///    fills them or the walk writes them.
-///  - leaves: `Result<void> leaf(const Slot&)`;
-///  - tables: `Step table_pre(const Slot&)` (Step::descend walks into it; Step::done skips).
+///  - leaves: `Result<Step> leaf(const Slot&)`. Step::descend: the visitor has replaced the leaf
+///    by a table of next-level leaves (a split); the walker re-reads the entry and walks into
+///    it. Step::split (dry runs): the walker walks into a synthesized table whose entries are the
+///    leaves such a split would write, so a dry run meets exactly what the real run will.
+///  - tables: `Step table_pre(const Slot&)` (Step::descend walks into it; Step::done skips it),
+///    then after the walk into an existing table `void table_post(const Slot&, void* table)`
+///    (the visitor may fold or release it; the walker releases its access afterwards).
 /// The first error stops the walk and is returned.
 namespace detail {
+
+/// How the walker reads a table: from memory, as all-invalid (a table being created), or as
+/// the split of a leaf (dry run).
+enum class Source : std::uint8_t { memory, fresh, split };
 
 template <PagingFormat F, TableAccess A, class V>
 struct Walker {
@@ -63,21 +75,32 @@ struct Walker {
   V& visitor;
 
   template <std::size_t D>
-  Result<void> walk(Entry* table, bool fresh, std::uint64_t lo, std::uint64_t hi) {
+  Result<void> walk(Entry* table, Source src, const Decoded& parent, std::uint64_t lo, std::uint64_t hi) {
     constexpr std::uint64_t span = G::span(D);
     constexpr auto L = G::level(D);
+    auto read = [&](std::size_t i, std::uint64_t base) -> Decoded {
+      switch (src) {
+        case Source::memory: return F::decode(L, table[i]);
+        case Source::fresh: return Decoded{};
+        case Source::split: {
+          const std::uint64_t k = (base >> G::shift(D)) & (G::entries(D) - 1);
+          return Decoded{EntryKind::leaf, parent.addr + k * span, parent.attrs};
+        }
+      }
+      return Decoded{};
+    };
     std::size_t i = G::index(lo, D);
     while (lo < hi) {
       const std::uint64_t base = align_down(lo, span);
       const std::uint64_t end = hi - base > span ? base + span : hi;
       const bool full = lo == base && end == base + span;
-      const Decoded e = fresh ? Decoded{} : F::decode(L, table[i]);
+      Decoded e = read(i, base);
       if (e.kind == EntryKind::invalid) {
         // Gather a run of wholly covered invalid entries.
         std::size_t n = 1;
         if (full) {
           const std::uint64_t max_n = (hi - lo) / span;
-          if (fresh) {
+          if (src == Source::fresh) {
             n = std::size_t(max_n);
           } else {
             while (n < max_n && F::decode(L, table[i + n]).kind == EntryKind::invalid) ++n;
@@ -95,11 +118,11 @@ struct Walker {
               Slot<F> one{D, table, i + k, 1, clo, chi, full, {}};
               auto child = visitor.create(one);
               if (!child) return child.error();
-              PTLIB_TRY(walk<D + 1>(static_cast<Entry*>(child->ptr), true, clo, chi));
+              PTLIB_TRY(walk<D + 1>(static_cast<Entry*>(child->ptr), Source::fresh, e, clo, chi));
               visitor.link(one, *child);
             }
           } else {
-            return Error{Errc::malformed_entry, G::to_va(lo), PhysAddr{}, level_number<F>(L), F::level_name(L)};
+            return malformed<D>(lo, PhysAddr{});
           }
         }
         lo = run_hi;
@@ -108,26 +131,50 @@ struct Walker {
       }
       Slot<F> s{D, table, i, 1, lo, end, full, e};
       if (e.kind == EntryKind::leaf) {
-        PTLIB_TRY(visitor.leaf(s));
-      } else if (e.kind == EntryKind::table) {
-        if constexpr (D + 1 < G::kDepth) {
-          if (visitor.table_pre(s) == Step::descend) {
-            void* p = access.map(e.addr, D + 1);
-            if (!p) return Error{Errc::malformed_entry, G::to_va(lo), e.addr, level_number<F>(L), F::level_name(L)};
-            auto r = walk<D + 1>(static_cast<Entry*>(p), false, lo, end);
-            access.unmap(p, D + 1);
-            PTLIB_TRY(r);
+        auto step = visitor.leaf(s);
+        if (!step) return step.error();
+        if (*step == Step::split) {
+          if constexpr (D + 1 < G::kDepth) {
+            PTLIB_TRY(walk<D + 1>(nullptr, Source::split, e, lo, end));
+          } else {
+            return malformed<D>(lo, e.addr);
           }
-        } else {
-          return Error{Errc::malformed_entry, G::to_va(lo), e.addr, level_number<F>(L), F::level_name(L)};
+        } else if (*step == Step::descend) {
+          e = F::decode(L, table[i]);  // the visitor wrote a table here
+          s.entry = e;
+          PTLIB_TRY(into_table<D>(s, lo, end));
         }
+      } else if (e.kind == EntryKind::table) {
+        if (visitor.table_pre(s) == Step::descend) PTLIB_TRY(into_table<D>(s, lo, end));
       } else {
-        return Error{Errc::malformed_entry, G::to_va(lo), e.addr, level_number<F>(L), F::level_name(L)};
+        return malformed<D>(lo, e.addr);
       }
       lo = end;
       ++i;
     }
     return {};
+  }
+
+  /// Walks into the existing table `s.entry` points at, then lets the visitor see it again.
+  template <std::size_t D>
+  Result<void> into_table(const Slot<F>& s, std::uint64_t lo, std::uint64_t hi) {
+    if constexpr (D + 1 < G::kDepth) {
+      void* p = access.map(s.entry.addr, D + 1);
+      if (!p) return malformed<D>(lo, s.entry.addr);
+      auto r = walk<D + 1>(static_cast<Entry*>(p), Source::memory, s.entry, lo, hi);
+      if (r) visitor.table_post(s, p);
+      access.unmap(p, D + 1);
+      return r;
+    } else {
+      return malformed<D>(lo, s.entry.addr);  // a table pointer at the last level
+    }
+  }
+
+  /// A malformed entry (or an unreachable table) met at depth D.
+  template <std::size_t D>
+  static Error malformed(std::uint64_t lo, PhysAddr pa) {
+    constexpr auto L = G::level(D);
+    return Error{Errc::malformed_entry, G::to_va(lo), pa, level_number<F>(L), F::level_name(L)};
   }
 };
 
@@ -139,7 +186,7 @@ Result<void> walk_range(const Tree<F>& tree, A& access, std::uint64_t lo, std::u
   void* root = access.map(tree.root, 0);
   if (!root) return Error{Errc::malformed_entry, VirtAddr{}, tree.root, Error::kNoLevel, nullptr};
   detail::Walker<F, A, V> w{access, visitor};
-  auto r = w.template walk<0>(static_cast<typename F::Entry*>(root), false, lo, hi);
+  auto r = w.template walk<0>(static_cast<typename F::Entry*>(root), detail::Source::memory, Decoded{}, lo, hi);
   access.unmap(root, 0);
   return r;
 }
@@ -181,11 +228,12 @@ struct LeafVisitor {
   Result<Child> create(const Slot<F>&) { return Child{}; }
   void link(const Slot<F>&, const Child&) {}
   Step table_pre(const Slot<F>&) { return Step::descend; }
-  Result<void> leaf(const Slot<F>& s) {
+  void table_post(const Slot<F>&, void*) {}
+  Result<Step> leaf(const Slot<F>& s) {
     const std::uint64_t base = align_down(s.lo, G::span(s.depth));
     fn(Leaf<F>{G::to_va(base), leaf_output(s), G::span(s.depth), G::level(s.depth), s.depth, s.entry.attrs,
                s.entry.contiguous});
-    return {};
+    return Step::done;
   }
 };
 }  // namespace detail

@@ -1,4 +1,4 @@
-// Instantiates map, translate and the leaf walk for every format in one freestanding translation
+// Instantiates map, unmap, protect, compact, translate, the leaf walk and validate for every format in one freestanding translation
 // unit; check_object.sh then proves the object needs no libc beyond memset/memcpy/memmove and
 // has no static constructors.
 #include <ptlib/formats.hpp>
@@ -17,7 +17,12 @@ int build() {
   auto t = translate(*tree, arena, VirtAddr(0x1000));
   int leaves = 0;
   auto w = for_each_leaf(*tree, arena, [&](const Leaf<F>&) { ++leaves; });
-  return r.ok() && t.ok() && w.ok() && leaves > 0 ? 0 : 1;
+  auto u = unmap(*tree, arena, VirtAddr(0x1000), 0x1000);
+  auto p = protect(*tree, arena, VirtAddr(0x2000), 0x1000, attrs::rx);
+  auto c = compact(*tree, arena, VirtAddr(0), 1 << 22);
+  PhysAddr seen[64];
+  const Validation v = validate(*tree, arena, ValidateOptions{}, seen);
+  return r.ok() && t.ok() && w.ok() && u.ok() && p.ok() && c.ok() && v.ok() && leaves > 0 ? 0 : 1;
 }
 
 template <std::size_t... I>

@@ -224,6 +224,17 @@ struct Lpae {
   /// XNTable and PXNTable 0 (B3.6.2, no hierarchical limits).
   static constexpr Entry table(Level, PhysAddr pa) { return (pa.value & detail::kAddr39to12) | detail::kTypeTable; }
 
+  /// ARM ARM v7 B3.10.1 (break-before-make for LPAE translation tables, as in the Armv8 AArch32
+  /// rules): a live change of the output address, memory type (AttrIndx) or shareability,
+  /// block <-> table, the Contiguous hint or nG goes through an invalid entry and a TLB
+  /// invalidation; permission changes may be made in place.
+  static constexpr bool needs_bbm(Level l, Entry old, Entry next) {
+    const Decoded a = decode(l, old), b = decode(l, next);
+    if (a.kind != b.kind || a.addr != b.addr) return true;
+    constexpr Entry kBbmBits = detail::kAttrIndxMask | detail::kShMask | detail::kContiguous | detail::kNg;
+    return ((old ^ next) & kBbmBits) != 0;
+  }
+
   static constexpr Decoded decode(Level l, Entry e) {
     using namespace detail;
     if (!(e & kValid)) return {};

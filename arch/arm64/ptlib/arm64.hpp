@@ -253,6 +253,17 @@ struct Vmsa {
   /// UXNTable, PXNTable = 0).
   static constexpr Entry table(Level, PhysAddr pa) { return oa_field(pa.value) | desc::kValid | desc::kTableOrPage; }
 
+  /// Arm ARM D8.16.1 "Using break-before-make when updating translation table entries": a live
+  /// change of the output address, the memory type (AttrIndx) or shareability, block <-> table
+  /// (descriptor type), the Contiguous bit or nG must go through an invalid entry and a TLB
+  /// invalidation. Permission and AF changes may be made in place.
+  static constexpr bool needs_bbm(Level l, Entry old, Entry next) {
+    const Decoded a = decode(l, old), b = decode(l, next);
+    if (a.kind != b.kind || a.addr != b.addr) return true;
+    constexpr Entry kBbmBits = desc::kAttrIndxMask | desc::kContiguous | desc::kNg | (kLpa2 ? 0 : desc::kShInner);
+    return ((old ^ next) & kBbmBits) != 0;
+  }
+
   static constexpr Decoded decode(Level l, Entry e) {
     if (!(e & desc::kValid)) return {};  // D8.3: bit[0] = 0 is invalid, other bits ignored
     const std::uint64_t oa = oa_of(e);

@@ -126,6 +126,10 @@ struct SvFamily {
   // Non-leaf PTE: V = 1, R = W = X = 0 (priv Table 4.5), PPN of the next table.
   static constexpr Entry table(Level, PhysAddr pa) { return Entry(pte::V) | ppn_field(pa); }
 
+  // priv 4.2.1 (SFENCE.VMA): a PTE may be rewritten in place and the change made visible with
+  // SFENCE.VMA afterwards; RISC-V has no break-before-make rule.
+  static constexpr bool needs_bbm(Level, Entry, Entry) { return false; }
+
   static constexpr Decoded decode(Level l, Entry raw) {
     const std::uint64_t e = raw;
     if (!(e & pte::V)) return {};

@@ -177,9 +177,9 @@ struct Family {
   }
 
   /// `proto` plus `pa` (precondition: aligned to the level's page size, below 2^kPaBits).
-  static constexpr Entry leaf(Level l, Entry proto, PhysAddr pa) {
-    return proto | Entry(pa.value & kAddr & ~(page_size(l) - 1));
-  }
+  /// Precondition (the engine's): `pa` is aligned to the level's page size, so bit 12 (the PAT
+  /// bit of large leaves) is clear.
+  static constexpr Entry leaf(Level, Entry proto, PhysAddr pa) { return proto | Entry(pa.value & kAddr); }
 
   /// P|RW|US plus the next table's address; a PAE PDPTE is address|P (Table 4-8).
   static constexpr Entry table(Level l, PhysAddr pa) {
@@ -192,6 +192,14 @@ struct Family {
   /// CR4.PSE = 0 would make the CPU ignore PS). Malformed: PS = 1 in a PML4E/PML5E, reserved
   /// bits in a PAE PDPTE, reserved address bits in a large leaf. Memory types assume kPatMsr is
   /// in IA32_PAT (PAT1 reads as wc); XD is read as "not executable" whatever IA32_EFER.NXE says.
+  /// SDM vol. 3A 4.10.2.3/4.10.4: a TLB may hold entries of both sizes for an address while a
+  /// page-size change (leaf <-> table, PS flips) is in flight, with undefined results on some
+  /// CPUs (AMD erratum 383); ptlib therefore breaks before it makes such a change. Other
+  /// changes are made in place, followed by INVLPG.
+  static constexpr bool needs_bbm(Level l, Entry old, Entry next) {
+    return decode(l, old).kind != decode(l, next).kind;
+  }
+
   static constexpr Decoded decode(Level l, Entry raw) {
     const std::uint64_t e = raw;
     if (!(e & pte::P)) return {};  // P = 0: not present, every other bit ignored (4.3, 4.4.2, 4.5)

@@ -75,6 +75,24 @@ std::string dump(const Tree<F>& tree, A& access) {
   return s;
 }
 
+/// validate() with a scratch it sizes itself (grown and the check re-run until every table fits).
+template <PagingFormat F, TableAccess A>
+Validation validate(const Tree<F>& tree, A& access, const ValidateOptions& opts = {}) {
+  std::vector<PhysAddr> scratch(opts.expected_tables.value_or(0) + 64);
+  for (;;) {
+    const Validation v = validate(tree, access, opts, std::span<PhysAddr>(scratch));
+    if (v.tables_recorded < scratch.size()) return v;
+    scratch.resize(2 * scratch.size());
+  }
+}
+
+/// One line: "<problem> at va 0x.. pa 0x.. level N (NAME): <sentence>".
+inline std::string to_string(const Finding& f) {
+  std::string s = fmt::format("{} at va {:#018x} pa {:#018x}", name(f.what), f.va.value, f.pa.value);
+  if (f.has_level()) s += fmt::format(" level {} ({})", int(f.level), f.level_name ? f.level_name : "?");
+  return s + ": " + describe(f.what);
+}
+
 PTLIB_END_NAMESPACE
 
 template <class Tag>

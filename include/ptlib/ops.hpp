@@ -1,0 +1,578 @@
+// The mutating operations of the one engine: map, unmap, protect and compact, each a visitor over
+// the range walker, each planned by a dry run and committed only when it cannot fail.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+
+#include "sync.hpp"
+#include "walk.hpp"
+
+PTLIB_BEGIN_NAMESPACE
+
+/// Which levels a mutating call wrote entries at (bit d = depth d, 0 = root), as the x86
+/// kernel-mapping sync thread asks: "a new top-level entry was written" is `root()`.
+struct LevelMask {
+  std::uint32_t bits = 0;
+  constexpr void set(std::size_t depth) { bits |= 1U << depth; }
+  [[nodiscard]] constexpr bool has(std::size_t depth) const { return (bits >> depth) & 1U; }
+  [[nodiscard]] constexpr bool root() const { return has(0); }
+  [[nodiscard]] constexpr bool empty() const { return bits == 0; }
+  constexpr bool operator==(const LevelMask&) const = default;
+};
+
+/// How a call treats a tree the hardware may be using.
+enum class Live : std::uint8_t {
+  offline,            ///< no CPU uses the tree: entries change in place, the sync hook is not called
+  refuse,             ///< live: a change the format allows only via break-before-make is
+                      ///< Errc::needs_break_before_make (found by the dry run: nothing changes)
+  break_before_make,  ///< live: such changes go invalid entry -> publish -> invalidate -> new entry
+};
+
+/// Per-call choices.
+struct Options {
+  /// Largest leaf the engine may use, in bytes (0 = whatever the format allows). A value below a
+  /// level's size rules that level's leaves out; the smallest page is always allowed, so any
+  /// value up to the page size means "smallest pages only".
+  std::uint64_t max_leaf_size = 0;
+  /// Where a format cannot forbid execution (x86 without NX), map a non-executable request as
+  /// executable instead of failing with Errc::unsupported_attrs. Off: never a silent upgrade.
+  bool allow_implied_exec = false;
+  /// Mark aligned, uniform runs of leaves with the format's contiguous hint (arm64 Contiguous
+  /// bit, RISC-V Svnapot when Caps::svnapot). Off for erratum workarounds.
+  bool contiguous = true;
+  /// unmap: release tables that become empty (and clear the entries that pointed at them).
+  bool release_empty = true;
+  /// Live-update policy; with a live policy every change of a valid entry is followed by a TLB
+  /// invalidation through the sync hook, and new tables are published before they are linked.
+  Live live = Live::offline;
+
+  /// Only smallest pages.
+  static constexpr Options page_only() {
+    Options o;
+    o.max_leaf_size = 1;
+    return o;
+  }
+};
+using MapOptions = Options;
+
+/// What a successful mutating call did.
+struct Report {
+  LevelMask modified{};           ///< levels at which entries were written
+  std::size_t tables_added = 0;   ///< tables allocated and linked (new levels and splits)
+  std::size_t tables_released = 0;///< tables unlinked and given back (unmap, compact)
+  std::size_t leaves_changed = 0; ///< leaves written, cleared or rewritten
+};
+using MapReport = Report;
+
+/// The operations, as values (what plan() and apply() take).
+namespace op {
+struct Map {
+  VirtAddr va;
+  PhysAddr pa;
+  std::uint64_t size;
+  Attrs attrs;
+};
+struct Unmap {
+  VirtAddr va;
+  std::uint64_t size;
+};
+struct Protect {
+  VirtAddr va;
+  std::uint64_t size;
+  Attrs attrs;
+};
+struct Compact {
+  VirtAddr va;
+  std::uint64_t size;
+};
+}  // namespace op
+
+namespace detail {
+
+/// Everything the visitors share: the tree, memory, sync hook, options, and the entry writes
+/// that respect the live policy. Commit = false is the dry run: it finds every error and counts
+/// the tables a call needs, and writes nothing.
+template <PagingFormat F, class M, class S, bool Commit>
+struct Editor {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+
+  const Tree<F>& tree;
+  M& mem;
+  S& sync;
+  const Options& opts;
+  Report report{};
+
+  [[nodiscard]] bool live() const { return opts.live != Live::offline; }
+  static Error level_error(Errc c, std::size_t depth, std::uint64_t lo, PhysAddr pa) {
+    const auto L = G::level(depth);
+    return Error{c, G::to_va(lo), pa, level_number<F>(L), F::level_name(L)};
+  }
+  static TableRequest request(std::size_t depth, bool zeroed = false) {
+    return TableRequest{G::table_bytes(depth), G::table_align(depth), zeroed, depth};
+  }
+  [[nodiscard]] std::uint64_t max_leaf() const { return opts.max_leaf_size ? opts.max_leaf_size : ~std::uint64_t{0}; }
+  /// Whether a leaf at `depth` is allowed by format, capabilities and options (not alignment).
+  [[nodiscard]] bool leaf_allowed(std::size_t depth) const {
+    return F::can_leaf(G::level(depth), tree.caps) && (G::span(depth) <= max_leaf() || depth + 1 == G::kDepth);
+  }
+  Result<Entry> proto(std::size_t depth, const Attrs& a, bool contiguous, std::uint64_t lo) const {
+    auto p = F::leaf_proto(G::level(depth), LeafSettings{a, contiguous, opts.allow_implied_exec}, tree.caps);
+    if (!p) return level_error(p.error().code, depth, lo, PhysAddr{});
+    return p;
+  }
+
+  /// Dry run: may the valid entry `old` become `next` under the live policy?
+  Result<void> check_change(std::size_t depth, Entry old, Entry next, std::uint64_t lo) const {
+    if (opts.live == Live::refuse && F::needs_bbm(G::level(depth), old, next))
+      return level_error(Errc::needs_break_before_make, depth, lo, F::decode(G::level(depth), old).addr);
+    return {};
+  }
+  /// Replaces valid entries p[0..n) (mapping [va, va + n * span)) by next[0..n): in place, or
+  /// through break-before-make when the tree is live and the format demands it.
+  template <class Next>
+  void replace(std::size_t depth, Entry* p, std::size_t n, std::uint64_t lo, Next&& next) {
+    const auto L = G::level(depth);
+    const std::uint64_t bytes = n * G::span(depth);
+    // Clearing an entry is itself the "break": only valid -> valid changes may need BBM.
+    bool bbm = false;
+    if (opts.live == Live::break_before_make)
+      for (std::size_t k = 0; k < n && !bbm; ++k)
+        bbm = F::decode(L, next(k)).kind != EntryKind::invalid && F::needs_bbm(L, p[k], next(k));
+    if (bbm) {
+      for (std::size_t k = 0; k < n; ++k) p[k] = 0;
+      sync.publish();
+      sync.invalidate(G::to_va(lo), bytes);
+    }
+    for (std::size_t k = 0; k < n; ++k) p[k] = next(k);
+    if (live()) {
+      sync.publish();
+      if (!bbm) sync.invalidate(G::to_va(lo), bytes);
+    }
+    report.modified.set(depth);
+  }
+
+  /// The contiguous run (if any) the leaf at `s` belongs to: [first index, count) in its table.
+  struct Run {
+    std::size_t first, count;
+    std::uint64_t lo, hi;
+  };
+  static Run run_of(const Slot<F>& s, unsigned k) {
+    const std::size_t n = std::size_t{1} << k;
+    const std::size_t first = s.index & ~(n - 1);
+    const std::uint64_t lo = align_down(s.lo, G::span(s.depth) << k);
+    return Run{first, n, lo, lo + (G::span(s.depth) << k)};
+  }
+  /// Rewrites a whole contiguous run without the hint (before part of it changes).
+  Result<void> unfold(const Slot<F>& s, std::uint64_t op_lo, std::uint64_t op_hi, bool& unfolded) {
+    unfolded = false;
+    if (!s.entry.contiguous) return {};
+    const unsigned k = F::contig_log2(G::level(s.depth), tree.caps);
+    if (k == 0) return {};
+    const Run r = run_of(s, k);
+    if (r.lo >= op_lo && r.hi <= op_hi) return {};  // the call covers the whole run
+    auto p = proto(s.depth, s.entry.attrs, false, s.lo);
+    if (!p) return p.error();
+    const auto L = G::level(s.depth);
+    const std::uint64_t base = leaf_output(s).value - (s.index - r.first) * G::span(s.depth);
+    auto next = [&](std::size_t j) { return F::leaf(L, *p, PhysAddr(base + j * G::span(s.depth))); };
+    if constexpr (Commit) {
+      replace(s.depth, s.table + r.first, r.count, r.lo, next);
+    } else {
+      if (s.table) PTLIB_TRY(check_change(s.depth, s.table[s.index], next(s.index - r.first), s.lo));
+    }
+    unfolded = true;
+    return {};
+  }
+
+  /// Splits the leaf at `s` into a table of next-level leaves with the same attributes.
+  Result<Step> split(const Slot<F>& s) {
+    const std::size_t d = s.depth + 1;
+    if (d >= G::kDepth || !F::can_leaf(G::level(d), tree.caps))
+      return level_error(Errc::malformed_entry, s.depth, s.lo, s.entry.addr);
+    auto p = proto(d, s.entry.attrs, false, s.lo);
+    if (!p) return p.error();
+    ++report.tables_added;
+    const PhysAddr block = leaf_output(s);
+    if constexpr (!Commit) {
+      if (s.table) PTLIB_TRY(check_change(s.depth, s.table[s.index], F::table(G::level(s.depth), PhysAddr{}), s.lo));
+      return Step::split;
+    } else {
+      auto t = mem.allocate(request(d));
+      if (!t) return level_error(Errc::out_of_memory, s.depth, s.lo, PhysAddr{});
+      Entry* e = static_cast<Entry*>(t->ptr);
+      const auto L = G::level(d);
+      for (std::size_t k = 0; k < G::entries(d); ++k) e[k] = F::leaf(L, *p, block + k * G::span(d));
+      if (live()) sync.publish();
+      const Entry link = F::table(G::level(s.depth), t->pa);
+      replace(s.depth, s.table + s.index, 1, align_down(s.lo, G::span(s.depth)), [&](std::size_t) { return link; });
+      mem.unmap(t->ptr, d);
+      return Step::descend;
+    }
+  }
+
+  // Defaults for the walk contract.
+  Result<Step> absent(const Slot<F>&) { return Step::done; }
+  Result<Child> create(const Slot<F>&) { return Child{}; }
+  void link(const Slot<F>&, const Child&) {}
+  Step table_pre(const Slot<F>&) { return Step::descend; }
+  void table_post(const Slot<F>&, void*) {}
+};
+
+/// map: fills invalid entries with the largest leaves possible, creating tables on the way.
+template <PagingFormat F, class M, class S, bool Commit>
+struct MapVisitor : Editor<F, M, S, Commit> {
+  using Base = Editor<F, M, S, Commit>;
+  using typename Base::Entry;
+  using typename Base::G;
+  std::uint64_t va0;  // tree offset of the first VA
+  PhysAddr pa0;
+  Attrs attrs;
+
+  PhysAddr pa_at(std::uint64_t t) const { return pa0 + (t - va0); }
+
+  Result<Step> absent(const Slot<F>& s) {
+    const std::uint64_t span = G::span(s.depth);
+    if (!s.full || !this->leaf_allowed(s.depth) || !pa_at(s.lo).aligned(span)) return Step::descend;
+    auto p = this->proto(s.depth, attrs, false, s.lo);
+    if (!p) return Error{p.error().code, p.error().va, pa_at(s.lo), p.error().level, p.error().level_name};
+    if constexpr (Commit) write_leaves(s, *p);
+    return Step::done;
+  }
+
+  /// Writes the run's leaves; aligned groups of 2^k uniform leaves get the contiguous hint.
+  void write_leaves(const Slot<F>& s, Entry plain) {
+    const auto L = G::level(s.depth);
+    const std::uint64_t span = G::span(s.depth);
+    const unsigned k = this->opts.contiguous ? F::contig_log2(L, this->tree.caps) : 0;
+    Entry contig = plain;
+    if (k) {
+      auto p = F::leaf_proto(L, LeafSettings{attrs, true, this->opts.allow_implied_exec}, this->tree.caps);
+      contig = p ? *p : plain;
+    }
+    const std::size_t group = std::size_t{1} << k;
+    const std::uint64_t group_bytes = span << k;
+    Entry* e = s.table + s.index;
+    std::uint64_t pa = pa_at(s.lo).value;
+    // Locals only in the loops: a store through `e` (unsigned long) may alias any unsigned long
+    // the compiler cannot see is local (s.count), which would block vectorisation.
+    const std::size_t n = s.count;
+    if (k == 0) {  // the common, hint-free case: one tight loop
+      for (std::size_t i = 0; i < n; ++i) e[i] = F::leaf(L, plain, PhysAddr(pa + i * span));
+      pa += n * span;
+    }
+    for (std::size_t i = k ? 0 : n; i < n;) {
+      const std::uint64_t t = s.lo + i * span;
+      if ((t & (group_bytes - 1)) == 0 && (pa & (group_bytes - 1)) == 0 && n - i >= group) {
+        for (std::size_t j = 0; j < group; ++j, pa += span) e[i + j] = F::leaf(L, contig, PhysAddr(pa));
+        i += group;
+      } else {
+        e[i] = F::leaf(L, plain, PhysAddr(pa));
+        pa += span;
+        ++i;
+      }
+    }
+    if (this->live()) this->sync.publish();
+    this->report.modified.set(s.depth);
+    this->report.leaves_changed += s.count;
+  }
+
+  Result<Child> create(const Slot<F>& s) {
+    ++this->report.tables_added;
+    if constexpr (!Commit) {
+      return Child{};
+    } else {
+      const std::size_t d = s.depth + 1;
+      auto t = this->mem.allocate(Base::request(d));
+      if (!t) return Base::level_error(Errc::out_of_memory, s.depth, s.lo, PhysAddr{});
+      // The walk writes every entry in [first, last]; clear the rest (so no table is zeroed twice).
+      Entry* e = static_cast<Entry*>(t->ptr);
+      const std::size_t first = G::index(s.lo, d), last = G::index(s.hi - 1, d);
+      for (std::size_t k = 0; k < first; ++k) e[k] = 0;
+      for (std::size_t k = last + 1; k < G::entries(d); ++k) e[k] = 0;
+      return Child{t->pa, t->ptr};
+    }
+  }
+
+  void link(const Slot<F>& s, const Child& c) {
+    if constexpr (Commit) {
+      if (this->live()) this->sync.publish();  // the table's contents before the pointer to it
+      s.table[s.index] = F::table(G::level(s.depth), c.pa);
+      if (this->live()) this->sync.publish();
+      this->report.modified.set(s.depth);
+      this->mem.unmap(c.ptr, s.depth + 1);
+    }
+  }
+
+  Result<Step> leaf(const Slot<F>& s) {
+    const std::uint64_t base = align_down(s.lo, G::span(s.depth));
+    return Base::level_error(Errc::overlap, s.depth, s.lo, leaf_output(s) + (s.lo - base));
+  }
+};
+
+/// unmap: clears leaves, splits blocks that straddle the range's edges, releases emptied tables.
+template <PagingFormat F, class M, class S, bool Commit>
+struct UnmapVisitor : Editor<F, M, S, Commit> {
+  using Base = Editor<F, M, S, Commit>;
+  using typename Base::Entry;
+  using typename Base::G;
+  std::uint64_t lo, hi;  // the call's range (tree offsets)
+
+  Result<Step> leaf(const Slot<F>& s) {
+    bool unfolded = false;
+    PTLIB_TRY(this->unfold(s, lo, hi, unfolded));
+    if (!s.full) return this->split(s);
+    if constexpr (Commit) {
+      this->replace(s.depth, s.table + s.index, 1, s.lo, [](std::size_t) { return Entry{0}; });
+    }
+    ++this->report.leaves_changed;
+    return Step::done;
+  }
+
+  void table_post(const Slot<F>& s, void* table) {
+    if constexpr (Commit) {
+      if (!this->opts.release_empty) return;
+      const std::size_t d = s.depth + 1;
+      const auto L = G::level(d);
+      const Entry* e = static_cast<const Entry*>(table);
+      for (std::size_t k = 0; k < G::entries(d); ++k)
+        if (F::decode(L, e[k]).kind != EntryKind::invalid) return;
+      const std::uint64_t base = align_down(s.lo, G::span(s.depth));
+      this->replace(s.depth, s.table + s.index, 1, base, [](std::size_t) { return Entry{0}; });
+      this->mem.release(s.entry.addr, Base::request(d));
+      ++this->report.tables_released;
+    }
+  }
+};
+
+/// protect: rewrites the attributes of every leaf in the range, splitting at the edges.
+template <PagingFormat F, class M, class S, bool Commit>
+struct ProtectVisitor : Editor<F, M, S, Commit> {
+  using Base = Editor<F, M, S, Commit>;
+  using typename Base::Entry;
+  using typename Base::G;
+  std::uint64_t lo, hi;
+  Attrs attrs;
+
+  Result<Step> leaf(const Slot<F>& s) {
+    bool unfolded = false;
+    PTLIB_TRY(this->unfold(s, lo, hi, unfolded));
+    if (!s.full) {
+      if (s.entry.attrs == attrs) return Step::done;  // nothing to change in this block
+      return this->split(s);
+    }
+    const bool contiguous = s.entry.contiguous && !unfolded;
+    auto p = this->proto(s.depth, attrs, contiguous, s.lo);
+    if (!p) return p.error();
+    const auto L = G::level(s.depth);
+    const Entry next = F::leaf(L, *p, leaf_output(s));
+    if constexpr (Commit) {
+      if (s.table[s.index] == next) return Step::done;
+      this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return next; });
+    } else {
+      if (s.table && !unfolded) {
+        if (s.table[s.index] == next) return Step::done;
+        PTLIB_TRY(this->check_change(s.depth, s.table[s.index], next, s.lo));
+      }
+    }
+    ++this->report.leaves_changed;
+    return Step::done;
+  }
+};
+
+/// compact: folds a table whose entries are uniform leaves continuing one another's output
+/// addresses back into one block, and releases the table (post-order, so folds cascade up).
+template <PagingFormat F, class M, class S, bool Commit>
+struct CompactVisitor : Editor<F, M, S, Commit> {
+  using Base = Editor<F, M, S, Commit>;
+  using typename Base::Entry;
+  using typename Base::G;
+
+  Result<Step> leaf(const Slot<F>&) { return Step::done; }
+
+  /// The block that could replace the table under `s`, if its entries allow one.
+  std::optional<Entry> foldable(const Slot<F>& s, const void* table) const {
+    const std::size_t d = s.depth + 1;
+    if (!s.full || !this->leaf_allowed(s.depth)) return std::nullopt;
+    const auto L = G::level(d);
+    const Entry* e = static_cast<const Entry*>(table);
+    const Decoded first = F::decode(L, e[0]);
+    if (first.kind != EntryKind::leaf || !first.addr.aligned(G::span(s.depth))) return std::nullopt;
+    for (std::size_t k = 0; k < G::entries(d); ++k) {
+      const Decoded x = F::decode(L, e[k]);
+      const Slot<F> sk{d, nullptr, k, 1, s.lo + k * G::span(d), s.lo + (k + 1) * G::span(d), true, x};
+      if (x.kind != EntryKind::leaf || !(x.attrs == first.attrs) || leaf_output(sk) != first.addr + k * G::span(d))
+        return std::nullopt;
+    }
+    auto p = this->proto(s.depth, first.attrs, false, s.lo);
+    if (!p) return std::nullopt;  // attributes a block cannot express: leave the table
+    return F::leaf(G::level(s.depth), *p, first.addr);
+  }
+
+  void table_post(const Slot<F>& s, void* table) {
+    const auto block = foldable(s, table);
+    if (!block) return;
+    if constexpr (Commit) {
+      this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return *block; });
+      this->mem.release(s.entry.addr, Base::request(s.depth + 1));
+      ++this->report.tables_released;
+    } else if (!error) {
+      auto r = this->check_change(s.depth, s.table[s.index], *block, s.lo);
+      if (!r) error = r.error();
+    }
+  }
+  std::optional<Error> error;  // dry run: table_post cannot return one, so keep the first
+};
+
+/// Checks the arguments every range call shares; returns the tree offset of `va`.
+template <PagingFormat F>
+Result<std::uint64_t> check_va_range(VirtAddr va, std::uint64_t size, PhysAddr pa = PhysAddr{}) {
+  using G = Geometry<F>;
+  if (size == 0) return make_error(Errc::zero_size, va, pa);
+  if (!va.aligned(G::kPageSize)) return make_error(Errc::misaligned_va, va, pa);
+  if (size & (G::kPageSize - 1)) return make_error(Errc::misaligned_size, va, pa);
+  if (va.value + (size - 1) < va.value) return make_error(Errc::range_wraps, va, pa);
+  Errc why{};
+  if (!G::va_in_range(va.value, size, why)) return make_error(why, va, pa);
+  return G::to_tree(va);
+}
+
+template <PagingFormat F>
+Result<std::uint64_t> check_range(VirtAddr va, PhysAddr pa, std::uint64_t size) {
+  using G = Geometry<F>;
+  if (size == 0) return make_error(Errc::zero_size, va, pa);
+  if (!va.aligned(G::kPageSize)) return make_error(Errc::misaligned_va, va, pa);
+  if (!pa.aligned(G::kPageSize)) return make_error(Errc::misaligned_pa, va, pa);
+  if (size & (G::kPageSize - 1)) return make_error(Errc::misaligned_size, va, pa);
+  if (va.value + (size - 1) < va.value || pa.value + (size - 1) < pa.value) return make_error(Errc::range_wraps, va, pa);
+  auto lo = check_va_range<F>(va, size, pa);
+  if (!lo) return lo;
+  if (pa.value + (size - 1) > G::kPaLimit) return make_error(Errc::pa_out_of_range, va, pa);
+  return lo;
+}
+
+/// The visitor for an operation (dry run or commit), and its range.
+template <PagingFormat F, class M, class S, bool Commit>
+struct Visitors {
+  using E = Editor<F, M, S, Commit>;
+  static auto make(E e, const op::Map& o, std::uint64_t lo) {
+    return MapVisitor<F, M, S, Commit>{e, lo, o.pa, o.attrs};
+  }
+  static auto make(E e, const op::Unmap& o, std::uint64_t lo) {
+    return UnmapVisitor<F, M, S, Commit>{e, lo, lo + o.size};
+  }
+  static auto make(E e, const op::Protect& o, std::uint64_t lo) {
+    return ProtectVisitor<F, M, S, Commit>{e, lo, lo + o.size, o.attrs};
+  }
+  static auto make(E e, const op::Compact&, std::uint64_t) { return CompactVisitor<F, M, S, Commit>{e, {}}; }
+};
+
+template <PagingFormat F, class Op>
+Result<std::uint64_t> check_op(const Op& o) {
+  if constexpr (std::is_same_v<Op, op::Map>) return check_range<F>(o.va, o.pa, o.size);
+  else return check_va_range<F>(o.va, o.size);
+}
+
+/// The dry run of `o`: every error it would meet, and the tables it would add.
+template <PagingFormat F, TableMemory M, class Op>
+Result<std::size_t> dry_run(const Tree<F>& tree, M& mem, const Op& o, const Options& opts) {
+  using G = Geometry<F>;
+  static_assert(G::uniform_tables(), "tables below the root must all have one size");
+  auto lo = check_op<F>(o);
+  if (!lo) return lo.error();
+  if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
+  NoSync none;
+  auto v = Visitors<F, M, NoSync, false>::make(Editor<F, M, NoSync, false>{tree, mem, none, opts}, o, *lo);
+  PTLIB_TRY(walk_range(tree, mem, *lo, *lo + o.size, v));
+  if constexpr (std::is_same_v<Op, op::Compact>) {
+    if (v.error) return *v.error;
+  }
+  return v.report.tables_added;
+}
+
+}  // namespace detail
+
+/// How many tables `o` (op::Map, op::Unmap, op::Protect, op::Compact) would allocate, or the
+/// error it would fail with; changes nothing. apply() reserves exactly this many.
+template <PagingFormat F, TableMemory M, class Op>
+Result<std::size_t> plan(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}) {
+  return detail::dry_run(tree, mem, o, opts);
+}
+
+/// Applies one operation to the tree: map, unmap, protect or compact (see the wrappers below).
+/// No partial success: a dry run finds every error and counts the tables needed; they are
+/// reserved before the first write. On any error the tables and the allocator are as before.
+template <PagingFormat F, TableMemory M, class Op, SyncHook S = NoSync>
+Result<Report> apply(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}, S&& sync = S{}) {
+  using G = Geometry<F>;
+  using Sync = std::remove_reference_t<S>;
+  auto tables = detail::dry_run(tree, mem, o, opts);
+  if (!tables) return tables.error();
+  if (*tables && !mem.reserve(*tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1}))
+    return make_error(Errc::out_of_memory, o.va);
+  const std::uint64_t lo = G::to_tree(o.va);
+  auto v = detail::Visitors<F, M, Sync, true>::make(detail::Editor<F, M, Sync, true>{tree, mem, sync, opts}, o, lo);
+  PTLIB_TRY(walk_range(tree, mem, lo, lo + o.size, v));
+  return v.report;
+}
+
+/// Maps [va, va + size) to [pa, pa + size) with `attrs`.
+///
+/// At each step the engine uses the largest leaf that the format allows at that level, the
+/// tree's capabilities allow, `opts.max_leaf_size` allows, and the alignment of VA, PA and the
+/// remaining size allows; aligned uniform groups get the contiguous hint (opts.contiguous). It
+/// walks the range once per chunk (never from the root per page). Where an existing table
+/// covers a block-sized chunk, the engine maps inside that table.
+///
+/// Errors: Errc::zero_size, misaligned_va / misaligned_pa / misaligned_size (smallest page),
+/// range_wraps, va_out_of_range / va_non_canonical, pa_out_of_range, overlap (an existing leaf
+/// meets the range; reported with its VA, its PA and level), unsupported_attrs /
+/// unsupported_memtype (with the level whose leaf could not express them), out_of_memory,
+/// malformed_entry, misaligned_table (the root). No partial success (see apply()).
+template <PagingFormat F, TableMemory M, SyncHook S = NoSync>
+Result<Report> map(const Tree<F>& tree, M& mem, VirtAddr va, PhysAddr pa, std::uint64_t size, Attrs attrs,
+                   const Options& opts = {}, S&& sync = S{}) {
+  return apply(tree, mem, op::Map{va, pa, size, attrs}, opts, sync);
+}
+
+/// Unmaps [va, va + size): clears leaves; a block or contiguous run that straddles an edge is
+/// split / unfolded first (the part outside keeps its mapping and attributes); tables left
+/// empty are released (opts.release_empty). Holes are fine. Errors: the VA errors of map(),
+/// out_of_memory (splits), needs_break_before_make (Live::refuse), malformed_entry.
+template <PagingFormat F, TableMemory M, SyncHook S = NoSync>
+Result<Report> unmap(const Tree<F>& tree, M& mem, VirtAddr va, std::uint64_t size, const Options& opts = {},
+                     S&& sync = S{}) {
+  return apply(tree, mem, op::Unmap{va, size}, opts, sync);
+}
+
+/// Gives every leaf in [va, va + size) the attributes `attrs` (holes are left alone), splitting
+/// blocks and unfolding runs that straddle an edge. Report::leaves_changed counts the leaves
+/// rewritten. Errors: as unmap(), plus unsupported_attrs / unsupported_memtype.
+template <PagingFormat F, TableMemory M, SyncHook S = NoSync>
+Result<Report> protect(const Tree<F>& tree, M& mem, VirtAddr va, std::uint64_t size, Attrs attrs,
+                       const Options& opts = {}, S&& sync = S{}) {
+  return apply(tree, mem, op::Protect{va, size, attrs}, opts, sync);
+}
+
+/// Folds tables inside [va, va + size) whose entries are leaves with equal attributes and
+/// continuous, block-aligned output addresses back into one block each (cascading upwards), and
+/// releases them. Errors: the VA errors, needs_break_before_make (Live::refuse).
+template <PagingFormat F, TableMemory M, SyncHook S = NoSync>
+Result<Report> compact(const Tree<F>& tree, M& mem, VirtAddr va, std::uint64_t size, const Options& opts = {},
+                       S&& sync = S{}) {
+  return apply(tree, mem, op::Compact{va, size}, opts, sync);
+}
+
+/// Allocates a zeroed root table for a format.
+template <PagingFormat F, TableMemory M>
+Result<Tree<F>> make_tree(M& mem, const typename F::Caps& caps = {}) {
+  using G = Geometry<F>;
+  auto t = mem.allocate(TableRequest{G::table_bytes(0), G::table_align(0), true, 0});
+  if (!t) return make_error(Errc::out_of_memory);
+  mem.unmap(t->ptr, 0);
+  return Tree<F>{t->pa, caps};
+}
+
+PTLIB_END_NAMESPACE

@@ -1,0 +1,298 @@
+// validate(): a read-only checker of a tree's invariants (every entry decodes, leaves and tables
+// are aligned, every table is reached once and is reachable, contiguous runs are whole, and the
+// tables found match the allocator's count), for tests, fuzzing and debug builds of kernels.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "format.hpp"
+#include "memory.hpp"
+#include "result.hpp"
+#include "walk.hpp"
+
+PTLIB_BEGIN_NAMESPACE
+
+/// What validate() found wrong. Every value has a sentence in `describe()`.
+enum class Problem : std::uint8_t {
+  malformed_entry,      ///< decode() says malformed at this level; or a table pointer at the last
+                        ///< level; or a leaf at a level where the tree's caps allow none
+  misaligned_leaf,      ///< a leaf's output address is not a multiple of its level's size
+  misaligned_table,     ///< a table pointer (or the root) is not aligned to its table's alignment
+  unreachable_table,    ///< the access cannot map a table pointer (or the root): not followed
+  table_reached_twice,  ///< a table is linked from a second entry (or an entry links the root)
+  inconsistent_run,     ///< a contiguous run (arm64 Contiguous, RISC-V Svnapot) is not whole
+  empty_table,          ///< a table below the root has no present entry
+  accounting_mismatch,  ///< the tables reached differ from ValidateOptions::expected_tables
+  scratch_exhausted,    ///< the scratch has no room for another table: that table is not checked
+};
+
+/// One sentence per problem (no trailing period).
+constexpr const char* describe(Problem p) {
+  switch (p) {
+    case Problem::malformed_entry: return "an entry is malformed for its level";
+    case Problem::misaligned_leaf: return "a leaf's output address is not aligned to its size";
+    case Problem::misaligned_table: return "a table is not aligned as the format requires";
+    case Problem::unreachable_table: return "a table pointer cannot be mapped by the table access";
+    case Problem::table_reached_twice: return "a table is linked from more than one entry";
+    case Problem::inconsistent_run: return "a contiguous run is not whole, uniform and aligned";
+    case Problem::empty_table: return "a table below the root has no present entry";
+    case Problem::accounting_mismatch: return "the tables reached differ from the tables expected";
+    case Problem::scratch_exhausted: return "the scratch is too small to remember every table";
+  }
+  return "unknown problem";
+}
+
+/// Short identifier of a problem, as spelled in the enum.
+constexpr const char* name(Problem p) {
+  switch (p) {
+    case Problem::malformed_entry: return "malformed_entry";
+    case Problem::misaligned_leaf: return "misaligned_leaf";
+    case Problem::misaligned_table: return "misaligned_table";
+    case Problem::unreachable_table: return "unreachable_table";
+    case Problem::table_reached_twice: return "table_reached_twice";
+    case Problem::inconsistent_run: return "inconsistent_run";
+    case Problem::empty_table: return "empty_table";
+    case Problem::accounting_mismatch: return "accounting_mismatch";
+    case Problem::scratch_exhausted: return "scratch_exhausted";
+  }
+  return "unknown";
+}
+
+/// Where a problem is. For an entry's own problem (malformed_entry, misaligned_leaf,
+/// inconsistent_run): the entry (a run: its first entry) — its first VA, its level, and its
+/// output/table address (a run: the run's base output address). For a table's problem
+/// (misaligned_table, unreachable_table, table_reached_twice, empty_table, scratch_exhausted):
+/// the entry that links the table — its VA and level — and the table's PA. The root has no
+/// linking entry: its problems have VA 0 of the tree and no level. accounting_mismatch has no
+/// place: VA and PA 0, no level.
+struct Finding {
+  static constexpr std::int8_t kNoLevel = Error::kNoLevel;
+  Problem what{};
+  VirtAddr va{};
+  PhysAddr pa{};
+  std::int8_t level = kNoLevel;        ///< the manual's level number (as Error::level)
+  const char* level_name = nullptr;    ///< the manual's name of that level
+
+  [[nodiscard]] constexpr bool has_level() const { return level != kNoLevel; }
+  constexpr bool operator==(const Finding& o) const {
+    return what == o.what && va == o.va && pa == o.pa && level == o.level;
+  }
+};
+
+/// What validate() checks beyond the structure.
+struct ValidateOptions {
+  /// Accept tables below the root with no present entry (an allocator that keeps them).
+  bool allow_empty_tables = false;
+  /// The number of tables (root included) the tree should have, e.g. Arena::tables_in_use().
+  std::optional<std::size_t> expected_tables;
+};
+
+/// The answer of validate().
+struct Validation {
+  std::size_t tables = 0;    ///< tables walked, root included
+  std::size_t leaves = 0;    ///< leaf entries (each entry of a contiguous run counts)
+  std::size_t problems = 0;  ///< every problem found (scratch_exhausted at most once)
+  /// Table PAs recorded in scratch[0, tables_recorded), ascending: the root and every table
+  /// pointer met (unreachable ones included). Equal to the scratch size: it may have been short.
+  std::size_t tables_recorded = 0;
+  Finding first{};           ///< the problem with the lowest VA (ties: the first found)
+  [[nodiscard]] constexpr bool ok() const { return problems == 0; }
+};
+
+namespace detail {
+
+/// validate()'s traversal: every entry of every table, depth by depth at compile time (like the
+/// walker), following each table pointer at most once.
+template <PagingFormat F, TableAccess A>
+class Validator {
+ public:
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+
+  Validator(const Tree<F>& tree, A& access, const ValidateOptions& opts, std::span<PhysAddr> scratch)
+      : tree_(tree), access_(access), opts_(opts), scratch_(scratch) {}
+
+  Validation run() {
+    const PhysAddr root = tree_.root;
+    if (!root.aligned(G::table_align(0))) report(Problem::misaligned_table, 0, root, kRoot);
+    if (remember(root, 0, kRoot) == Seen::fresh) {
+      if (void* p = access_.map(root, 0)) {
+        ++out_.tables;
+        scan<0>(static_cast<const Entry*>(p), 0);
+        access_.unmap(p, 0);
+      } else {
+        report(Problem::unreachable_table, 0, root, kRoot);
+      }
+    }
+    if (opts_.expected_tables && !exhausted_ && out_.tables != *opts_.expected_tables)
+      report(Problem::accounting_mismatch, 0, PhysAddr{}, kRoot, false);
+    out_.tables_recorded = recorded_;
+    return out_;
+  }
+
+ private:
+  static constexpr int kRoot = -1;  // "depth" of the root's (absent) linking entry
+  enum class Seen : std::uint8_t { fresh, before, no_room };
+
+  void report(Problem what, std::uint64_t t, PhysAddr pa, int depth, bool located = true) {
+    Finding f{what, located ? G::to_va(t) : VirtAddr{}, pa, Finding::kNoLevel, nullptr};
+    if (depth >= 0) {
+      const auto L = G::level(std::size_t(depth));
+      f.level = level_number<F>(L);
+      f.level_name = F::level_name(L);
+    }
+    ++out_.problems;
+    if (out_.problems == 1 || (located && (!first_located_ || t < first_t_))) {
+      out_.first = f;
+      first_located_ = located;
+      first_t_ = t;
+    }
+  }
+
+  /// Records `pa` in the sorted scratch: binary search, then insertion (an append when tables
+  /// come in rising PA order, as an Arena hands them out to a map in VA order).
+  Seen remember(PhysAddr pa, std::uint64_t t, int depth) {
+    std::size_t lo = 0, hi = recorded_;
+    if (recorded_ != 0 && scratch_[recorded_ - 1] < pa) lo = recorded_;
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      if (scratch_[mid] < pa) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo < recorded_ && scratch_[lo] == pa) return Seen::before;
+    if (recorded_ == scratch_.size()) {
+      if (!exhausted_) report(Problem::scratch_exhausted, t, pa, depth);
+      exhausted_ = true;
+      return Seen::no_room;
+    }
+    for (std::size_t j = recorded_; j > lo; --j) scratch_[j] = scratch_[j - 1];
+    scratch_[lo] = pa;
+    ++recorded_;
+    return Seen::fresh;
+  }
+
+  /// Checks every entry of the table at depth D that maps tree offsets from `base`. Returns
+  /// whether any entry is present.
+  template <std::size_t D>
+  bool scan(const Entry* table, std::uint64_t base) {
+    constexpr auto L = G::level(D);
+    constexpr std::uint64_t span = G::span(D);
+    constexpr std::size_t n = std::size_t(G::entries(D));
+    const unsigned k = F::contig_log2(L, tree_.caps);
+    const std::size_t run = k != 0 && k < 32 && (std::size_t{1} << k) <= n ? std::size_t{1} << k : 0;
+    bool present = false;
+    for (std::size_t i = 0; i < n; ++i) {
+      const std::uint64_t t = base + i * span;
+      if (run != 0 && i % run == 0) check_run<D>(table + i, run, k, t);
+      const Decoded e = F::decode(L, table[i]);
+      switch (e.kind) {
+        case EntryKind::invalid: continue;
+        case EntryKind::malformed: report(Problem::malformed_entry, t, e.addr, int(D)); break;
+        case EntryKind::leaf: leaf<D>(e, i, t, run != 0); break;
+        case EntryKind::table: link<D>(e, t); break;
+      }
+      present = true;
+    }
+    return present;
+  }
+
+  template <std::size_t D>
+  void leaf(const Decoded& e, std::size_t i, std::uint64_t t, bool runs_here) {
+    constexpr auto L = G::level(D);
+    constexpr std::uint64_t span = G::span(D);
+    if (!F::can_leaf(L, tree_.caps)) {
+      report(Problem::malformed_entry, t, e.addr, int(D));
+      return;
+    }
+    ++out_.leaves;
+    // A Svnapot-style entry holds its run's base; entry k of the run maps base + k * span.
+    const std::uint64_t in_run = e.run_log2 != 0 && e.run_log2 < 32 ? i & ((std::size_t{1} << e.run_log2) - 1) : 0;
+    const PhysAddr out = e.addr + in_run * span;
+    if (!out.aligned(span)) report(Problem::misaligned_leaf, t, out, int(D));
+    if (e.contiguous && !runs_here) report(Problem::inconsistent_run, t, e.addr, int(D));  // no runs here
+  }
+
+  /// The aligned group of `run` = 2^k entries at `g` (first VA `t`): if any of them is a leaf
+  /// with the contiguous hint, all must be, with equal attributes, and map one naturally
+  /// aligned block of run * span bytes (consecutive addresses, or one run base for Svnapot).
+  template <std::size_t D>
+  void check_run(const Entry* g, std::size_t run, unsigned k, std::uint64_t t) {
+    constexpr auto L = G::level(D);
+    constexpr std::uint64_t span = G::span(D);
+    Decoded first{};
+    std::size_t j0 = 0;
+    while (j0 < run) {
+      first = F::decode(L, g[j0]);
+      if (first.kind == EntryKind::leaf && first.contiguous) break;
+      ++j0;
+    }
+    if (j0 == run) return;
+    const PhysAddr base = first.run_log2 != 0 ? first.addr : first.addr - j0 * span;
+    bool whole = base.aligned(span << k) && (first.run_log2 == 0 || first.run_log2 == k);
+    for (std::size_t j = 0; j < run && whole; ++j) {
+      const Decoded e = j == j0 ? first : F::decode(L, g[j]);
+      whole = e.kind == EntryKind::leaf && e.contiguous && e.attrs == first.attrs && e.run_log2 == first.run_log2 &&
+              e.addr == (first.run_log2 != 0 ? base : base + j * span);
+    }
+    if (!whole) report(Problem::inconsistent_run, t, base, int(D));
+  }
+
+  /// Follows the table pointer `e` of the entry at depth D with first VA `t`.
+  template <std::size_t D>
+  void link(const Decoded& e, std::uint64_t t) {
+    if constexpr (D + 1 < G::kDepth) {
+      const PhysAddr pa = e.addr;
+      if (!pa.aligned(G::table_align(D + 1))) report(Problem::misaligned_table, t, pa, int(D));
+      switch (remember(pa, t, int(D))) {
+        case Seen::before: report(Problem::table_reached_twice, t, pa, int(D)); return;
+        case Seen::no_room: return;
+        case Seen::fresh: break;
+      }
+      void* p = access_.map(pa, D + 1);
+      if (!p) {
+        report(Problem::unreachable_table, t, pa, int(D));
+        return;
+      }
+      ++out_.tables;
+      const bool present = scan<D + 1>(static_cast<const Entry*>(p), t);
+      access_.unmap(p, D + 1);
+      if (!present && !opts_.allow_empty_tables) report(Problem::empty_table, t, pa, int(D));
+    } else {
+      report(Problem::malformed_entry, t, e.addr, int(D));  // a table pointer at the last level
+    }
+  }
+
+  const Tree<F>& tree_;
+  A& access_;
+  const ValidateOptions& opts_;
+  std::span<PhysAddr> scratch_;
+  std::size_t recorded_ = 0;
+  bool exhausted_ = false;
+  bool first_located_ = false;
+  std::uint64_t first_t_ = 0;
+  Validation out_{};
+};
+
+}  // namespace detail
+
+/// Checks every entry of `tree` (read-only) and reports every problem (see Problem): counts all
+/// of them and keeps the one with the lowest VA in Validation::first. It follows each table
+/// pointer at most once: never one it has seen (table_reached_twice, loops included), one the
+/// access cannot map (unreachable_table), or one it has no scratch room to remember
+/// (scratch_exhausted, reported once; that subtree is not checked and the accounting check is
+/// skipped). Misaligned tables are still followed. Entries are visited in tree-offset order,
+/// which is VA order (for sign-extended formats the upper half comes last).
+///
+/// `scratch` must hold one PhysAddr per table (root included); on return its first
+/// Validation::tables_recorded elements are the tables met, sorted. Cost: one decode per entry
+/// (two at levels with contiguous runs), O(log n) comparisons per table pointer; recording a
+/// table moves the recorded PAs above it (none when tables are met in rising PA order, the
+/// usual case for an Arena), so O(n^2) moves at worst.
+template <PagingFormat F, TableAccess A>
+Validation validate(const Tree<F>& tree, A& access, const ValidateOptions& opts, std::span<PhysAddr> scratch) {
+  return detail::Validator<F, A>(tree, access, opts, scratch).run();
+}
+
+PTLIB_END_NAMESPACE

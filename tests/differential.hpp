@@ -1,0 +1,287 @@
+// Differential machinery shared by the random test and the fuzz target: an operation record,
+// an independent interval model, a runner that applies operations to a tree and checks each one
+// against the model and validate(), a random workload, replay and shrinking.
+#pragma once
+#include <cstdlib>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <ptlib/formats.hpp>
+#include <ptlib/host.hpp>
+
+#include "fake_format.hpp"
+#include "memory.hpp"
+
+namespace diff {
+using namespace ptlib;
+using test::Memory;
+
+struct Op {
+  enum Kind { map, unmap, protect, compact } kind;
+  std::uint64_t lo, size, pa;  // tree offsets; pa for map
+  Attrs attrs;
+  std::uint64_t max_leaf;
+  bool contiguous, release_empty;
+};
+
+std::string to_string(const Op& o) {
+  static constexpr const char* kNames[] = {"map", "unmap", "protect", "compact"};
+  return fmt::format("{{Op::{}, {:#x}, {:#x}, {:#x}, parse_attrs(\"{}\").value(), {:#x}, {}, {}}}", kNames[o.kind], o.lo,
+                     o.size, o.pa, ptlib::to_string(o.attrs), o.max_leaf, o.contiguous, o.release_empty);
+}
+
+/// The model: disjoint intervals of tree offsets with their PA and attributes; knows nothing of
+/// tables or formats.
+struct Model {
+  struct Iv {
+    std::uint64_t hi, pa;
+    Attrs attrs;
+  };
+  std::map<std::uint64_t, Iv> m;
+
+  bool overlaps(std::uint64_t lo, std::uint64_t hi) const {
+    auto it = m.upper_bound(lo);
+    if (it != m.begin() && std::prev(it)->second.hi > lo) return true;
+    return it != m.end() && it->first < hi;
+  }
+  /// Cuts intervals at `t` so that no interval straddles it.
+  void cut(std::uint64_t t) {
+    auto it = m.upper_bound(t);
+    if (it == m.begin()) return;
+    --it;
+    if (it->first < t && t < it->second.hi) {
+      Iv right{it->second.hi, it->second.pa + (t - it->first), it->second.attrs};
+      it->second.hi = t;
+      m.emplace(t, right);
+    }
+  }
+  void erase(std::uint64_t lo, std::uint64_t hi) {
+    cut(lo);
+    cut(hi);
+    m.erase(m.lower_bound(lo), m.lower_bound(hi));
+  }
+  void protect(std::uint64_t lo, std::uint64_t hi, Attrs a) {
+    cut(lo);
+    cut(hi);
+    for (auto it = m.lower_bound(lo); it != m.end() && it->first < hi; ++it) it->second.attrs = a;
+  }
+  std::optional<std::pair<std::uint64_t, Attrs>> at(std::uint64_t t) const {
+    auto it = m.upper_bound(t);
+    if (it == m.begin()) return std::nullopt;
+    --it;
+    if (t >= it->second.hi) return std::nullopt;
+    return std::pair{it->second.pa + (t - it->first), it->second.attrs};
+  }
+};
+
+std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
+  x += 0x9e3779b97f4a7c15ULL;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+/// Applies ops to one tree and checks each against the model. step() returns a failure text.
+template <class F>
+struct Runner {
+  using G = Geometry<F>;
+  typename F::Caps caps = test::full_caps<F>();
+  Memory mem{64 << 20};
+  Tree<F> tree{};
+  Model model;
+  bool empties_allowed = false;
+  std::uint64_t w0, window;
+  // What the run exercised: successes per op kind, refusals, splits, releases, folds.
+  std::uint64_t ok[4] = {}, refused = 0, splits = 0, released = 0, folds = 0;
+
+  Runner(std::uint64_t w0_, std::uint64_t window_) : w0(w0_), window(window_) {
+    auto t = make_tree<F>(mem.arena, caps);
+    if (!t) std::abort();  // a 64 MiB arena always holds a root
+    tree = *t;
+  }
+
+  std::optional<std::string> translate_at(std::uint64_t t) const {
+    if (t < w0 || t >= w0 + window) return std::nullopt;
+    auto want = model.at(t);
+    auto got = translate(tree, mem.arena, G::to_va(t));
+    if (!want) {
+      if (got.ok()) return fmt::format("offset {:#x} is mapped (pa {:#x}) but the model says not", t, got->pa.value);
+      if (got.error().code != Errc::not_mapped) return "translate: " + to_string(got.error());
+      return std::nullopt;
+    }
+    if (!got.ok()) return fmt::format("offset {:#x} not mapped: {}", t, to_string(got.error()));
+    if (got->pa.value != want->first || got->leaf.attrs != want->second)
+      return fmt::format("offset {:#x}: pa {:#x} {} but the model says {:#x} {}", t, got->pa.value,
+                         to_string(got->leaf.attrs), want->first, to_string(want->second));
+    return std::nullopt;
+  }
+
+  std::optional<std::string> whole_tree() const {
+    std::uint64_t covered = 0, expected = 0;
+    for (const auto& [lo, iv] : model.m) expected += iv.hi - lo;
+    std::optional<std::string> bad;
+    auto r = for_each_leaf(tree, mem.arena, [&](const Leaf<F>& l) {
+      if (bad) return;
+      const std::uint64_t t = G::to_tree(l.va);
+      auto want = model.at(t);
+      auto last = model.at(t + l.size - 1);
+      if (!want || !last || want->first != l.pa.value || last->first != l.pa.value + l.size - 1 ||
+          want->second != l.attrs || last->second != l.attrs)
+        bad = fmt::format("leaf [{:#x}, +{:#x}) -> {:#x} {} disagrees with the model", t, l.size, l.pa.value,
+                          to_string(l.attrs));
+      covered += l.size;
+    });
+    if (!r.ok()) return "walk: " + to_string(r.error());
+    if (bad) return bad;
+    if (covered != expected) return fmt::format("leaves cover {:#x} bytes, the model {:#x}", covered, expected);
+    return std::nullopt;
+  }
+
+  /// Applies `o` and checks it; `full` compares the whole tree with the model afterwards (also
+  /// done every 64 ops and after every split).
+  std::optional<std::string> step(const Op& o, std::uint64_t index, bool full = false) {
+    Options opts;
+    opts.max_leaf_size = o.max_leaf;
+    opts.contiguous = o.contiguous;
+    opts.release_empty = o.release_empty;
+    const std::uint64_t hi = o.lo + o.size;
+    const bool attrs_ok = F::leaf_proto(G::level(G::kDepth - 1), LeafSettings{o.attrs}, caps).ok();
+    const bool overlap = model.overlaps(o.lo, hi);
+    const bool may_refuse = (o.kind == Op::map && (overlap || !attrs_ok)) || (o.kind == Op::protect && !attrs_ok);
+    Memory::Snapshot before{};
+    if (may_refuse) before = mem.snapshot();
+    Result<Report> r = Report{};
+    switch (o.kind) {
+      case Op::map: r = map(tree, mem.arena, G::to_va(o.lo), PhysAddr(o.pa), o.size, o.attrs, opts); break;
+      case Op::unmap: r = unmap(tree, mem.arena, G::to_va(o.lo), o.size, opts); break;
+      case Op::protect: r = protect(tree, mem.arena, G::to_va(o.lo), o.size, o.attrs, opts); break;
+      case Op::compact: r = compact(tree, mem.arena, G::to_va(o.lo), o.size, opts); break;
+    }
+    if (r.ok()) {
+      ++ok[o.kind];
+      if (o.kind != Op::map) splits += r->tables_added;
+      if (o.kind == Op::unmap) released += r->tables_released;
+      if (o.kind == Op::compact) folds += r->tables_released;
+      switch (o.kind) {
+        case Op::map:
+          if (overlap || !attrs_ok) return "map succeeded though it overlaps or its attributes are unsupported";
+          model.m[o.lo] = Model::Iv{hi, o.pa, o.attrs};
+          break;
+        case Op::unmap:
+          model.erase(o.lo, hi);
+          if (!o.release_empty) empties_allowed = true;
+          break;
+        case Op::protect:
+          if (!attrs_ok && overlap) return "protect succeeded with unsupported attributes over mappings";
+          model.protect(o.lo, hi, o.attrs);
+          break;
+        case Op::compact: break;
+      }
+    } else {
+      const Errc c = r.error().code;
+      const bool unsupported = c == Errc::unsupported_attrs || c == Errc::unsupported_memtype;
+      const bool expected = o.kind == Op::map ? ((overlap && c == Errc::overlap) || (!attrs_ok && unsupported))
+                                              : (o.kind == Op::protect && !attrs_ok && unsupported);
+      if (!expected) return "unexpected error " + to_string(r.error());
+      if (!may_refuse || !(mem.snapshot() == before)) return "a refused call changed the tables or the allocator";
+      ++refused;
+    }
+    for (std::uint64_t t : {o.lo - G::kPageSize, o.lo, hi - G::kPageSize, hi})
+      if (auto f = translate_at(t)) return f;
+    for (std::uint64_t k = 0; k < 4; ++k)
+      if (auto f = translate_at(o.lo + (mix(index * 8 + k) % (o.size / G::kPageSize)) * G::kPageSize)) return f;
+    ValidateOptions vo;
+    vo.allow_empty_tables = empties_allowed;
+    vo.expected_tables = mem.arena.tables_in_use();
+    const Validation v = validate(tree, mem.arena, vo);
+    if (!v.ok()) return fmt::format("validate: {} problem(s), first: {}", v.problems, to_string(v.first));
+    const bool split = r.ok() && o.kind != Op::map && r->tables_added > 0;
+    if (full || split || index % 64 == 63) return whole_tree();
+    return std::nullopt;
+  }
+};
+
+template <class F>
+struct Workload {
+  using G = Geometry<F>;
+  static constexpr std::size_t d = G::kDepth - 2;  // blocks just above pages
+  std::uint64_t S = G::span(d), P = G::kPageSize, run = 0;
+  std::uint64_t limit = test::tree_limit<F>();
+  std::uint64_t window = std::min<std::uint64_t>(8 * S, limit / 2);
+  std::uint64_t w0 = limit - window;
+  std::uint64_t pa_room = std::min<std::uint64_t>(G::kPaLimit + 1 - window, std::uint64_t{1} << 34);
+
+  Workload() {
+    const unsigned k = F::contig_log2(G::level(G::kDepth - 1), test::full_caps<F>());
+    run = P << (k ? k : 4);
+  }
+
+  Op next(std::mt19937_64& rng) const {
+    auto pick = [&](std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng); };
+    static const Attrs kAttrs[] = {test::kRwxg, attrs::rw, attrs::rx, attrs::r,
+                                   Attrs{Perm::read | Perm::write | Perm::user}, attrs::device_rw,
+                                   Attrs{Perm::read, MemType::normal_nc}, Attrs{Perm::read | Perm::write, MemType::wc},
+                                   Attrs{Perm::exec}, Attrs{Perm::read | Perm::exec | Perm::global}};
+    Op o{};
+    const std::uint64_t r = pick(16);
+    o.kind = r < 7 ? Op::map : r < 11 ? Op::unmap : r < 14 ? Op::protect : Op::compact;
+    switch (pick(5)) {
+      case 0: o.size = (1 + pick(16)) * P; break;
+      case 1: o.size = S; break;
+      case 2: o.size = S + (1 + pick(4)) * P; break;
+      case 3: o.size = run * (1 + pick(3)); break;
+      default: o.size = (1 + pick(2 * S / P)) * P; break;
+    }
+    o.size = std::min(o.size, window / 2);
+    o.lo = w0 + pick((window - o.size) / P + 1) * P;
+    const std::uint64_t align = pick(2) ? S : run;
+    if (pick(2) && o.lo - w0 >= o.lo % align) o.lo -= o.lo % align;
+    o.pa = align_down(pick(pa_room - o.size), S) + (o.lo % S);
+    if (pick(4) == 0) o.pa = align_down(o.pa, P) + P * (1 + pick(3));
+    if (o.pa + o.size - 1 > G::kPaLimit) o.pa = 0;
+    o.attrs = kAttrs[pick(std::size(kAttrs))];
+    o.max_leaf = pick(8) == 0 && o.size <= (64 << 20) ? 1 : 0;
+    // Some maps fill a whole block with pages, and compacts aim at whole blocks, so that folds
+    // (and the splits of folded blocks) happen often.
+    if ((o.kind == Op::map && pick(4) == 0) || o.kind == Op::compact) {
+      o.size = (o.kind == Op::map ? 1 : 1 + pick(2)) * S;
+      o.lo = w0 + align_down(pick(window - o.size + 1), S);
+      o.pa = align_down(o.pa, S);
+      if (o.kind == Op::map && S <= (64 << 20)) o.max_leaf = 1;
+    }
+    o.contiguous = pick(4) != 0;
+    o.release_empty = pick(16) != 0;
+    return o;
+  }
+};
+
+/// Replays `ops` from an empty tree; returns the first failure.
+template <class F>
+std::optional<std::string> replay(const std::vector<Op>& ops) {
+  const Workload<F> w;
+  Runner<F> r(w.w0, w.window);
+  for (std::size_t i = 0; i < ops.size(); ++i)
+    if (auto f = r.step(ops[i], i, true)) return fmt::format("op #{}: {}", i, *f);
+  return std::nullopt;
+}
+
+/// Greedy shrinking: drops chunks of ops while the replay still fails.
+template <class F>
+std::vector<Op> shrink(std::vector<Op> ops) {
+  int budget = 400;
+  for (std::size_t chunk = ops.size() / 2; chunk >= 1 && budget > 0; chunk /= 2) {
+    for (std::size_t at = 0; at + chunk <= ops.size() && budget > 0;) {
+      std::vector<Op> fewer(ops.begin(), ops.begin() + std::ptrdiff_t(at));
+      fewer.insert(fewer.end(), ops.begin() + std::ptrdiff_t(at + chunk), ops.end());
+      --budget;
+      if (replay<F>(fewer)) ops = std::move(fewer);
+      else at += chunk;
+    }
+  }
+  return ops;
+}
+
+}  // namespace diff

@@ -1,0 +1,92 @@
+// Test support without a test framework (shared by the Catch2 tests and the fuzz target): the
+// format lists, a host arena with snapshots, capability sets with every feature on, and a
+// recording sync hook.
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <tuple>
+#include <vector>
+
+#include <ptlib/formats.hpp>
+
+#include "fake_format.hpp"
+
+namespace test {
+using namespace ptlib;
+
+/// Every shipped format plus the level-scrambling fake.
+using EngineFormats = decltype(std::tuple_cat(std::declval<AllFormats>(), std::declval<std::tuple<fake::Scrambled>>()));
+
+/// Capabilities with every optional leaf feature on (1 GiB pages, Svpbmt, Svnapot, ...).
+template <class F>
+typename F::Caps full_caps() {
+  typename F::Caps c{};
+  if constexpr (requires { c.page1g; }) c.page1g = true;
+  if constexpr (requires { c.svpbmt; }) c.svpbmt = true;
+  if constexpr (requires { c.svnapot; }) c.svnapot = true;
+  if constexpr (requires { c.pat; }) c.pat = true;
+  if constexpr (requires { c.upper_leaves; }) c.upper_leaves = true;
+  return c;
+}
+
+/// Host memory for tables: a 64 KiB-aligned buffer whose first byte is physical `base`.
+struct Memory {
+  static constexpr std::uint64_t kBase = 0x1000'0000;  // fits every format's PA width
+  struct Free { void operator()(unsigned char* p) const { std::free(p); } };
+  std::unique_ptr<unsigned char, Free> buf;
+  Arena arena;
+
+  explicit Memory(std::size_t bytes = 4 << 20)
+      : buf(static_cast<unsigned char*>(std::aligned_alloc(65536, bytes))), arena(buf.get(), bytes, PhysAddr(kBase)) {
+    std::memset(buf.get(), 0xa5, bytes);  // garbage: the engine must never rely on zeroed memory
+  }
+
+  /// Everything the allocator has handed out, plus its cursor: equal snapshots mean nothing changed.
+  struct Snapshot {
+    std::vector<unsigned char> bytes;
+    std::size_t used, live, free_head;
+    bool operator==(const Snapshot&) const = default;
+  };
+  Snapshot snapshot() const {
+    return {std::vector<unsigned char>(buf.get(), buf.get() + arena.used()), arena.used(), arena.tables_in_use(),
+            arena.free_head()};
+  }
+};
+
+/// The end of the VA room a test range may use (tree offsets): sign-extended formats keep a
+/// range in the lower half, the others may use the whole VA range.
+template <class F>
+constexpr std::uint64_t tree_limit() {
+  using G = Geometry<F>;
+  return F::kVaRule == VaRule::sign_extend ? (std::uint64_t{1} << (G::kVaBits - 1)) : G::kVaMask + 1;
+}
+
+/// Attributes every format can express: read+write+exec, global (x86-32 has no NX).
+inline constexpr Attrs kRwxg{Perm::read | Perm::write | Perm::exec | Perm::global};
+
+/// A sync hook that records what the engine asked for, and lets a test look at the tree at the
+/// moment of each TLB invalidation.
+struct Recorder {
+  struct Event {
+    enum Kind { publish, invalidate } kind;
+    VirtAddr va;
+    std::uint64_t size;
+  };
+  std::vector<Event> events;
+  std::function<void(VirtAddr, std::uint64_t)> on_invalidate;
+  void publish() { events.push_back({Event::publish, {}, 0}); }
+  void invalidate(VirtAddr va, std::uint64_t size) {
+    events.push_back({Event::invalidate, va, size});
+    if (on_invalidate) on_invalidate(va, size);
+  }
+  std::size_t count(Event::Kind k) const {
+    std::size_t n = 0;
+    for (const auto& e : events) n += e.kind == k;
+    return n;
+  }
+};
+
+}  // namespace test
