@@ -1,0 +1,158 @@
+// libFuzzer target: decodes its input into a format (any of test::EngineFormats, the fake
+// included) and a sequence of map / unmap / protect / compact operations inside the
+// differential test's window, runs them through diff::Runner (each checked against the interval
+// model, translate and validate(), the whole tree compared after every one), and traps on the
+// first disagreement after printing the decoded operations.
+//
+// Input layout (every input decodes: reads past the end give 0, so mutations stay meaningful):
+//   byte 0            format index (mod the number of formats)
+//   then per op, 9 bytes (at most kMaxOps ops):
+//   [0] kind (bits 0-1: map unmap protect compact), size class (bits 2-4, see size_of),
+//       VA alignment (bits 5-6: none, block, contiguous run, none), bit 7 unused
+//   [1..2] size parameter (little endian)
+//   [3..4] VA: page index in the window (modulo the room left for the size)
+//   [5..6] PA: block index in the format's PA room
+//   [7] PA placement (bits 0-1: like the VA within a block, like the VA within a run, block
+//       aligned, 1..3 pages off (bits 8-15 of the size parameter)), max leaf (bits 2-3: any, pages only, blocks just above pages,
+//       any), bit 4 contiguous hints off, bits 5-6 both set: release_empty off
+//   [8] attributes: < 0x80 one of the common sets below; else perm = bits 0-4, memory type =
+//       bits 5-6 (normal, normal_nc, device, wc)
+// tests/fuzz/make_corpus.py writes the seed corpus in this layout.
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "differential.hpp"
+
+namespace {
+using namespace ptlib;
+using diff::Op;
+
+constexpr std::size_t kMaxOps = 48;
+
+/// The input, read a byte at a time; past its end every byte reads as 0.
+struct Bytes {
+  const std::uint8_t* p;
+  std::size_t n;
+  std::uint8_t u8() {
+    if (n == 0) return 0;
+    --n;
+    return *p++;
+  }
+  std::uint16_t u16() {
+    const std::uint16_t lo = u8();
+    return std::uint16_t(lo | (std::uint16_t(u8()) << 8));
+  }
+};
+
+const Attrs kCommon[] = {test::kRwxg,
+                         attrs::rw,
+                         attrs::rx,
+                         attrs::r,
+                         Attrs{Perm::read | Perm::write | Perm::user},
+                         attrs::device_rw,
+                         Attrs{Perm::read, MemType::normal_nc},
+                         Attrs{Perm::read | Perm::write, MemType::wc},
+                         Attrs{Perm::exec},
+                         Attrs{Perm::read | Perm::exec | Perm::global},
+                         Attrs{Perm::write}};
+
+/// One operation from 9 bytes, clamped into the workload's window and PA room.
+template <class F>
+Op decode_op(Bytes& in, const diff::Workload<F>& w) {
+  const std::uint64_t P = w.P, S = w.S, run = w.run;
+  const std::uint8_t b0 = in.u8();
+  const std::uint16_t sz = in.u16(), va = in.u16(), pa = in.u16();
+  const std::uint8_t b7 = in.u8(), b8 = in.u8();
+  Op o{};
+  o.kind = Op::Kind(b0 & 3);
+  switch ((b0 >> 2) & 7) {
+    case 0: o.size = (1 + sz % 16) * P; break;
+    case 1: o.size = S; break;
+    case 2: o.size = S + (1 + sz % 4) * P; break;
+    case 3: o.size = S - (1 + sz % 4) * P; break;
+    case 4: o.size = run * (1 + sz % 4); break;
+    case 5: o.size = S * (1 + sz % 4); break;
+    case 6: o.size = (1 + sz % (2 * S / P)) * P; break;
+    default: o.size = (1 + sz % (w.window / P)) * P; break;
+  }
+  o.size = std::max(P, std::min(o.size, w.window / 2));
+  o.lo = w.w0 + (va % ((w.window - o.size) / P + 1)) * P;
+  const std::uint64_t align = ((b0 >> 5) & 3) == 1 ? S : ((b0 >> 5) & 3) == 2 ? run : P;
+  if (o.lo - w.w0 >= o.lo % align) o.lo -= o.lo % align;
+  o.pa = align_down((std::uint64_t{pa} * S) % (w.pa_room - o.size), S);
+  switch (b7 & 3) {
+    case 0: o.pa += o.lo % S; break;
+    case 1: o.pa += o.lo % run; break;
+    case 2: break;
+    default: o.pa += P * (1 + (sz >> 8) % 3); break;
+  }
+  if (o.pa + o.size - 1 > Geometry<F>::kPaLimit) o.pa = 0;
+  switch ((b7 >> 2) & 3) {
+    case 1: o.max_leaf = o.size <= 2 * S ? 1 : 0; break;  // page-only maps stay small
+    case 2: o.max_leaf = S; break;
+    default: o.max_leaf = 0; break;
+  }
+  o.contiguous = !(b7 & 0x10);
+  o.release_empty = (b7 & 0x60) != 0x60;
+  if (b8 < 0x80) o.attrs = kCommon[b8 % std::size(kCommon)];
+  else o.attrs = Attrs{Perm(b8 & 0x1f), MemType((b8 >> 5) & 3)};
+  return o;
+}
+
+/// A runner per format, made once (its 64 MiB arena is costly to create) and put back into
+/// the state of a new one before each input: the arena's handed-out bytes refilled with the
+/// 0xa5 garbage, an empty allocator, a new root, an empty model and zero counters.
+template <class F>
+diff::Runner<F>& fresh_runner(const diff::Workload<F>& w) {
+  static diff::Runner<F>* r = nullptr;  // never freed: lives as long as the fuzzing process
+  if (!r) {
+    r = new diff::Runner<F>(w.w0, w.window);
+    return *r;
+  }
+  test::Memory& m = r->mem;
+  std::memset(m.buf.get(), 0xa5, m.arena.used());
+  m.arena = Arena(m.buf.get(), m.arena.capacity(), PhysAddr(test::Memory::kBase));
+  auto t = make_tree<F>(m.arena, r->caps);
+  if (!t) __builtin_trap();
+  r->tree = *t;
+  r->model = diff::Model{};
+  r->empties_allowed = false;
+  std::fill(std::begin(r->ok), std::end(r->ok), 0);
+  r->refused = r->splits = r->released = r->folds = 0;
+  return *r;
+}
+
+template <class F>
+void run(Bytes in) {
+  const diff::Workload<F> w;
+  diff::Runner<F>& r = fresh_runner<F>(w);
+  std::vector<Op> ops;
+  while (in.n > 0 && ops.size() < kMaxOps) {
+    ops.push_back(decode_op<F>(in, w));
+    if (auto f = r.step(ops.back(), ops.size() - 1, /*full=*/true)) {
+      std::fprintf(stderr, "%s op #%zu: %s\nops (replay with diff::replay<%s>({...})):\n", F::kName, ops.size() - 1,
+                   f->c_str(), F::kName);
+      for (const auto& o : ops) std::fprintf(stderr, "  %s,\n", diff::to_string(o).c_str());
+      __builtin_trap();
+    }
+  }
+}
+
+template <std::size_t... I>
+void dispatch(std::size_t which, Bytes in, std::index_sequence<I...>) {
+  ((which == I ? run<std::tuple_element_t<I, test::EngineFormats>>(in) : void()), ...);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  constexpr std::size_t kFormats = std::tuple_size_v<test::EngineFormats>;
+  dispatch(data[0] % kFormats, Bytes{data + 1, size - 1}, std::make_index_sequence<kFormats>{});
+  return 0;
+}
