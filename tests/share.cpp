@@ -678,3 +678,22 @@ TEMPLATE_LIST_TEST_CASE("a root sharing the kernel half points at the same lower
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().code == Errc::misaligned_va);
 }
+
+TEMPLATE_LIST_TEST_CASE("a clone of a tree with an unreachable table fails and changes nothing", "[clone]",
+                        EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  Memory src(1 * MiB);
+  auto t = make_tree<F>(src.arena);
+  REQUIRE(t.ok());
+  // A root entry pointing outside the source memory (PA 128 MiB, below the arena's base).
+  auto* root = static_cast<typename F::Entry*>(src.arena.map(t->root, 0));
+  root[1] = F::table(G::level(0), PhysAddr(0x0800'0000));
+  Memory dst(1 * MiB);
+  const auto before = dst.snapshot();
+  auto c = clone(*t, src.arena, dst.arena);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.error().code == Errc::malformed_entry);
+  CHECK(c.error().va == G::to_va(G::span(0)));
+  CHECK(dst.snapshot() == before);
+}
