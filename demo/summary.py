@@ -1,0 +1,13 @@
+#!/usr/bin/env python3
+"""Prints the one-line summary of every 'qemu' boot from meson's testlog.json (README main job)."""
+import json, sys
+rows = []
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    if 'qemu' in t.get('suite', []) or any(s.endswith(':qemu') for s in t.get('suite', [])):
+        out = (t.get('stdout') or '').rstrip().splitlines()
+        rows.append(out[-1] if out else f"{t['name']}: no output ({t['result']})")
+print('\n'.join(rows))
+passed = sum(1 for r in rows if ' PASS ' in r)
+print(f'{passed} of {len(rows)} boots passed')
+sys.exit(0 if rows and passed == len(rows) else 1)
