@@ -25,7 +25,7 @@ typename F::Caps all_caps() {
   return c;
 }
 
-struct Region {
+struct Piece {
   const char* what;
   std::uint64_t va, pa, size;
   Attrs attrs;
@@ -34,7 +34,7 @@ struct Region {
 /// A small kernel layout placed for the format's VA range: a user page, the kernel image (text,
 /// rodata, data) at its own VA, a linear map of RAM with the largest blocks, and a UART.
 template <class F>
-std::vector<Region> sample_layout() {
+std::vector<Piece> sample_layout() {
   using G = Geometry<F>;
   constexpr Attrs text{Perm::read | Perm::exec | Perm::global};
   constexpr Attrs rodata{Perm::read | Perm::global};
@@ -79,7 +79,7 @@ bool build_and_print() {
   if (!tree) return false;
   bool ok = true;
   std::vector<std::string> notes;
-  for (const Region& r : sample_layout<F>()) {
+  for (const Piece& r : sample_layout<F>()) {
     auto m = map(*tree, arena, VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs);
     if (!m && m.error().code == Errc::unsupported_attrs) {
       // A format without no-execute (x86-32) refuses "rw-"; say so, then accept executable.

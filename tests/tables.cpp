@@ -137,7 +137,7 @@ struct Mapping {
 template <class F>
 std::vector<Region> regions_of(const std::vector<Mapping>& layout) {
   std::vector<Region> r;
-  for (const auto& m : layout) r.push_back(Region{Geometry<F>::to_va(m.t).value, m.size});
+  for (const auto& m : layout) r.push_back(Region{Geometry<F>::to_va(m.t), m.size});
   return r;
 }
 
@@ -530,28 +530,28 @@ namespace {
 // Known answers from the x86 kernel-mapping thread (seed 004_*.txt, Joerg Roedel):
 // - 4-level paging: the vmalloc area (32 TiB from 0xffffc90000000000) is 64 PML4 entries, "64
 //   pages to pre-populate the vmalloc area";
-constexpr Region kVmalloc4[] = {{0xffff'c900'0000'0000, std::uint64_t{32} << 40}};
+constexpr Region kVmalloc4[] = {{VirtAddr(0xffff'c900'0000'0000), std::uint64_t{32} << 40}};
 static_assert(tables_touched<x86::Long4>(kVmalloc4, 1) == 64);
 // - PAE with a 1G/3G split: "1536 total PMD entries" for the 3 GiB kernel half; with 512 MiB of
 //   RAM, 256 for the direct map, 4 for the 8 MiB hole and 4 at the end: "1272 PMD entries for
 //   VMALLOC space", each needing a PTE page;
-constexpr Region kPaeKernel[] = {{0x4000'0000, 0xc000'0000}};
+constexpr Region kPaeKernel[] = {{VirtAddr(0x4000'0000), 0xc000'0000}};
 static_assert(tables_touched<x86::Pae>(kPaeKernel, 2) == 1536);
-constexpr Region kPaeVmalloc[] = {{0x4000'0000 + (512u << 20) + (8u << 20), 0xc000'0000 - (512u << 20) - (16u << 20)}};
+constexpr Region kPaeVmalloc[] = {{VirtAddr(0x4000'0000 + (512u << 20) + (8u << 20)), 0xc000'0000 - (512u << 20) - (16u << 20)}};
 static_assert(tables_touched<x86::Pae>(kPaeVmalloc, 2) == 1272);
 // - 32-bit non-PAE: 1024-entry directories of 4 MiB entries; a 3 GiB kernel uses 768 of them.
-constexpr Region kLegacyKernel[] = {{0x4000'0000, 0xc000'0000}};
+constexpr Region kLegacyKernel[] = {{VirtAddr(0x4000'0000), 0xc000'0000}};
 static_assert(tables_touched<x86::X86_32>(kLegacyKernel, 1) == 768);
 // arm64 4K granule (L1 1 GiB, L2 2 MiB; Arm ARM D8.2): 4 GiB page-only = 1 + 4 + 2048.
-constexpr Region kLinear4g[] = {{0x4000'0000, std::uint64_t{4} << 30}};
+constexpr Region kLinear4g[] = {{VirtAddr(0x4000'0000), std::uint64_t{4} << 30}};
 static_assert(table_budget<arm64::Vmsa4k48>(kLinear4g) == 2053);
 static_assert(tables_touched<arm64::Vmsa4k48>(kLinear4g, 3) == 2048);
 // Two pages in one Sv39 last-level table (VPN[2] = 1 GiB, VPN[1] = 2 MiB; RISC-V priv 4.4.1):
 // each alone needs 2 tables; together they share both.
-constexpr Region kShared[] = {{0x1000, 0x1000}, {0x3000, 0x1000}};
+constexpr Region kShared[] = {{VirtAddr(0x1000), 0x1000}, {VirtAddr(0x3000), 0x1000}};
 static_assert(table_budget<riscv::Sv39>(kShared) == 4);
 static_assert(table_budget_merged<riscv::Sv39>(kShared) == 2);
-constexpr Region kChain[] = {{0x20'0000, 0x40'0000}, {0x1000, 0x1000}, {0x60'0000, 0x1000}, {0x3f'f000, 0x1000}};
+constexpr Region kChain[] = {{VirtAddr(0x20'0000), 0x40'0000}, {VirtAddr(0x1000), 0x1000}, {VirtAddr(0x60'0000), 0x1000}, {VirtAddr(0x3f'f000), 0x1000}};
 static_assert(tables_touched<riscv::Sv39>(kChain, 2, Overlap::merge) == 4);  // VPN[1] 0..3
 static_assert(table_budget<riscv::Sv39>(std::span<const Region>{}) == 0);
 // Pool sizes: the root first, padded to the tables' alignment (a PAE root is 32 bytes).
@@ -562,7 +562,7 @@ static_assert(pool_align<arm64::Vmsa16k48>() == 16384);
 
 // A RISC-V boot layout (seed 000: kernel at 0x80200000, linear map at the Sv39 PAGE_OFFSET):
 // kernel 2 MiB inside one 2 MiB entry (1 + 1 tables) and 8 MiB of linear map (1 + 4): 7 tables.
-constexpr Region kBootLayout[] = {{0x8020'0000, 2 << 20}, {0xffff'ffc0'0000'0000, 8 << 20}};
+constexpr Region kBootLayout[] = {{VirtAddr(0x8020'0000), 2 << 20}, {VirtAddr(0xffff'ffc0'0000'0000), 8 << 20}};
 static_assert(table_budget<riscv::Sv39>(kBootLayout) == 7);
 constinit StaticPoolFor<riscv::Sv39, table_budget<riscv::Sv39>(kBootLayout)> boot_pool;
 static_assert(sizeof(boot_pool) >= 8 * 4096);
@@ -577,9 +577,9 @@ TEST_CASE("a constinit static pool sized by the budget holds the boot layout exa
   std::vector<Mapping> layout;
   for (const Region& r : kBootLayout) {
     const std::uint64_t pa = 0x8020'0000 + (layout.empty() ? 0 : (64u << 20));
-    auto m = map(*tree, boot_pool, VirtAddr(r.va), PhysAddr(pa), r.size, kRwxg, Options::page_only());
+    auto m = map(*tree, boot_pool, r.base, PhysAddr(pa), r.size, kRwxg, Options::page_only());
     REQUIRE(m.ok());
-    layout.push_back(Mapping{Geometry<F>::to_tree(VirtAddr(r.va)), pa, r.size});
+    layout.push_back(Mapping{Geometry<F>::to_tree(r.base), pa, r.size});
   }
   CHECK(boot_pool.tables_in_use() == 8);
   CHECK(boot_pool.used() == boot_pool.capacity());

@@ -178,13 +178,18 @@ struct Geometry {
   }
   /// The tree offset (low kVaBits bits) of a VA.
   static constexpr std::uint64_t to_tree(VirtAddr va) { return va.value & kVaMask; }
+  /// The F::kInputBits low bits set (a shift by 64 is undefined, so 64 bits are special).
+  static constexpr std::uint64_t input_mask() {
+    if constexpr (F::kInputBits >= 64) return ~std::uint64_t{0};
+    else return (std::uint64_t{1} << F::kInputBits) - 1;
+  }
   /// The VA of a tree offset, as the format's VA rule places it.
   static constexpr VirtAddr to_va(std::uint64_t t) {
     if constexpr (F::kVaRule == VaRule::sign_extend) {
       if (kVaBits < 64 && ((t >> (kVaBits - 1)) & 1)) return VirtAddr(t | ~kVaMask);
       return VirtAddr(t);
     } else if constexpr (F::kVaRule == VaRule::high) {
-      const std::uint64_t in_mask = F::kInputBits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << F::kInputBits) - 1;
+      constexpr std::uint64_t in_mask = input_mask();
       return VirtAddr((t | ~kVaMask) & in_mask);
     } else {
       return VirtAddr(t);
@@ -197,7 +202,7 @@ struct Geometry {
     if constexpr (F::kVaRule == VaRule::low) {
       if (last > kVaMask) return why = Errc::va_out_of_range, false;
     } else if constexpr (F::kVaRule == VaRule::high) {
-      const std::uint64_t in_mask = F::kInputBits >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << F::kInputBits) - 1;
+      constexpr std::uint64_t in_mask = input_mask();
       const std::uint64_t lo = (~kVaMask) & in_mask;
       if (va < lo || last > in_mask) return why = Errc::va_out_of_range, false;
     } else {

@@ -12,26 +12,6 @@
 
 PTLIB_BEGIN_NAMESPACE
 
-/// Virtual addresses [base, base + size). `size` 0 is "no region". A region may run to the very
-/// top of the 64-bit space (base + size wraps to 0), so comparisons use last() = the last byte.
-struct Region {
-  VirtAddr base{};
-  std::uint64_t size = 0;
-
-  [[nodiscard]] constexpr bool empty() const { return size == 0; }
-  /// The last byte (precondition: not empty).
-  [[nodiscard]] constexpr VirtAddr last() const { return base + (size - 1); }
-  [[nodiscard]] constexpr bool contains(VirtAddr va) const { return size && va >= base && va <= last(); }
-  /// Whether `r` lies inside this region (an empty `r` lies everywhere).
-  [[nodiscard]] constexpr bool contains(const Region& r) const {
-    return r.empty() || (size && r.base >= base && r.last() <= last());
-  }
-  [[nodiscard]] constexpr bool overlaps(const Region& r) const {
-    return size && r.size && base <= r.last() && r.base <= last();
-  }
-  constexpr bool operator==(const Region&) const = default;
-};
-
 /// An address-space layout: where a kernel puts each kind of mapping.
 ///
 /// The kernel image follows the RISC-V "kernel outside the linear map" design (seed thread 000):

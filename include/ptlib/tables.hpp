@@ -297,12 +297,6 @@ class PageBitmap {
 // 2. Static pool and table budget: boot-time tables from a static array sized at compile time.
 // ============================================================================================
 
-/// A virtual address range a layout will map.
-struct Region {
-  std::uint64_t va = 0;
-  std::uint64_t size = 0;
-};
-
 namespace detail {
 /// The tree offsets [lo, last] of a region (false for an empty one). The region is assumed to be
 /// a valid map() range (inside the format's VA range, not wrapping); `last` is clamped anyway.
@@ -310,7 +304,7 @@ template <PagingFormat F>
 constexpr bool region_span(const Region& r, std::uint64_t& lo, std::uint64_t& last) {
   using G = Geometry<F>;
   if (r.size == 0) return false;
-  lo = G::to_tree(VirtAddr(r.va));
+  lo = G::to_tree(r.base);
   const std::uint64_t room = G::kVaMask - lo;
   last = r.size - 1 > room ? G::kVaMask : lo + (r.size - 1);
   return true;
@@ -369,7 +363,7 @@ constexpr std::size_t tables_touched(std::span<const Region> regions, std::size_
 /// The worst-case number of tables below the root that map() of `regions` into an empty tree
 /// allocates (sum of tables_touched over every depth below the root). Size a pool with
 /// pool_bytes(table_budget(...)), which adds the root. Evaluate it at compile time:
-///     constexpr Region kLayout[] = {{0x8020'0000, 16 << 20}, {0xffff'ffc0'0000'0000, 1 << 30}};
+///     constexpr Region kLayout[] = {{VirtAddr(0x8020'0000), 16 << 20}, {VirtAddr(0xffff'ffc0'0000'0000), 1 << 30}};
 ///     constinit static StaticPoolFor<riscv::Sv39, table_budget<riscv::Sv39>(kLayout)> pool;
 /// Not covered: later splits (unmap/protect of part of a block) and maps into a tree that already
 /// has other mappings.
