@@ -105,6 +105,8 @@ struct ExampleFormat {
   static constexpr VaRule kVaRule = VaRule::low;
   /// Smallest alignment of any table; a table is aligned to max(its size, this).
   static constexpr std::size_t kMinTableAlign = 4096;
+  // Optional: `static constexpr std::uint64_t kVaStart, kVaEnd;` narrow the translated range to
+  // [kVaStart, kVaEnd) when the region is smaller than the walk (armv7::LpaeClipped).
   /// log2 of the number of entries of a table at level `l`.
   static constexpr unsigned index_bits(Level) { return 10; }
   /// The manual's name of a level, for errors and dumps.
@@ -209,6 +211,11 @@ struct Geometry {
       auto canonical = [](std::uint64_t v) { return to_va(v & kVaMask).value == v; };
       if (!canonical(va) || !canonical(last)) return why = Errc::va_non_canonical, false;
       if (((va ^ last) >> (kVaBits - 1)) & 1) return why = Errc::va_non_canonical, false;
+    }
+    if constexpr (requires { F::kVaStart; F::kVaEnd; }) {
+      // A region narrower than its walk (ARMv7 LPAE TTBR0 with T0SZ = 0 and T1SZ > 0, B3.6.4):
+      // a leaf outside [kVaStart, kVaEnd) would shadow the other root's region.
+      if (va < F::kVaStart || last > F::kVaEnd - 1) return why = Errc::va_out_of_range, false;
     }
     return true;
   }

@@ -56,9 +56,9 @@ constexpr std::array<char, 32> clipped_name(VaRule rule, unsigned other_txsz) {
 /// An LPAE region whose table walk reaches further than the region (B3.6.4): the TTBR0 tree of
 /// a T0SZ = 0, T1SZ = N split translates [0, 2^32 - 2^(32-N)) with a walk that spans 4 GiB, and
 /// the TTBR1 tree of a T0SZ = M, T1SZ = 0 split translates [2^(32-M), 2^32) with a walk from 0.
-/// Everything is Lpae<32>'s but the VA check: ptlib::Geometry is specialised below so that map(),
-/// unmap(), translate() and the rest refuse VAs outside [kVaStart, kVaEnd) with
-/// Errc::va_out_of_range (a leaf there would shadow the other TTBR's region).
+/// Everything is Lpae<32>'s but the VA range: the optional format members kVaStart/kVaEnd make
+/// Geometry::va_in_range (so map(), unmap(), translate() and the rest) refuse VAs outside
+/// [kVaStart, kVaEnd) with Errc::va_out_of_range (a leaf there would shadow the other TTBR's region).
 template <VaRule Range, std::uint64_t Start, std::uint64_t End>
 struct LpaeClipped : Lpae<32, Range> {
   static_assert(Start < End && End <= (std::uint64_t{1} << 32));
@@ -88,20 +88,6 @@ struct SplitFormats {
 /// A split address space for TTBCR.T0SZ / T1SZ (e.g. Split<0, 4>: 3840 MiB / 256 MiB).
 template <unsigned T0SZ, unsigned T1SZ>
 using Split = SplitSpace<typename SplitFormats<T0SZ, T1SZ>::Ttbr0, typename SplitFormats<T0SZ, T1SZ>::Ttbr1>;
-
-}  // namespace armv7
-
-/// The VA check of a clipped LPAE region: the Lpae<32> range, narrowed to [kVaStart, kVaEnd).
-template <VaRule Range, std::uint64_t Start, std::uint64_t End>
-struct Geometry<armv7::LpaeClipped<Range, Start, End>> : Geometry<armv7::Lpae<32, Range>> {
-  static constexpr bool va_in_range(std::uint64_t va, std::uint64_t size, Errc& why) {
-    if (!Geometry<armv7::Lpae<32, Range>>::va_in_range(va, size, why)) return false;
-    if (va < Start || va + (size - 1) >= End) return why = Errc::va_out_of_range, false;
-    return true;
-  }
-};
-
-namespace armv7 {
 
 static_assert(PagingFormat<SplitFormats<0, 4>::Ttbr0>);
 static_assert(PagingFormat<SplitFormats<2, 0>::Ttbr1>);

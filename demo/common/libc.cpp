@@ -1,0 +1,40 @@
+// The four C functions compilers call even in freestanding code (struct copies, `T{}`, large
+// initialisers; toolchain.md pitfall 8). Byte loops: the demos copy little, and no_builtin keeps
+// the compiler from turning these loops back into calls to themselves.
+#include <cstddef>
+
+extern "C" {
+
+__attribute__((no_builtin)) void* memset(void* d, int c, std::size_t n) {
+  auto* p = static_cast<unsigned char*>(d);
+  while (n--) *p++ = static_cast<unsigned char>(c);
+  return d;
+}
+
+__attribute__((no_builtin)) void* memcpy(void* __restrict d, const void* __restrict s, std::size_t n) {
+  auto* p = static_cast<unsigned char*>(d);
+  const auto* q = static_cast<const unsigned char*>(s);
+  while (n--) *p++ = *q++;
+  return d;
+}
+
+__attribute__((no_builtin)) void* memmove(void* d, const void* s, std::size_t n) {
+  auto* p = static_cast<unsigned char*>(d);
+  const auto* q = static_cast<const unsigned char*>(s);
+  if (p < q) {
+    while (n--) *p++ = *q++;
+  } else {
+    while (n--) p[n] = q[n];
+  }
+  return d;
+}
+
+__attribute__((no_builtin)) int memcmp(const void* a, const void* b, std::size_t n) {
+  const auto* p = static_cast<const unsigned char*>(a);
+  const auto* q = static_cast<const unsigned char*>(b);
+  for (; n; --n, ++p, ++q)
+    if (*p != *q) return *p < *q ? -1 : 1;
+  return 0;
+}
+
+}  // extern "C"
