@@ -112,6 +112,8 @@ class [[nodiscard]] Result {
   constexpr T& value() { return value_; }
   constexpr const T& operator*() const { return value_; }
   constexpr const T* operator->() const { return &value_; }
+  constexpr T& operator*() { return value_; }
+  constexpr T* operator->() { return &value_; }
   [[nodiscard]] constexpr const Error& error() const { return error_; }
 
  private:

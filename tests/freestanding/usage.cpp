@@ -1,11 +1,33 @@
-// Instantiates map, unmap, protect, compact, translate, the leaf walk and validate for every format in one freestanding translation
-// unit; check_object.sh then proves the object needs no libc beyond memset/memcpy/memmove and
+// Instantiates map, unmap, protect, compact, translate, the leaf walk, validate, the boot-time
+// maps (linear, image), kernel-half sharing (registry, sync, preallocation) and clone for every
+// format in one freestanding translation unit; check_object.sh then proves the object needs no libc beyond memset/memcpy/memmove and
 // has no static constructors.
 #include <ptlib/formats.hpp>
+#include <ptlib/clone.hpp>
+#include <ptlib/maps.hpp>
 #include <ptlib/ptlib.hpp>
+#include <ptlib/share.hpp>
 
 namespace {
 alignas(65536) unsigned char pool[1 << 20];
+
+template <class F>
+int boot_maps(ptlib::Arena& arena, const ptlib::Tree<F>& tree) {
+  using namespace ptlib;
+  using G = Geometry<F>;
+  const Bank banks[] = {{PhysAddr(0x8040'0000), 1 << 22}, {PhysAddr(0x8100'0000), 1 << 21}};
+  auto l = map_linear(tree, arena, banks, G::span(0) - 0x8000'0000);
+  const Section sections[] = {{"text", 0, 0x2000, SectionKind::text}, {"data", 0x2000, 0x1000, SectionKind::data}};
+  auto i = map_image(tree, arena, VirtAddr(G::span(0) + (1 << 23)), PhysAddr(0x8200'0000), sections);
+  PhysAddr roots[4];
+  auto k = SharedKernel<F>::make(tree, G::to_va(0), G::span(0), roots);
+  if (!k) return 1;
+  auto process = k->create_root(arena);
+  auto pre = k->preallocate(arena, G::to_va(0), G::span(0));
+  auto s = k->sync_all(arena);
+  auto copy = clone(tree, arena, arena);
+  return l.ok() && i.ok() && process.ok() && pre.ok() && s.ok() && copy.ok() ? 0 : 1;
+}
 
 template <class F>
 int build() {
@@ -22,7 +44,8 @@ int build() {
   auto c = compact(*tree, arena, VirtAddr(0), 1 << 22);
   PhysAddr seen[64];
   const Validation v = validate(*tree, arena, ValidateOptions{}, seen);
-  return r.ok() && t.ok() && w.ok() && u.ok() && p.ok() && c.ok() && v.ok() && leaves > 0 ? 0 : 1;
+  if (!(r.ok() && t.ok() && w.ok() && u.ok() && p.ok() && c.ok() && v.ok() && leaves > 0)) return 1;
+  return boot_maps<F>(arena, *tree);
 }
 
 template <std::size_t... I>
