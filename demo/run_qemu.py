@@ -46,6 +46,6 @@ if why is None and rc != a.pass_rc:
     why = f'exit status {rc}, expected {a.pass_rc}'
 if why is None and verdicts != [f'PASS {a.format}']:
     why = 'verdict ' + (repr(verdicts) if verdicts else 'missing')
-print(f"{a.format:<14} levels={info.get('levels', '?'):<2} tables={info.get('tables', '?'):<4} "
+print(f"{a.format:<24} levels={info.get('levels', '?'):<2} tables={info.get('tables', '?'):<4} "
       f"{'PASS' if ok else 'FAIL'}  {ms:5.0f} ms" + ('' if ok else f'  ({why})'))
 sys.exit(0 if ok else 1)
