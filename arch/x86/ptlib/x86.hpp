@@ -79,7 +79,12 @@ inline constexpr std::uint64_t XD = 1ULL << 63;       // execute-disable, PAE an
 inline constexpr std::uint64_t kAddr32 = 0xffff'f000ULL;
 inline constexpr std::uint64_t kAddr64 = 0x000f'ffff'ffff'f000ULL;
 // PAE PDPTE, Table 4-8: bits 2:1, 8:5 and 63:M are reserved (M = 52 here); 11:9 are ignored.
+// ptlib writes none of them. Reading, it accepts bit 5 (A): QEMU's walker sets it in PAE
+// PDPTEs on every first use (target/i386/tcg/sysemu/excp_helper.c, mmu_translate, PAE level 3:
+// ptw_setl(..., PG_ACCESSED_MASK)), so a live tree would otherwise read back as malformed
+// (found by the x86-pae demo kernel, demo/x86).
 inline constexpr std::uint64_t kPdpteReserved = 0xfff0'0000'0000'01e6ULL;
+inline constexpr std::uint64_t kPdpteAccessed = 1U << 5;
 }  // namespace pte
 
 /// IA32_PAT memory-type encodings (Table 11-10).
@@ -205,7 +210,7 @@ struct Family {
     if (!(e & pte::P)) return {};  // P = 0: not present, every other bit ignored (4.3, 4.4.2, 4.5)
     const Decoded bad{EntryKind::malformed, PhysAddr(e & kAddr)};
     if (K == Kind::pae && l == Level::Pdpt) {
-      if (e & pte::kPdpteReserved) return bad;
+      if (e & pte::kPdpteReserved & ~pte::kPdpteAccessed) return bad;
       return {EntryKind::table, PhysAddr(e & kAddr)};
     }
     const bool large = l != Level::Pt && (e & pte::PS);
