@@ -306,7 +306,10 @@ def bad(work, kernels, wx_kernel):
             ("not an ELF", ["build"] + base + ["--caps", "svpbmt", "--dtb", dtb, "--kernel", notdtb], "not an ELF"),
             ("ELF of another machine", ["build"] + base + ["--caps", "svpbmt", "--dtb", dtb, "--kernel",
                                                            kernels["arm64-4k-48"]], "AArch64 ELF"),
-            ("tables over the kernel", ["build", "--format", "sv39", "--base", "0x80200000", "--caps", "svpbmt",
+            # Tables placed at the kernel's own load address (its lowest p_paddr).
+            ("tables over the kernel", ["build", "--format", "sv39", "--base",
+                                        hex(min(seg[1] for seg in elf_segments(kernels["sv39"])) & ~0xfff),
+                                        "--caps", "svpbmt",
                                         "--dtb", dtb, "--kernel", kernels["sv39"]], "overlap the kernel"),
         ]
     for what, args, words in cases:
