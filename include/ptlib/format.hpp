@@ -125,6 +125,11 @@ struct ExampleFormat {
   }
   /// A leaf: `proto` from leaf_proto plus the output address (aligned to the level's size).
   static constexpr Entry leaf(Level, Entry proto, PhysAddr pa) { return proto | Entry(pa.value); }
+  /// Optional: below this output address a leaf's address bits are the address moved as one
+  /// field, so for a proto without the contiguous hint, leaves of equally spaced addresses differ
+  /// by a constant: leaf(l, p, a + k * s) == leaf(l, p, a) + k * (leaf(l, p, a + s) - leaf(l, p, a))
+  /// for aligned a and a + k * s below the limit. The engine then fills runs of leaves by adding.
+  static constexpr std::uint64_t kLinearOaLimit = std::uint64_t{1} << 32;
   /// A table descriptor pointing at the next-level table at `pa`.
   static constexpr Entry table(Level, PhysAddr pa) { return Entry(pa.value) | 1U; }
   /// Whether replacing the valid entry `old` by the valid entry `next` at `l` in a tree the

@@ -1,6 +1,7 @@
 // The mutating operations of the one engine: map, unmap, protect and compact, each a visitor over
 // the range walker, each planned by a dry run and committed only when it cannot fail.
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -221,6 +222,28 @@ struct Editor {
   void table_post(const Slot<F>&, void*) {}
 };
 
+/// Writes the leaves e[0..n): `proto` (no contiguous hint) with the output addresses pa, pa +
+/// span, ... A separate function over locals and a restrict pointer, so the loop vectorises
+/// wherever it is inlined (a store through `e` could otherwise alias the caller's state). When the
+/// format declares kLinearOaLimit and the run stays below it, consecutive leaves differ by a
+/// constant: the loop only adds it (one vector add and store per two 8-byte entries).
+template <PagingFormat F>
+inline void fill_leaves(typename F::Entry* __restrict e, std::size_t n, typename F::Level L,
+                        typename F::Entry proto, std::uint64_t pa, std::uint64_t span) {
+  using Entry = typename F::Entry;
+  if constexpr (requires { F::kLinearOaLimit; }) {
+    if (n > 1 && pa + n * span <= F::kLinearOaLimit) {
+      Entry v = F::leaf(L, proto, PhysAddr(pa));
+      const Entry step = Entry(F::leaf(L, proto, PhysAddr(pa + span)) - v);
+#pragma GCC unroll 4
+      for (std::size_t i = 0; i < n; ++i, v += step) e[i] = v;
+      return;
+    }
+  }
+#pragma GCC unroll 4
+  for (std::size_t i = 0; i < n; ++i, pa += span) e[i] = F::leaf(L, proto, PhysAddr(pa));
+}
+
 /// map: fills invalid entries with the largest leaves possible, creating tables on the way.
 template <PagingFormat F, class M, class S, bool Commit>
 struct MapVisitor : Editor<F, M, S, Commit> {
@@ -230,13 +253,28 @@ struct MapVisitor : Editor<F, M, S, Commit> {
   std::uint64_t va0;  // tree offset of the first VA
   PhysAddr pa0;
   Attrs attrs;
+  // The leaf protos of this call by depth (plain, then with the contiguous hint), each computed
+  // once: attributes, options and capabilities do not change during a call.
+  std::array<Entry, 2 * G::kDepth> protos{};
+  std::uint32_t have_proto = 0;  // bit i: protos[i] is set
 
   PhysAddr pa_at(std::uint64_t t) const { return pa0 + (t - va0); }
+
+  Result<Entry> proto_at(std::size_t depth, bool contiguous, std::uint64_t lo) {
+    const std::size_t i = depth + (contiguous ? G::kDepth : 0);
+    if ((have_proto >> i) & 1U) return protos[i];
+    auto p = this->proto(depth, attrs, contiguous, lo);
+    if (p) {
+      protos[i] = *p;
+      have_proto |= 1U << i;
+    }
+    return p;
+  }
 
   Result<Step> absent(const Slot<F>& s) {
     const std::uint64_t span = G::span(s.depth);
     if (!s.full || !this->leaf_allowed(s.depth) || !pa_at(s.lo).aligned(span)) return Step::descend;
-    auto p = this->proto(s.depth, attrs, false, s.lo);
+    auto p = proto_at(s.depth, false, s.lo);
     if (!p) return Error{p.error().code, p.error().va, pa_at(s.lo), p.error().level, p.error().level_name};
     if constexpr (Commit) write_leaves(s, *p);
     return Step::done;
@@ -249,18 +287,16 @@ struct MapVisitor : Editor<F, M, S, Commit> {
     const unsigned k = this->opts.contiguous ? F::contig_log2(L, this->tree.caps) : 0;
     Entry contig = plain;
     if (k) {
-      auto p = F::leaf_proto(L, LeafSettings{attrs, true, this->opts.allow_implied_exec}, this->tree.caps);
+      auto p = proto_at(s.depth, true, s.lo);
       contig = p ? *p : plain;
     }
     const std::size_t group = std::size_t{1} << k;
     const std::uint64_t group_bytes = span << k;
     Entry* e = s.table + s.index;
     std::uint64_t pa = pa_at(s.lo).value;
-    // Locals only in the loops: a store through `e` (unsigned long) may alias any unsigned long
-    // the compiler cannot see is local (s.count), which would block vectorisation.
     const std::size_t n = s.count;
     if (k == 0) {  // the common, hint-free case: one tight loop
-      for (std::size_t i = 0; i < n; ++i) e[i] = F::leaf(L, plain, PhysAddr(pa + i * span));
+      fill_leaves<F>(e, n, L, plain, pa, span);
       pa += n * span;
     }
     for (std::size_t i = k ? 0 : n; i < n;) {

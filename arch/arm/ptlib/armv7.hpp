@@ -219,6 +219,9 @@ struct Lpae {
 
   /// A block or page: `proto` plus `pa` (aligned to the level's size, below 2^40).
   static constexpr Entry leaf(Level l, Entry proto, PhysAddr pa) { return proto | (pa.value & detail::oa_mask(l)); }
+  /// Leaves are linear in their address below this (ExampleFormat::kLinearOaLimit): the output
+  /// address is bits [39:n] in place (B3.6.1).
+  static constexpr std::uint64_t kLinearOaLimit = std::uint64_t{1} << 40;
 
   /// A table descriptor (B3.6.1): next-level table address [39:12] | 0b11; NSTable, APTable,
   /// XNTable and PXNTable 0 (B3.6.2, no hierarchical limits).

@@ -248,6 +248,9 @@ struct Vmsa {
 
   /// A block/page descriptor: `proto` plus the output address (aligned to the level's size).
   static constexpr Entry leaf(Level, Entry proto, PhysAddr pa) { return proto | oa_field(pa.value); }
+  /// Leaves are linear in their address below this (ExampleFormat::kLinearOaLimit): OA[49:n]
+  /// (LPA2) or OA[47:n] sit in place, the bits above move elsewhere (oa_field).
+  static constexpr std::uint64_t kLinearOaLimit = std::uint64_t{1} << (kLpa2 ? 50 : 48);
 
   /// A table descriptor (D8.3: bits[1:0] = 0b11, next-level table address; NSTable, APTable,
   /// UXNTable, PXNTable = 0).

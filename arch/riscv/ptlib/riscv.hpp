@@ -122,6 +122,9 @@ struct SvFamily {
     }
     return proto | ppn_field(pa);
   }
+  /// Leaves are linear in their address below this (ExampleFormat::kLinearOaLimit): the PPN is
+  /// the address shifted as a whole (ppn_field); NAPOT protos are excluded by the contract.
+  static constexpr std::uint64_t kLinearOaLimit = std::uint64_t{1} << kPaBits;
 
   // Non-leaf PTE: V = 1, R = W = X = 0 (priv Table 4.5), PPN of the next table.
   static constexpr Entry table(Level, PhysAddr pa) { return Entry(pte::V) | ppn_field(pa); }

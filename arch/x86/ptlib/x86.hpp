@@ -185,6 +185,9 @@ struct Family {
   /// Precondition (the engine's): `pa` is aligned to the level's page size, so bit 12 (the PAT
   /// bit of large leaves) is clear.
   static constexpr Entry leaf(Level, Entry proto, PhysAddr pa) { return proto | Entry(pa.value & kAddr); }
+  /// Leaves are linear in their address below this (ExampleFormat::kLinearOaLimit): the address
+  /// field is bits (kPaBits-1):12 in place (Tables 4-4..4-20).
+  static constexpr std::uint64_t kLinearOaLimit = std::uint64_t{1} << kPaBits;
 
   /// P|RW|US plus the next table's address; a PAE PDPTE is address|P (Table 4-8).
   static constexpr Entry table(Level l, PhysAddr pa) {
