@@ -2,6 +2,21 @@
 // parameter, not a macro.
 #pragma once
 
+// ptlib is C++20 (concepts, <=>, consteval, designated initialisers). An older language mode gets
+// one message here instead of pages of errors from C++20 syntax further down. MSVC reports the
+// mode in _MSVC_LANG (its __cplusplus stays 199711L unless /Zc:__cplusplus).
+#if defined(_MSVC_LANG)
+#  define PTLIB_CPLUSPLUS _MSVC_LANG
+#else
+#  define PTLIB_CPLUSPLUS __cplusplus
+#endif
+#if PTLIB_CPLUSPLUS < 202002L
+#  error "ptlib requires C++20 (__cplusplus >= 202002L): compile with -std=c++20 (MSVC: /std:c++20)"
+// GCC and clang keep going after #error; a missing include is fatal to both, so nothing below
+// (nor the C++20 code after this header) is parsed.
+#  include "ptlib-requires-c++20"
+#endif
+
 // PTLIB_HEADER_ONLY: host-side helpers (dump text, error strings, attribute parsing) are compiled
 // once in src/ (libptlib_host) by default.
 //   0 (default): link ptlib_host_dep; src/*.cpp provide the out-of-line definitions.
