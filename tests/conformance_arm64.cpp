@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 #include <tuple>
+#include <utility>
+#include <vector>
 
 #include <catch2/catch.hpp>
 
@@ -492,6 +494,184 @@ TEST_CASE("known raw descriptors decode to the Arm ARM's meaning", "[arm64][kat]
   }
 }
 
+// --- Output-address bits: misaligned blocks and RES0 bits (issue 12, item 5) ------------------
+//
+// Every descriptor below is assembled from the Arm ARM's field layout (D8.3.1, the VMSAv8-64
+// table, block and page descriptor figures), never from the format's own encoder:
+//   bit[0] valid, bit[1] 1 = table (L < 3) / page (L3), 0 = block; AF = bit 10;
+//   OA in place in bits [47:granule] (48-bit OA); with DS = 1 (FEAT_LPA2) OA[49:granule] in
+//   place and OA[51:50] in bits [9:8]; with FEAT_LPA and the 64KB granule OA[51:48] in [15:12];
+//   a block at level n holds OA[47:n] (bits [n-1:granule] are RES0, bit 16 is nT, FEAT_BBM);
+//   RES0: bits [49:48] of blocks and pages and [50:48] of tables without DS, bit 50 of tables
+//   with DS; bits [granule-1:12] with the 16KB and 64KB granules (except OA[51:48] with LPA).
+// An output address wider than the PA size (OA[51:48] of an LPA2 descriptor when the format's
+// PA is 48 bits) is also malformed: the hardware takes an Address size fault there.
+
+namespace {
+
+// More modes for these tests: DS = 1 with a 48-bit OA (VA > 48 bits on 4KB), and TTBR1 52-bit
+// modes of the LPA2 and LPA layouts.
+using Vmsa4k50 = Vmsa<Granule::k4K, 50>;
+using Vmsa16k52Ttbr1 = Vmsa<Granule::k16K, 52, VaRule::high>;
+using Vmsa64k52Ttbr1 = Vmsa<Granule::k64K, 52, VaRule::high>;
+using OaModes = decltype(std::tuple_cat(std::declval<Modes>(),
+                                        std::declval<std::tuple<Vmsa4k50, Vmsa16k52Ttbr1, Vmsa64k52Ttbr1>>()));
+
+constexpr std::uint64_t bit(unsigned b) { return std::uint64_t{1} << b; }
+
+/// The OA field of a descriptor for output address `pa`, written out from the manual's figures
+/// for this test (the format's oa_field is the code under test).
+template <class F>
+std::uint64_t manual_oa(std::uint64_t pa) {
+  const std::uint64_t low48 = pa & 0x0000'ffff'ffff'f000ULL;  // OA[47:12] sits in bits [47:12]
+  if (F::kLpa2) return low48 | (pa & 0x0003'0000'0000'0000ULL) | ((pa >> 50) & 3) << 8;
+  if (F::kLpa) return low48 | ((pa >> 48) & 0xf) << 12;
+  return low48;
+}
+
+/// Bits that make a descriptor malformed: RES0 bits, and OA bits above the format's PA size.
+template <class F>
+std::vector<unsigned> bad_bits(bool table) {
+  std::vector<unsigned> v;
+  if (F::kPageShift == 14) v = {12, 13};                            // 16KB: [13:12] RES0
+  if (F::kPageShift == 16 && !F::kLpa) v = {12, 13, 14, 15};        // 64KB without LPA: RES0
+  if (!F::kLpa2) {
+    v.insert(v.end(), {48, 49});                                    // RES0 above OA[47]
+    if (table) v.push_back(50);
+  } else {
+    if (table) v.push_back(50);
+    if (F::kPaBits == 48) v.insert(v.end(), {8, 9, 48, 49});        // OA[51:48] > 48-bit PA
+  }
+  return v;
+}
+
+/// log2 of the bytes an entry at depth d maps.
+template <class F>
+unsigned shift_of(std::size_t d) {
+  unsigned s = 0;
+  while ((std::uint64_t{1} << s) != Geometry<F>::span(d)) ++s;
+  return s;
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("a block reads back every address bit it holds down to the granule", "[arm64][decode][oa]",
+                        OaModes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  std::size_t blocks = 0;
+  for (std::size_t d = 0; d + 1 < G::kDepth; ++d) {
+    const Level l = G::level(d);
+    if (!F::can_leaf(l, Caps{})) continue;
+    ++blocks;
+    const std::uint64_t span = G::span(d);
+    const std::uint64_t base = 3 * span;  // aligned, below 2^48 in every mode
+    const std::uint64_t good = 0x401 | manual_oa<F>(base);
+    CAPTURE(F::kName, d, base);
+    const Decoded ok = F::decode(l, good);
+    REQUIRE(ok.kind == EntryKind::leaf);
+    CHECK(ok.addr == PhysAddr(base));
+    for (unsigned b = F::kPageShift; b < shift_of<F>(d); ++b) {
+      CAPTURE(b);
+      const Decoded x = F::decode(l, good | bit(b));
+      CHECK(x.kind == EntryKind::leaf);
+      if (b == 16) {
+        CHECK(x.addr == PhysAddr(base));  // nT (FEAT_BBM) is not an address bit
+      } else {
+        CHECK(x.addr == PhysAddr(base + bit(b)));
+        CHECK_FALSE(x.addr.aligned(span));
+      }
+    }
+  }
+  CHECK(blocks > 0);
+}
+
+TEMPLATE_LIST_TEST_CASE("RES0 bits and output-address bits above the PA size make a descriptor malformed",
+                        "[arm64][decode][oa]", OaModes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  const std::uint64_t top = (F::kPaBits == 52 ? 0x000f'ffff'ffff'ffffULL : 0x0000'ffff'ffff'ffffULL);
+  for (std::size_t d = 0; d < G::kDepth; ++d) {
+    const Level l = G::level(d);
+    CAPTURE(F::kName, d);
+    if (d + 1 < G::kDepth) {
+      // Table descriptors at the lowest and the highest next-level address the PA size allows.
+      for (std::uint64_t pa : {3 * G::kPageSize, align_down(top, G::kPageSize)}) {
+        const std::uint64_t good = 0x3 | manual_oa<F>(pa);
+        CAPTURE(pa);
+        REQUIRE(F::decode(l, good).kind == EntryKind::table);
+        CHECK(F::decode(l, good).addr == PhysAddr(pa));
+        for (unsigned b : bad_bits<F>(true)) {
+          CAPTURE(b);
+          CHECK(F::decode(l, good | bit(b)).kind == EntryKind::malformed);
+        }
+        // IGNORED bits [58:51] and the table attributes [63:59] are not RES0.
+        for (unsigned b : {51U, 52U, 58U, 59U, 63U}) {
+          CAPTURE(b);
+          CHECK(F::decode(l, good | bit(b)).kind == EntryKind::table);
+          CHECK(F::decode(l, good | bit(b)).addr == PhysAddr(pa));
+        }
+      }
+    }
+    if (!F::can_leaf(l, Caps{})) continue;
+    const std::uint64_t span = G::span(d);
+    for (std::uint64_t pa : {span, align_down(top, span)}) {
+      const std::uint64_t good = (l == Level::L3 ? 0x403 : 0x401) | manual_oa<F>(pa);
+      CAPTURE(pa);
+      REQUIRE(F::decode(l, good).kind == EntryKind::leaf);
+      CHECK(F::decode(l, good).addr == PhysAddr(pa));
+      for (unsigned b : bad_bits<F>(false)) {
+        CAPTURE(b);
+        CHECK(F::decode(l, good | bit(b)).kind == EntryKind::malformed);
+      }
+      // GP (50), DBM (51), Contiguous, PXN, UXN and the software bits are attributes.
+      for (unsigned b : {50U, 51U, 52U, 53U, 54U, 55U, 58U}) {
+        CAPTURE(b);
+        CHECK(F::decode(l, good | bit(b)).kind == EntryKind::leaf);
+        CHECK(F::decode(l, good | bit(b)).addr == PhysAddr(pa));
+      }
+    }
+  }
+}
+
+TEST_CASE("hand-assembled descriptors with misaligned or out-of-range addresses", "[arm64][decode][oa][kat]") {
+  SECTION("4K: a 2 MiB block with bit 13 set holds 0x4020_2000") {
+    // 0x0060... = PXN | UXN; 0x701 = SH 0b11 | AF | block.
+    const Decoded d = Vmsa4k48::decode(Level::L2, 0x0060'0000'4020'2701ULL);
+    CHECK(d.kind == EntryKind::leaf);
+    CHECK(d.addr == PhysAddr(0x4020'2000));
+  }
+  SECTION("4K: a 1 GiB block with bit 29 set, the same well-formed") {
+    CHECK(Vmsa4k39::decode(Level::L1, 0x0060'0000'6000'0701ULL).addr == PhysAddr(0x6000'0000));
+    CHECK(Vmsa4k39::decode(Level::L1, 0x0060'0000'4000'0701ULL).addr == PhysAddr(0x4000'0000));
+  }
+  SECTION("16K: a 32 MiB block with bit 14 set; bits [13:12] are RES0") {
+    CHECK(Vmsa16k47::decode(Level::L2, 0x0060'0000'4200'4701ULL).addr == PhysAddr(0x4200'4000));
+    CHECK(Vmsa16k47::decode(Level::L2, 0x0060'0000'4200'1701ULL).kind == EntryKind::malformed);
+    CHECK(Vmsa16k47::decode(Level::L3, 0x0060'0000'8000'6703ULL).kind == EntryKind::malformed);
+  }
+  SECTION("64K: a 512 MiB block with bit 17 set; bit 16 is nT") {
+    CHECK(Vmsa64k42::decode(Level::L2, 0x0060'0000'6002'0701ULL).addr == PhysAddr(0x6002'0000));
+    CHECK(Vmsa64k42::decode(Level::L2, 0x0060'0000'6001'0701ULL).addr == PhysAddr(0x6000'0000));
+  }
+  SECTION("48-bit OA: bit 48 is RES0 in a page and a table; bits 50 and 51 of a page are GP and DBM") {
+    CHECK(Vmsa4k48::decode(Level::L3, 0x0061'0000'8000'0703ULL).kind == EntryKind::malformed);
+    CHECK(Vmsa4k48::decode(Level::L2, 0x0001'0000'4000'1003ULL).kind == EntryKind::malformed);
+    CHECK(Vmsa4k48::decode(Level::L3, 0x006c'0000'8000'0703ULL).addr == PhysAddr(0x8000'0000));
+  }
+  SECTION("64K without LPA: bits [15:12] (OA[51:48] under LPA) are RES0") {
+    CHECK(Vmsa64k48::decode(Level::L3, 0x0060'0000'0001'1703ULL).kind == EntryKind::malformed);
+    CHECK(Vmsa64k52::decode(Level::L3, 0x0060'0000'0001'1703ULL).addr == PhysAddr(0x0001'0000'0001'0000ULL));
+  }
+  SECTION("LPA2 with a 48-bit PA: OA[51:50] in [9:8] and OA[49:48] are beyond the PA") {
+    CHECK(Vmsa4k50::decode(Level::L3, 0x0060'0000'8000'0503ULL).kind == EntryKind::malformed);
+    CHECK(Vmsa4k50::decode(Level::L3, 0x0061'0000'8000'0403ULL).kind == EntryKind::malformed);
+    CHECK(Vmsa4k50::decode(Level::L3, 0x0060'0000'8000'0403ULL).addr == PhysAddr(0x8000'0000));
+    // With a 52-bit PA the same bits are the address: OA[50] from bit 8, OA[48] in place.
+    CHECK(Vmsa4k52::decode(Level::L3, 0x0061'0000'8000'0503ULL).addr == PhysAddr(0x0005'0000'8000'0000ULL));
+  }
+}
+
 // --- Engine smoke test ------------------------------------------------------------------------
 
 namespace {
@@ -538,5 +718,136 @@ TEMPLATE_LIST_TEST_CASE("the engine maps the largest block plus pages and transl
     auto t = translate(*tree, arena, va);
     REQUIRE_FALSE(t.ok());
     CHECK(t.error().code == Errc::not_mapped);
+  }
+}
+
+// --- validate() and translate() over hand-written descriptors (issue 12, item 5) --------------
+
+namespace {
+/// The table at depth `depth` on the path to tree offset 0 of a tree with one page mapped there.
+template <class F>
+std::uint64_t* path_table(test::Memory& m, const Tree<F>& tree, std::size_t depth) {
+  using G = Geometry<F>;
+  auto* table = static_cast<std::uint64_t*>(m.arena.map(tree.root, 0));
+  for (std::size_t d = 0; d < depth; ++d) {
+    const Decoded e = F::decode(G::level(d), table[0]);
+    REQUIRE(e.kind == EntryKind::table);
+    table = static_cast<std::uint64_t*>(m.arena.map(e.addr, d + 1));
+    REQUIRE(table != nullptr);
+  }
+  return table;
+}
+
+template <class F>
+Tree<F> one_page_tree(test::Memory& m) {
+  using G = Geometry<F>;
+  auto tree = make_tree<F>(m.arena);
+  REQUIRE(tree.ok());
+  REQUIRE(map(*tree, m.arena, G::to_va(0), PhysAddr(0), G::kPageSize, kRwG).ok());
+  return *tree;
+}
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("validate reports a block with an address bit below its size as misaligned_leaf",
+                        "[arm64][validate][oa]", OaModes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  std::size_t seen = 0;
+  for (std::size_t d = 0; d + 1 < G::kDepth; ++d) {
+    const Level l = G::level(d);
+    if (!F::can_leaf(l, Caps{})) continue;
+    const std::uint64_t span = G::span(d);
+    // The lowest address bit of the granule (bit 17 for 64KB, whose bit 16 is nT) and the bit
+    // just below the block size.
+    for (unsigned b : {F::kPageShift == 16 ? 17U : F::kPageShift, shift_of<F>(d) - 1}) {
+      CAPTURE(F::kName, d, b);
+      test::Memory m;
+      const auto tree = one_page_tree<F>(m);
+      // Entry 1 of the table at depth d: a block at tree offset `span` to PA span + 2^b.
+      path_table(m, tree, d)[1] = 0x401 | manual_oa<F>(span + bit(b));
+      const Validation v = validate(tree, m.arena);
+      CAPTURE(to_string(v.first));
+      CHECK(v.problems == 1);
+      CHECK(v.first.what == Problem::misaligned_leaf);
+      CHECK(v.first.va == G::to_va(span));
+      CHECK(v.first.level == int(l));
+      CHECK(v.first.pa == PhysAddr(span + bit(b)));
+      // translate() reports the address the descriptor holds, as validate() does.
+      auto t = translate(tree, m.arena, G::to_va(span) + 0x10);
+      REQUIRE(t.ok());
+      CHECK(t->leaf.pa == PhysAddr(span + bit(b)));
+      ++seen;
+    }
+  }
+  CHECK(seen > 0);
+}
+
+TEMPLATE_LIST_TEST_CASE("validate reports RES0 and beyond-PA address bits as malformed_entry",
+                        "[arm64][validate][oa]", OaModes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  constexpr std::size_t last = G::kDepth - 1;
+  // A table descriptor with a RES0 bit at every depth above the last (bit 50 is RES0 in every
+  // layout), and a page with each bad bit at the last level.
+  for (std::size_t d = 0; d < last; ++d) {
+    CAPTURE(F::kName, d);
+    test::Memory m;
+    const auto tree = one_page_tree<F>(m);
+    path_table(m, tree, d)[1] = 0x3 | manual_oa<F>(0x4000'0000) | bit(50);
+    const Validation v = validate(tree, m.arena);
+    CAPTURE(to_string(v.first));
+    CHECK(v.problems == 1);
+    CHECK(v.first.what == Problem::malformed_entry);
+    CHECK(v.first.va == G::to_va(G::span(d)));
+    CHECK(v.first.level == int(G::level(d)));
+  }
+  for (unsigned b : bad_bits<F>(false)) {
+    CAPTURE(F::kName, b);
+    test::Memory m;
+    const auto tree = one_page_tree<F>(m);
+    path_table(m, tree, last)[1] = 0x403 | manual_oa<F>(0x8000'0000) | bit(b);
+    const Validation v = validate(tree, m.arena);
+    CAPTURE(to_string(v.first));
+    CHECK(v.problems == 1);
+    CHECK(v.first.what == Problem::malformed_entry);
+    CHECK(v.first.va == G::to_va(G::kPageSize));
+    CHECK(v.first.level == 3);
+    auto t = translate(tree, m.arena, G::to_va(G::kPageSize));
+    REQUIRE_FALSE(t.ok());
+    CHECK(t.error().code == Errc::malformed_entry);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("translate goes through well-formed blocks and contiguous runs to the exact address",
+                        "[arm64][engine][oa]", OaModes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  // A contiguous run of pages and one of L2 blocks (ContiguousSize() entries each), mapped by
+  // the engine with its automatic hints; every entry carries its own address (run_log2 = 0).
+  for (std::size_t d : {G::kDepth - 2, G::kDepth - 1}) {
+    const Level l = G::level(d);
+    const unsigned k = F::contig_log2(l, Caps{});
+    REQUIRE(k != 0);
+    const std::uint64_t span = G::span(d), run = span << k;
+    const std::uint64_t t0 = 2 * run;
+    const std::uint64_t pa0 = (F::kPaBits == 52 ? bit(51) : 0) + 4 * run;
+    CAPTURE(F::kName, d, run);
+    REQUIRE(t0 + run <= G::kVaMask + 1);
+    test::Memory m;
+    auto tree = make_tree<F>(m.arena);
+    REQUIRE(tree.ok());
+    REQUIRE(map(*tree, m.arena, G::to_va(t0), PhysAddr(pa0), run, kRwG).ok());
+    for (std::uint64_t i = 0; i < (std::uint64_t{1} << k); ++i) {
+      const std::uint64_t off = i * span + (i % 2 ? span - 8 : 0x18);
+      auto t = translate(*tree, m.arena, G::to_va(t0 + off));
+      REQUIRE(t.ok());
+      CHECK(t->pa == PhysAddr(pa0 + off));
+      CHECK(t->leaf.pa == PhysAddr(pa0 + i * span));
+      CHECK(t->leaf.level == l);
+      CHECK(t->leaf.contiguous);
+    }
+    const Validation v = validate(*tree, m.arena);
+    CAPTURE(to_string(v.first));
+    CHECK(v.ok());
   }
 }

@@ -9,7 +9,8 @@
 //  - D8.3 "Translation table descriptor formats", D8.3.1 "VMSAv8-64 descriptor formats": table,
 //    block and page descriptors, descriptor type bits [1:0], the OA field ([47:n]; [49:n] plus
 //    OA[51:50] in [9:8] with FEAT_LPA2 and TCR_ELx.DS = 1; OA[51:48] in [15:12] with FEAT_LPA
-//    and the 64KB granule), the lower ([11:2]) and upper ([63:50]) attribute fields;
+//    and the 64KB granule), the RES0 bits around it (read back as malformed, see decode()),
+//    the lower ([11:2]) and upper ([63:50]) attribute fields, and nT (bit 16 of a block, FEAT_BBM);
 //  - D8.4 "Memory access control", D8.4.1.2.1 (stage 1 data accesses using Direct permissions):
 //    AP[2:1], PXN, UXN; the Access flag and nG;
 //  - D8.5 "Memory region attributes": AttrIndx, SH, and SH moving to TCR_ELx.SHx when DS = 1;
@@ -80,6 +81,7 @@ inline constexpr std::uint64_t kApReadOnly = 1ULL << 7;   // D8.4.1.2.1: AP[2], 
 inline constexpr std::uint64_t kShInner = 3ULL << 8;      // D8.5: SH[1:0] in [9:8] = 0b11 Inner Shareable
 inline constexpr std::uint64_t kAf = 1ULL << 10;          // D8.4: Access flag
 inline constexpr std::uint64_t kNg = 1ULL << 11;          // D8.4: not global (ASID-tagged)
+inline constexpr std::uint64_t kNt = 1ULL << 16;          // D8.3.1: block descriptors only, nT (FEAT_BBM)
 inline constexpr std::uint64_t kContiguous = 1ULL << 52;  // D8.6.1: Contiguous
 inline constexpr std::uint64_t kPxn = 1ULL << 53;         // D8.4: privileged execute-never
 inline constexpr std::uint64_t kUxn = 1ULL << 54;         // D8.4: unprivileged execute-never
@@ -267,17 +269,30 @@ struct Vmsa {
     return ((old ^ next) & kBbmBits) != 0;
   }
 
+  /// Reads a descriptor back. Besides the type rules (0b01 reserved at level 3 and where
+  /// BlockDescSupported() is false), two kinds of damage are visible here:
+  ///  - a block's output address keeps every address bit the descriptor holds down to the
+  ///    granule (bits [n-1:granule] of a block at level n, which the Arm ARM makes RES0), so a
+  ///    block whose address is not a multiple of its size reads back misaligned and validate()
+  ///    reports misaligned_leaf, as translate() reports the address the descriptor really holds.
+  ///    Bit 16 of a block is nT (FEAT_BBM), not an address bit: it is left out and ignored;
+  ///  - a descriptor with a RES0 bit in or beside its address field set, or whose output address is wider
+  ///    than kPaBits (e.g. OA[51:48] of an FEAT_LPA2 descriptor in a 48-bit-PA format), is
+  ///    EntryKind::malformed, with the address it holds: an address wider than the configured PA
+  ///    size takes an Address size fault, and RES0 bits are software's to keep zero (kLeafRes0,
+  ///    kTableRes0). The RISC-V and x86 decoders treat reserved bits alike.
   static constexpr Decoded decode(Level l, Entry e) {
     if (!(e & desc::kValid)) return {};  // D8.3: bit[0] = 0 is invalid, other bits ignored
-    const std::uint64_t oa = oa_of(e);
-    if (e & desc::kTableOrPage) {
-      if (l != Level::L3) return {EntryKind::table, PhysAddr(oa)};
-    } else if (l == Level::L3 || !can_leaf(l, Caps{})) {
-      // D8.3: 0b01 at level 3 is reserved; a block where BlockDescSupported() is false faults.
-      return {EntryKind::malformed};
-    }
+    const bool table = l != Level::L3 && (e & desc::kTableOrPage);
+    const bool block = l != Level::L3 && !table;
+    if (block && !can_leaf(l, Caps{})) return {EntryKind::malformed};  // BlockDescSupported() false
+    if (l == Level::L3 && !(e & desc::kTableOrPage)) return {EntryKind::malformed};  // D8.3: 0b01 reserved at L3
+    const std::uint64_t oa = oa_of(block ? e & ~desc::kNt : e);
+    if ((e & (table ? kTableRes0 : kLeafRes0)) || oa > kOaLimit) return {EntryKind::malformed, PhysAddr(oa)};
+    if (table) return {EntryKind::table, PhysAddr(oa)};
+
     Decoded d{EntryKind::leaf};
-    d.addr = PhysAddr(oa & ~((std::uint64_t{1} << level_shift(l)) - 1));
+    d.addr = PhysAddr(oa);
     Perm p = Perm::read;
     if (!(e & desc::kApReadOnly)) p = p | Perm::write;
     const bool user = (e & desc::kApUser) != 0;
@@ -296,8 +311,21 @@ struct Vmsa {
   }
 
  private:
-  /// log2 of the bytes an entry at `l` maps.
-  static constexpr unsigned level_shift(Level l) { return kPageShift + kStride * unsigned(3 - int(l)); }
+  /// The largest output address the format's PA size allows.
+  static constexpr std::uint64_t kOaLimit = (std::uint64_t{1} << OaBits) - 1;
+  /// Bits between bit 12 and the granule in the address field (D8.3.1, the 16KB and 64KB
+  /// descriptor figures): RES0 in every descriptor, except that with FEAT_LPA and the 64KB
+  /// granule bits [15:12] carry OA[51:48] (oa_of reads them, kOaLimit bounds them).
+  static constexpr Entry kRes0BelowGranule = kPageShift > 12 && !kLpa ? detail::bit_range(kPageShift - 1, 12) : 0;
+  /// RES0 bits of a block or page descriptor above the OA field (D8.3.1): without DS the OA
+  /// ends at bit 47 and bits [49:48] are RES0 (bits [51:50] are the upper attributes DBM and GP,
+  /// left alone); with DS = 1 bits [49:48] are OA[49:48] and nothing above the field is RES0.
+  static constexpr Entry kLeafRes0 = kRes0BelowGranule | (kLpa2 ? 0 : detail::bit_range(49, 48));
+  /// RES0 bits of a table descriptor (D8.3.1, table descriptor figures): bits [50:48] without
+  /// DS, bit 50 with DS (bits [49:48] are then next-level table address bits). Bits [58:51] are
+  /// not checked (the table descriptor figures of DDI 0487K.a mark them IGNORED).
+  static constexpr Entry kTableRes0 =
+      kRes0BelowGranule | (kLpa2 ? detail::bit_range(50, 50) : detail::bit_range(50, 48));
 
   /// The OA field of a descriptor (D8.3): OA[47:n] in place; with DS = 1 OA[49:n] in place and
   /// OA[51:50] in bits [9:8]; with FEAT_LPA (64KB) OA[51:48] in bits [15:12].
