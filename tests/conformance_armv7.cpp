@@ -246,11 +246,40 @@ TEST_CASE("known-answer block leaves", "[armv7][kat]") {
     // 0x1 | 0x40 | 0x300 | 0x400 | 0x800 = 0xF41; bits 54..52.
     CHECK(leaf(Level::Second, Attrs{R | W | U}, 0x20'0000, true) == 0x0070'0000'0020'0F41ULL);
   }
-  SECTION("a block reads back only its own address bits") {
-    // Bits [29:12] of a first-level block are not address bits (B3.6.1).
+  SECTION("a well-formed block reads back its address exactly") {
     CHECK(Lpae32::decode(Level::First, 0x0000'0000'4000'0701ULL).addr == PhysAddr(0x4000'0000));
     CHECK(Lpae32::decode(Level::Second, 0x0000'0000'4020'0701ULL).addr == PhysAddr(0x4020'0000));
+    CHECK(Lpae32::decode(Level::First, 0x0000'00FF'C000'0701ULL).addr == PhysAddr(0xFF'C000'0000ULL));
   }
+  SECTION("a block with a bit set below its size reads back misaligned, not rounded down") {
+    // Bits [29:12] of a first-level block and [20:12] of a second-level block should be zero
+    // (B3.6.1); the decoder keeps them so that validate() sees the misaligned block.
+    CHECK(Lpae32::decode(Level::Second, 0x0000'0000'4020'2701ULL).addr == PhysAddr(0x4020'2000));
+    CHECK(Lpae32::decode(Level::Second, 0x0000'0000'4030'0701ULL).addr == PhysAddr(0x4030'0000));
+    CHECK(Lpae32::decode(Level::First, 0x0000'0000'6000'0701ULL).addr == PhysAddr(0x6000'0000));
+    CHECK(Lpae32::decode(Level::First, 0x0000'0000'4000'1701ULL).addr == PhysAddr(0x4000'1000));
+    CHECK(Lpae32::decode(Level::First, 0x0000'0000'4000'1701ULL).kind == EntryKind::leaf);
+  }
+}
+
+TEST_CASE("bits [47:40] above the 40-bit output address make any descriptor malformed", "[armv7][decode][kat]") {
+  // B3.6.1: table, block and page descriptors hold an address of at most 40 bits ([39:12]);
+  // bits [47:40] should be zero. Hand-assembled: table 0x80001003, 2 MiB block 0x40200701,
+  // 1 GiB block 0x40000701, page 0x12345703 (SH 0b11 | AF | type, XN|PXN for the page).
+  for (unsigned b = 40; b < 48; ++b) {
+    const std::uint64_t x = std::uint64_t{1} << b;
+    CAPTURE(b);
+    CHECK(Lpae32::decode(Level::First, 0x0000'0000'8000'1003ULL | x).kind == EntryKind::malformed);
+    CHECK(Lpae32::decode(Level::Second, 0x0000'0000'8000'1003ULL | x).kind == EntryKind::malformed);
+    CHECK(Lpae32::decode(Level::Second, 0x0000'0000'4020'0701ULL | x).kind == EntryKind::malformed);
+    CHECK(Lpae32::decode(Level::First, 0x0000'0000'4000'0701ULL | x).kind == EntryKind::malformed);
+    CHECK(Lpae32::decode(Level::Third, 0x0060'0000'1234'5703ULL | x).kind == EntryKind::malformed);
+  }
+  // Bit 39 is the top address bit, and the upper attributes / table attributes from bit 52 up
+  // are not address bits.
+  CHECK(Lpae32::decode(Level::Third, 0x0060'0080'1234'5703ULL).addr == PhysAddr(0x80'1234'5000ULL));
+  CHECK(Lpae32::decode(Level::First, 0xF800'0000'8000'1003ULL).kind == EntryKind::table);
+  CHECK(Lpae32::decode(Level::Third, 0x0070'0000'1234'5703ULL).kind == EntryKind::leaf);
 }
 
 TEST_CASE("entries other writers make decode to the nearest portable attributes", "[armv7][decode][kat]") {
@@ -484,4 +513,124 @@ TEST_CASE("a TTBR1 root is indexed from the region's base", "[armv7][engine][kat
   auto out = map(*tree, arena, VirtAddr(0xE000'0000), PhysAddr(0), 4096, Attrs{R});
   REQUIRE(!out.ok());
   CHECK(out.error().code == Errc::va_out_of_range);
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate() and translate() over hand-written descriptors (issue 12, item 5)
+
+namespace {
+/// The table at depth `depth` on the path to tree offset 0 (of a tree with a page mapped there).
+template <class F>
+std::uint64_t* path_table(test::Memory& m, const Tree<F>& tree, std::size_t depth) {
+  using G = Geometry<F>;
+  auto* table = static_cast<std::uint64_t*>(m.arena.map(tree.root, 0));
+  for (std::size_t d = 0; d < depth; ++d) {
+    const Decoded e = F::decode(G::level(d), table[0]);
+    REQUIRE(e.kind == EntryKind::table);
+    table = static_cast<std::uint64_t*>(m.arena.map(e.addr, d + 1));
+    REQUIRE(table != nullptr);
+  }
+  return table;
+}
+
+template <class F>
+Tree<F> one_page_tree(test::Memory& m) {
+  using G = Geometry<F>;
+  auto tree = make_tree<F>(m.arena);
+  REQUIRE(tree.ok());
+  REQUIRE(map(*tree, m.arena, G::to_va(0), PhysAddr(0), G::kPageSize, Attrs{R | W | Gl}).ok());
+  return *tree;
+}
+
+unsigned log2_of(std::uint64_t v) {
+  unsigned s = 0;
+  while ((std::uint64_t{1} << s) < v) ++s;
+  return s;
+}
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("validate reports a block with an address bit below its size as misaligned_leaf",
+                        "[armv7][validate]", Modes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  std::size_t seen = 0;
+  for (std::size_t d = 0; d + 1 < G::kDepth; ++d) {
+    const std::uint64_t span = G::span(d);  // 1 GiB (first level) or 2 MiB (second level)
+    for (unsigned b : {12U, 13U, log2_of(span) - 1}) {
+      const std::uint64_t pa = span + (std::uint64_t{1} << b);
+      CAPTURE(F::kName, d, b);
+      test::Memory m;
+      const auto tree = one_page_tree<F>(m);
+      // Entry 1 at depth d, by hand (B3.6.1): block 0b01 | AF, the address in place.
+      path_table(m, tree, d)[1] = 0x401 | pa;
+      const Validation v = validate(tree, m.arena);
+      CAPTURE(to_string(v.first));
+      CHECK(v.problems == 1);
+      CHECK(v.first.what == Problem::misaligned_leaf);
+      CHECK(v.first.va == G::to_va(span));
+      CHECK(v.first.level == int(G::level(d)));
+      CHECK(v.first.pa == PhysAddr(pa));
+      auto t = translate(tree, m.arena, G::to_va(span) + 0x10);
+      REQUIRE(t.ok());
+      CHECK(t->leaf.pa == PhysAddr(pa));  // the address the descriptor holds, as validate() says
+      ++seen;
+    }
+  }
+  CHECK(seen > 0);
+}
+
+TEMPLATE_LIST_TEST_CASE("validate reports bits [47:40] of a descriptor as malformed_entry", "[armv7][validate]",
+                        Modes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  constexpr std::size_t last = G::kDepth - 1;
+  for (unsigned b : {40U, 47U}) {
+    const std::uint64_t x = std::uint64_t{1} << b;
+    for (std::size_t d = 0; d <= last; ++d) {
+      CAPTURE(F::kName, b, d);
+      test::Memory m;
+      const auto tree = one_page_tree<F>(m);
+      // A table descriptor above the last level, a page (0b11 | AF) at the last.
+      path_table(m, tree, d)[1] = (d < last ? 0x8000'1003ULL : 0x8000'0403ULL) | x;
+      const Validation v = validate(tree, m.arena);
+      CAPTURE(to_string(v.first));
+      CHECK(v.problems == 1);
+      CHECK(v.first.what == Problem::malformed_entry);
+      CHECK(v.first.va == G::to_va(G::span(d)));
+      CHECK(v.first.level == int(G::level(d)));
+    }
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("translate goes through well-formed blocks and contiguous runs to the exact address",
+                        "[armv7][engine]", Modes) {
+  using F = TestType;
+  using G = Geometry<F>;
+  // Runs of 16 pages and of 16 second-level blocks, hinted by the engine (B3.6.2, Contiguous
+  // hint); every entry carries its own address.
+  for (std::size_t d : {G::kDepth - 2, G::kDepth - 1}) {
+    const Level l = G::level(d);
+    const unsigned k = F::contig_log2(l, typename F::Caps{});
+    REQUIRE(k == 4);
+    const std::uint64_t span = G::span(d), run = span << k;
+    const std::uint64_t t0 = 2 * run <= G::kVaMask + 1 ? run : 0;
+    const std::uint64_t pa0 = 0x40'0000'0000ULL + 4 * run;
+    CAPTURE(F::kName, d, run);
+    test::Memory m;
+    auto tree = make_tree<F>(m.arena);
+    REQUIRE(tree.ok());
+    REQUIRE(map(*tree, m.arena, G::to_va(t0), PhysAddr(pa0), run, Attrs{R | W | Gl}).ok());
+    for (std::uint64_t i = 0; i < 16; ++i) {
+      const std::uint64_t off = i * span + (i % 2 ? span - 8 : 0x18);
+      auto t = translate(*tree, m.arena, G::to_va(t0 + off));
+      REQUIRE(t.ok());
+      CHECK(t->pa == PhysAddr(pa0 + off));
+      CHECK(t->leaf.pa == PhysAddr(pa0 + i * span));
+      CHECK(t->leaf.level == l);
+      CHECK(t->leaf.contiguous);
+    }
+    const Validation v = validate(*tree, m.arena);
+    CAPTURE(to_string(v.first));
+    CHECK(v.ok());
+  }
 }

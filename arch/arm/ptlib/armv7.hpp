@@ -53,10 +53,16 @@ inline constexpr Entry kTypeTable = kValid | kTypeBit;  // 0b11, first/second le
 inline constexpr Entry kTypePage = kValid | kTypeBit;   // 0b11, third level
 
 // ARM ARM v7 B3.6.1: output address bits [39:30] (first-level block), [39:21] (second-level
-// block), [39:12] (page, and the next-level table address of a table descriptor).
-inline constexpr Entry kAddr39to30 = 0x000000FFC0000000ULL;
-inline constexpr Entry kAddr39to21 = 0x000000FFFFE00000ULL;
+// block), [39:12] (page, and the next-level table address of a table descriptor). The bits of
+// a block between bit 12 and its OA field should be zero; ptlib writes and reads them as part
+// of the address (bits [39:12] in every leaf), so a block that is not aligned to its size reads
+// back misaligned instead of silently rounded down.
 inline constexpr Entry kAddr39to12 = 0x000000FFFFFFF000ULL;
+// ARM ARM v7 B3.6.1: bits [47:40] of every descriptor (table, block, page) lie above the 40-bit
+// output address and should be zero; decode() reads a descriptor with any of them set as
+// malformed (an address the 40-bit PA cannot hold; ARMv8's AArch32 description of the same
+// format raises an Address size fault for it).
+inline constexpr Entry kRes0Above40 = 0x0000FF0000000000ULL;
 
 // ARM ARM v7 B3.6.2, lower block/page attributes (bits [11:2]).
 inline constexpr unsigned kAttrIndxShift = 2;                    // AttrIndx[2:0], bits [4:2]
@@ -79,11 +85,6 @@ inline constexpr Entry kXn = Entry{1} << 54;                     // XN, execute-
 
 // ptlib's AttrIndx convention (see kMair0).
 inline constexpr unsigned kIdxNormal = 0, kIdxNormalNc = 1, kIdxDevice = 2;
-
-/// Output-address field of a block or page at `l`.
-constexpr Entry oa_mask(Level l) {
-  return l == Level::First ? kAddr39to30 : l == Level::Second ? kAddr39to21 : kAddr39to12;
-}
 
 /// The levels of a mode whose input region is 2^va_bits bytes: ARM ARM v7 B3.6.6 ("Determining
 /// the required first lookup level for stage 1 translations"): a region larger than 2^30 bytes
@@ -129,8 +130,9 @@ constexpr std::array<char, 24> name(unsigned va_bits, VaRule rule) {
 ///    MemType::other are Errc::unsupported_memtype. SH = 0b11 (Inner Shareable) for Normal
 ///    memory; 0b00 for Device memory, whose shareability ignores SH (B3.6.2);
 ///  - Contiguous when LeafSettings::contiguous, where a 16-entry run fits (contig_log2).
-/// decode() reads AttrIndx 3..7 as MemType::other, the reserved third-level encoding 0b01 and
-/// the UNPREDICTABLE SH = 0b01 as EntryKind::malformed.
+/// decode() reads AttrIndx 3..7 as MemType::other; the reserved third-level encoding 0b01, the
+/// UNPREDICTABLE SH = 0b01 and any of bits [47:40] set as EntryKind::malformed; a block's
+/// address with every bit down to bit 12 (a misaligned block reads back misaligned).
 template <unsigned VaBits = 32, VaRule Range = VaRule::low>
 struct Lpae {
   static_assert(VaBits >= 25 && VaBits <= 32, "TTBCR.TxSZ is 0..7: the region is 2^25..2^32 bytes");
@@ -217,8 +219,9 @@ struct Lpae {
     return e;
   }
 
-  /// A block or page: `proto` plus `pa` (aligned to the level's size, below 2^40).
-  static constexpr Entry leaf(Level l, Entry proto, PhysAddr pa) { return proto | (pa.value & detail::oa_mask(l)); }
+  /// A block or page: `proto` plus `pa` (aligned to the level's size, below 2^40). Address bits
+  /// below a block's size are written as given, so decode() reads back what was asked for.
+  static constexpr Entry leaf(Level, Entry proto, PhysAddr pa) { return proto | (pa.value & detail::kAddr39to12); }
   /// Leaves are linear in their address below this (ExampleFormat::kLinearOaLimit): the output
   /// address is bits [39:n] in place (B3.6.1).
   static constexpr std::uint64_t kLinearOaLimit = std::uint64_t{1} << 40;
@@ -241,8 +244,12 @@ struct Lpae {
   static constexpr Decoded decode(Level l, Entry e) {
     using namespace detail;
     if (!(e & kValid)) return {};
-    if (l != Level::Third && (e & kTypeBit)) return {EntryKind::table, PhysAddr(e & kAddr39to12)};
-    const PhysAddr oa(e & oa_mask(l));
+    // Bits [39:12]: a table's next-level address, a page's address, or a block's address with
+    // the bits below its size (zero in a well-formed block: see kAddr39to12).
+    const PhysAddr oa(e & kAddr39to12);
+    // Bits [47:40] set: an output address beyond 40 bits (B3.6.1).
+    if (e & kRes0Above40) return {EntryKind::malformed, oa};
+    if (l != Level::Third && (e & kTypeBit)) return {EntryKind::table, oa};
     // Third level 0b01: reserved (B3.6.1). SH = 0b01: UNPREDICTABLE (B3.6.2).
     if (l == Level::Third && !(e & kTypeBit)) return {EntryKind::malformed, oa};
     if ((e & kShMask) == kShReserved) return {EntryKind::malformed, oa};
