@@ -1,5 +1,5 @@
 // The benchmark harness shared by the suite's files: a pre-faulted arena, the peers' workloads
-// W1, W2, W2b and W3 (the peer study, ../shared/research/peer-bench.md) and a timing loop that
+// W1, W2, W2b and W3 (as aarch64-paging, the x86_64 crate, page_table_multiarch and EDK2 were compared on) and a timing loop that
 // measures every build next to a memset of the same table bytes, so each workload reports its
 // ratio to the physical limit from one run.
 #pragma once
@@ -75,7 +75,7 @@ inline Options largest() {
   return o;
 }
 
-// ---- The workloads (peer-bench.md, "Address parameters") -------------------------------------
+// ---- The workloads: W1 8 GiB at VA 64 GiB -> PA 4 GiB; W2b the PA + 2 MiB; W3 in [512 GiB, 1 TiB)
 
 inline constexpr std::uint64_t kGiB = 1ULL << 30, kMiB = 1ULL << 20;
 inline constexpr VirtAddr kW1Va{64 * kGiB};

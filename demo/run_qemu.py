@@ -4,8 +4,8 @@
 usage: run_qemu.py --format NAME --pass-rc N [--timeout S] -- qemu-system-... args
 
 The kernel prints its checks on the serial port (QEMU's stdout), then exactly one verdict line,
-`PASS <format>` or `FAIL <format>: <check>`, and exits QEMU through the exit device; toolchain.md
-section 3 lists the exit codes (riscv sifive_test: 0, arm semihosting: 0, x86 isa-debug-exit: 1).
+`PASS <format>` or `FAIL <format>: <check>`, and exits QEMU through the exit device;
+docs/freestanding.md (section 7) lists the exit codes (riscv sifive_test: 0, arm semihosting: 0, x86 isa-debug-exit: 1).
 A boot passes only when the verdict line is `PASS <format>` and the exit status is the pass code:
 a broken table usually hangs the guest, so QEMU always runs under a timeout and is killed after it.
 

@@ -159,7 +159,8 @@ TEST_CASE("check_layout reports a region outside the format's range, and overlap
 
 TEST_CASE("a placement picks the linear offset for the linear map and the image offset for the image",
           "[layouts][placement]") {
-  // 8 GiB of RAM at 0x8000_0000, a 30 MiB image loaded 2 MiB in (seed thread 000's setup_vm()).
+  // 8 GiB of RAM at 0x8000_0000, a 30 MiB image loaded 2 MiB in (setup_vm() of
+  // Alexandre Ghiti's patch "riscv: Move kernel mapping outside of linear mapping" (linux-riscv, 2020; in Linux since 5.13)).
   auto p = place(riscv::kLayoutSv39, PhysAddr(0x8000'0000), 8 * GiB, PhysAddr(0x8020'0000), 30 * MiB);
   REQUIRE(p.ok());
   CHECK(p->va_pa_offset == 0xffff'ffd6'0000'0000ULL - 0x8000'0000);
@@ -234,7 +235,7 @@ TEST_CASE("a placement refuses RAM or an image that does not fit its layout", "[
 }
 
 TEST_CASE("tables built from a placement translate every address as virt_to_phys says", "[layouts][placement]") {
-  // setup_vm_final() of seed 000 on ptlib: the linear map of every bank (rw, no exec), then the
+  // setup_vm_final() of the RISC-V kernel-mapping patch on ptlib: the linear map of every bank (rw, no exec), then the
   // image (text r-x, rodata r--, data rw-) at its own address in the vmalloc range.
   using F = riscv::Sv48;
   const Layout& l = riscv::layout<F>();

@@ -373,7 +373,8 @@ void check_identity(const IdentityMap<Formats>& id, Memory& m, std::span<const B
 
 TEST_CASE("an identity map of RAM above 512 GiB on a 39-bit arm64 configuration adds a level", "[maps][identity]") {
   Memory m;
-  // RAM at 512 GiB: beyond the 39-bit VA range of a TTBR0 with T0SZ = 25 (seed thread 001).
+  // RAM at 512 GiB: beyond the 39-bit VA range of a TTBR0 with T0SZ = 25; the idmap takes one
+  // more level (Pingfan Liu, "arm64: use __create_pgd_mapping() to implement idmap and unify codes" (RFC, linux-arm-kernel, April 2021)).
   const Bank banks[] = {{PhysAddr(0x8000'0000), 2 * MiB}, {PhysAddr(512 * GiB), 1 * GiB + 4 * KiB}};
   auto id = map_identity<Arm64Candidates>(m.arena, std::span<const Bank>(banks));
   REQUIRE(id.ok());
@@ -546,7 +547,8 @@ TEST_CASE("an arm64 split space maps each range through its own root", "[maps][s
 
 TEST_CASE("the TTBR0 tree of an ARMv7 3840/256 MiB split refuses VAs at or above 0xF000_0000",
           "[maps][split][armv7]") {
-  // TTBCR.T0SZ = 0, T1SZ = 4 (seed thread 002; ARM ARM v7 B3.6.4): TTBR0 translates
+  // TTBCR.T0SZ = 0, T1SZ = 4 (the 3840/256 MiB split of Arnd Bergmann, "Re: ARM: static kernel in vmalloc space" (LKML, 14 May 2020);
+  // ARM ARM v7 B3.6.4): TTBR0 translates
   // [0, 0xF000_0000) although its 4-entry first-level table spans 4 GiB.
   using Fs = armv7::SplitFormats<0, 4>;
   static_assert(Fs::kTtbr0End == 0xf000'0000ULL && Fs::kTtbr1Start == 0xf000'0000ULL);

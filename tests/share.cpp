@@ -1,5 +1,5 @@
 // Tier 2: kernel-half sharing across many roots (registry, mask-driven sync, sync at depth 1
-// with private tables), preallocation and its planner (the x86 thread's figures, seed 004), and
+// with private tables), preallocation and its planner (figures from Joerg Roedel, "[RFC PATCH 0/7] mm: Get rid of vmalloc_sync_(un)mappings()" (LKML, May 2020)), and
 // clones (deep copies into other memory, roots sharing the kernel half), over every format.
 #include <algorithm>
 #include <vector>
@@ -371,9 +371,9 @@ TEMPLATE_LIST_TEST_CASE("a live sync publishes, and invalidates only when a vali
 // ---------------------------------------------------------------------------------------------
 // Preallocation and its planner
 
-TEST_CASE("x86-64 4-level: preallocating the 32 TiB vmalloc area costs 64 tables, 256 KiB (seed 004)", "[share]") {
+TEST_CASE("x86-64 4-level: preallocating the 32 TiB vmalloc area costs 64 tables, 256 KiB (Roedel 2020)", "[share]") {
   using F = x86::Long4;
-  // Thread 004: "it would only need 256kb of preallocated memory for the vmalloc range"; the
+  // Roedel's vmalloc_sync RFC thread: "it would only need 256kb of preallocated memory for the vmalloc range"; the
   // area is 32 TiB at 0xffffc90000000000 (Documentation/arch/x86/x86_64/mm.rst), and each PML4
   // entry maps 512 GiB: 32 TiB / 512 GiB = 64 PDPT pages of 4 KiB.
   const VirtAddr vmalloc(0xffff'c900'0000'0000);
@@ -405,9 +405,10 @@ TEST_CASE("x86-64 4-level: preallocating the 32 TiB vmalloc area costs 64 tables
   }
 }
 
-TEST_CASE("x86 PAE, 512 MiB RAM, 1G/3G split: about 1272 PTE tables, about 5 MiB (seed 004)", "[share]") {
+TEST_CASE("x86 PAE, 512 MiB RAM, 1G/3G split: about 1272 PTE tables, about 5 MiB (Roedel 2020)", "[share]") {
   using F = x86::Pae;
-  // Thread 004 (Joerg Roedel): "1536 total PMD entries - 256 for direct-mapping - 4 for ISA hole
+  // Joerg Roedel, "[RFC PATCH 0/7] mm: Get rid of vmalloc_sync_(un)mappings()" (LKML, May 2020):
+  // "1536 total PMD entries - 256 for direct-mapping - 4 for ISA hole
   // - 4 for stuff at the end of the address space = 1272 PMD entries for VMALLOC space", each
   // needing a 4 KiB PTE page. Derived here from the parameters:
   constexpr std::uint64_t kUser = 1 * GiB, kRam = 512 * MiB, kPmd = 2 * MiB;
@@ -488,7 +489,7 @@ TEST_CASE("preallocation costs of comparable areas in the other formats", "[shar
   static_assert(a64l.ok() && a64l->tables == 8 && a64l->bytes == 512 * KiB);
   // x86-32 without PAE, same 1G/3G split and 512 MiB: 768 kernel PDEs of 4 MiB - 128 direct
   // map - the same 16 MiB of holes (4 PDEs) = 636 PTE pages, 2.48 MiB: "half as big as it
-  // would be with PAE" (thread 004).
+  // would be with PAE" (the same thread).
   constexpr auto x32 = preallocation_cost<x86::X86_32>(VirtAddr(1 * GiB + 512 * MiB + 8 * MiB),
                                                        3 * GiB - 512 * MiB - 16 * MiB);
   static_assert(x32.ok() && x32->tables == 636 && x32->bytes == 636 * 4 * KiB);

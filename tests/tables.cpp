@@ -527,7 +527,7 @@ TEST_CASE("a 4 GiB linear map with 4 KiB pages costs one remap per table on arm6
 // ==============================================================================================
 
 namespace {
-// Known answers from the x86 kernel-mapping thread (seed 004_*.txt, Joerg Roedel):
+// Known answers from Joerg Roedel, "[RFC PATCH 0/7] mm: Get rid of vmalloc_sync_(un)mappings()" (LKML, May 2020):
 // - 4-level paging: the vmalloc area (32 TiB from 0xffffc90000000000) is 64 PML4 entries, "64
 //   pages to pre-populate the vmalloc area";
 constexpr Region kVmalloc4[] = {{VirtAddr(0xffff'c900'0000'0000), std::uint64_t{32} << 40}};
@@ -560,7 +560,7 @@ static_assert(pool_bytes<riscv::Sv39>(7) == 8 * 4096);
 static_assert(pool_bytes<arm64::Vmsa64k48>(2) == 3 * 65536);
 static_assert(pool_align<arm64::Vmsa16k48>() == 16384);
 
-// A RISC-V boot layout (seed 000: kernel at 0x80200000, linear map at the Sv39 PAGE_OFFSET):
+// A RISC-V boot layout (kernel at 0x80200000, linear map at the Sv39 PAGE_OFFSET, as in setup_vm()):
 // kernel 2 MiB inside one 2 MiB entry (1 + 1 tables) and 8 MiB of linear map (1 + 4): 7 tables.
 constexpr Region kBootLayout[] = {{VirtAddr(0x8020'0000), 2 << 20}, {VirtAddr(0xffff'ffc0'0000'0000), 8 << 20}};
 static_assert(table_budget<riscv::Sv39>(kBootLayout) == 7);

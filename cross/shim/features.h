@@ -1,4 +1,5 @@
-/* Lets the host libstdc++ 12 <bits/c++config.h> work without glibc, for freestanding builds
-   (see shared/research/toolchain.md section 2.2). */
+/* Lets the host libstdc++ 12 <bits/c++config.h> work without glibc, for freestanding builds:
+   its bits/os_defines.h includes <features.h> and tests __GLIBC_PREREQ, and -nostdlibinc hides
+   glibc's. See docs/freestanding.md, section 2. */
 #pragma once
 #define __GLIBC_PREREQ(maj, min) 0

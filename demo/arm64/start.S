@@ -1,7 +1,7 @@
 /* arm64 demo kernel entry, exception vectors and the jump to the image's high VA.
  *
- * QEMU virt with -kernel <ELF> enters _start at its load address, at EL1, MMU off (toolchain.md
- * 3.3). The kernel runs there first and at the layout's image VA after the jump, so everything
+ * QEMU virt with -kernel <ELF> enters _start at its load address, at EL1, MMU off
+ * (docs/freestanding.md, section 7). The kernel runs there first and at the layout's image VA after the jump, so everything
  * is PC-relative (adr/adrp; the C++ code: small code model, -fno-jump-tables). */
   .section .text.entry, "ax"
   .globl _start

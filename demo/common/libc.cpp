@@ -1,5 +1,5 @@
 // The four C functions compilers call even in freestanding code (struct copies, `T{}`, large
-// initialisers; toolchain.md pitfall 8). Byte loops: the demos copy little, and no_builtin keeps
+// initialisers; docs/freestanding.md, section 5). Byte loops: the demos copy little, and no_builtin keeps
 // the compiler from turning these loops back into calls to themselves.
 #include <cstddef>
 

@@ -5,7 +5,7 @@
 //
 // Sources: Intel SDM vol. 2 (CPUID, RDMSR/WRMSR, MOV to/from CRn, INVLPG, OUT), vol. 3A 2.5
 // (control registers) and 2.2.1 (IA32_EFER = MSR C000_0080H); QEMU's isa-debug-exit device
-// (exit status = (value << 1) | 1, toolchain.md section 3).
+// (exit status = (value << 1) | 1; docs/freestanding.md, section 7).
 #pragma once
 #include <cstdint>
 

@@ -34,7 +34,7 @@ concept PageSource = requires(P& p, const TableRequest& r, std::size_t n, PhysAd
 };
 
 /// A kernel's window slots, one per depth (the fixmap slots of early boot: FIX_PGD, FIX_PUD,
-/// FIX_PMD, FIX_PTE in the arm64 thread, seed 003). Each slot maps one page of the format's
+/// FIX_PMD, FIX_PTE of arm64 Linux; Ryan Roberts, "arm64: mm: Don't remap pgtables for allocate vs populate" (linux-arm-kernel, April 2024)). Each slot maps one page of the format's
 /// granule, so it shows any table (a table is at most one page; a smaller root lies inside one).
 ///   map_slot(depth, pa)     -> points the (unmapped) slot `depth` at the page holding `pa` and
 ///                              returns the virtual address of `pa` through it; nullptr when `pa`

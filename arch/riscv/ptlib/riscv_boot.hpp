@@ -8,8 +8,9 @@
 //    PPN [43:0]); Table 4.4 (MODE 1 = Sv32, 8 = Sv39, 9 = Sv48, 10 = Sv57). The PPN is the root
 //    table's physical address >> 12, so the root is 4 KiB aligned.
 //  - Layouts: Linux Documentation/arch/riscv/vm-layout.rst (Sv39, Sv48, Sv57 tables: user
-//    range, fixmap, vmalloc/ioremap, direct mapping); the kernel image follows the thread in
-//    seed 000 ("KERNEL_VIRT_ADDR (VMALLOC_END - SZ_2G + 1)"): it sits in the last 2 GiB of the
+//    range, fixmap, vmalloc/ioremap, direct mapping); the kernel image follows Alexandre Ghiti's
+//    "riscv: Move kernel mapping outside of linear mapping" (linux-riscv, 2020; Linux 5.13:
+//    "KERNEL_VIRT_ADDR (VMALLOC_END - SZ_2G + 1)"): it sits in the last 2 GiB of the
 //    vmalloc range, modules and BPF after it in the same window. Today's Linux has since moved
 //    the image to the top 2 GiB of the address space with modules in the 2 GiB below it; ptlib
 //    keeps the thread's rule for every 64-bit layout (see docs/maps.md). Sv32: the document's
@@ -61,7 +62,7 @@ constexpr Result<SatpValue<F>> satp(const Tree<F>& tree, std::uint32_t asid = 0)
 }
 
 /// Kernel address-space layouts. Numbers from vm-layout.rst (start and end addresses of each
-/// region); 2 GiB image windows per seed 000.
+/// region); 2 GiB image windows as in that patch.
 inline constexpr std::uint64_t kImageWindow = 2ULL << 30;
 
 inline constexpr Layout kLayoutSv39{
