@@ -14,7 +14,8 @@ PTLIB_BEGIN_NAMESPACE
 
 /// An address-space layout: where a kernel puts each kind of mapping.
 ///
-/// The kernel image follows the RISC-V "kernel outside the linear map" design (seed thread 000):
+/// The kernel image follows the RISC-V "kernel outside the linear map" design (Linux's RISC-V
+/// port since 5.13, Documentation/arch/riscv/vm-layout.rst):
 /// the image is linked at the start of `image_window`, the last `module_reach` bytes of the
 /// vmalloc range, and modules/BPF are placed in the rest of that window, so every module is
 /// within +-module_reach of every byte of kernel text (2 GiB: the reach of PC-relative code on
@@ -32,6 +33,11 @@ struct Layout {
   /// User and linear map live in different trees (the ARMv7 LPAE 4G/4G split: TTBR0 holds
   /// either a process or the kernel's lowmem), so they may overlap.
   bool user_separate = false;
+  /// RAM past the linear region is highmem (Linux's 32-bit ARM and x86: lowmem is the RAM the
+  /// kernel maps permanently, the rest is reached through temporary mappings): place() maps the
+  /// first linear.size bytes of RAM and reports the rest in Placement::highmem_size instead of
+  /// refusing it. Off (the 64-bit layouts): RAM larger than the linear region is an error.
+  bool highmem = false;
 };
 
 /// Checks a layout against the formats that translate it: `user` inside UserF's VA range, the
@@ -83,6 +89,9 @@ struct Placement {
   std::uint64_t va_pa_offset = 0;         ///< linear map: va - pa
   std::uint64_t va_kernel_pa_offset = 0;  ///< kernel image: va - pa
   VirtAddr image_va{};                    ///< where the image's first byte is linked
+  /// RAM past the linear map (layouts with Layout::highmem): [ram_base + ram_size,
+  /// ram_base + ram_size + highmem_size) is not in the linear map. ram_size is then the lowmem.
+  std::uint64_t highmem_size = 0;
 
   /// The linear map of RAM.
   [[nodiscard]] constexpr Region linear_map() const { return Region{layout.linear.base, ram_size}; }
@@ -119,17 +128,26 @@ struct Placement {
 /// Places `layout` on a machine whose RAM is [ram_base, ram_base + ram_size) and whose kernel
 /// image was loaded at [load_pa, load_pa + image_size). The linear map starts at
 /// layout.linear.base; the image is linked at the start of the image window (or, for layouts
-/// without one, where the linear map puts load_pa).
+/// without one, where the linear map puts load_pa). With Layout::highmem, RAM larger than the
+/// linear region is split as Linux does on 32-bit ARM and x86: the first linear.size bytes are
+/// lowmem (Placement::ram_size, the linear map), the rest highmem (Placement::highmem_size, not
+/// mapped), and an image in the linear map must lie in lowmem.
 /// Errors: zero_size; misaligned_pa (ram_base or load_pa not a multiple of `page`);
-/// va_out_of_range (RAM larger than the linear region, or the image larger than its window);
-/// pa_out_of_range (a linear-image layout whose image is not inside RAM).
+/// va_out_of_range (RAM larger than the linear region of a layout without highmem, reported with
+/// the linear region's base and ram_base; or the image larger than its window);
+/// pa_out_of_range (a linear-image layout whose image is not inside RAM, or not in lowmem).
 constexpr Result<Placement> place(const Layout& layout, PhysAddr ram_base, std::uint64_t ram_size, PhysAddr load_pa,
                                   std::uint64_t image_size, std::uint64_t page = 4096) {
   if (ram_size == 0 || image_size == 0) return make_error(Errc::zero_size, VirtAddr{}, ram_size ? load_pa : ram_base);
   if (!ram_base.aligned(page)) return make_error(Errc::misaligned_pa, VirtAddr{}, ram_base);
   if (!load_pa.aligned(page)) return make_error(Errc::misaligned_pa, VirtAddr{}, load_pa);
-  if (ram_size > layout.linear.size) return make_error(Errc::va_out_of_range, layout.linear.base, ram_base);
-  Placement p{layout, ram_base, ram_size, load_pa, image_size, 0, 0, VirtAddr{}};
+  std::uint64_t highmem = 0;
+  if (ram_size > layout.linear.size) {
+    if (!layout.highmem) return make_error(Errc::va_out_of_range, layout.linear.base, ram_base);
+    highmem = ram_size - layout.linear.size;
+    ram_size = layout.linear.size;
+  }
+  Placement p{layout, ram_base, ram_size, load_pa, image_size, 0, 0, VirtAddr{}, highmem};
   p.va_pa_offset = layout.linear.base.value - ram_base.value;
   if (layout.image_window.empty()) {
     if (load_pa < ram_base || load_pa - ram_base >= ram_size || image_size > ram_size - (load_pa - ram_base))

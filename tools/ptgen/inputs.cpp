@@ -42,7 +42,7 @@ struct Fdt {
   }
   std::string node_path(int node) const {
     char buf[512];
-    return fdt_get_path(blob, node, buf, sizeof buf) == 0 ? std::string(buf) : std::string("?");
+    return fdt_get_path(blob, node, buf, sizeof buf) == 0 ? printable(buf) : std::string("?");
   }
   /// #address-cells / #size-cells that `node` gives its children (1 or 2 here).
   unsigned cells(int node, const char* name, unsigned dflt) const {
@@ -124,7 +124,7 @@ Machine read_dtb(const std::string& path) {
   Machine m;
   int len = 0;
   if (const char* model = static_cast<const char*>(fdt_getprop(bytes.data(), 0, "model", &len)))
-    m.model.assign(model, strnlen(model, std::size_t(len)));
+    m.model = printable(std::string(model, strnlen(model, std::size_t(len))));
   for (int node = fdt_node_offset_by_prop_value(bytes.data(), -1, "device_type", "memory", sizeof "memory");
        node >= 0; node = fdt_node_offset_by_prop_value(bytes.data(), node, "device_type", "memory", sizeof "memory")) {
     if (!fdt.enabled(node)) continue;
@@ -137,23 +137,103 @@ Machine read_dtb(const std::string& path) {
   if (m.memory.empty()) fdt.bad("no memory node (device_type = \"memory\") with a non-empty reg");
   std::sort(m.memory.begin(), m.memory.end(), [](const PhysRange& a, const PhysRange& b) { return a.pa < b.pa; });
 
+  // /reserved-memory (3.5): children with no-map must not be mapped (3.5.4). Those with a reg
+  // are at fixed addresses; those with only size/alloc-ranges are placed by the OS at boot.
+  if (const int rsv = fdt_path_offset(bytes.data(), "/reserved-memory"); rsv >= 0) {
+    int child = 0;
+    fdt_for_each_subnode(child, bytes.data(), rsv) {
+      if (!fdt.enabled(child) || !fdt_getprop(bytes.data(), child, "no-map", &len)) continue;
+      if (!fdt_getprop(bytes.data(), child, "reg", &len)) {
+        m.reserved_dynamic.push_back(fdt.node_path(child));
+        continue;
+      }
+      for (PhysRange r : fdt.reg(child)) {
+        if (r.size == 0) continue;
+        r.pa = fdt.to_cpu(child, r.pa);
+        m.no_map.push_back(NoMap{fdt.node_path(child), r});
+      }
+    }
+    std::sort(m.no_map.begin(), m.no_map.end(), [](const NoMap& a, const NoMap& b) { return a.range.pa < b.range.pa; });
+  }
+
   const int chosen = fdt_path_offset(bytes.data(), "/chosen");
   const char* out = nullptr;
+  const char* prop_name = "stdout-path";
   if (chosen >= 0) {
-    out = static_cast<const char*>(fdt_getprop(bytes.data(), chosen, "stdout-path", &len));
-    if (!out) out = static_cast<const char*>(fdt_getprop(bytes.data(), chosen, "linux,stdout-path", &len));
+    out = static_cast<const char*>(fdt_getprop(bytes.data(), chosen, prop_name, &len));
+    if (!out) {
+      prop_name = "linux,stdout-path";
+      out = static_cast<const char*>(fdt_getprop(bytes.data(), chosen, prop_name, &len));
+    }
   }
   if (out) {
-    std::string p(out, strnlen(out, std::size_t(len)));
+    // A <string> property value is its bytes and one terminating NUL (2.2.4, Table 2.3).
+    const std::string_view raw(out, std::size_t(len));
+    if (len == 1 && raw[0] == '\0')
+      fdt.bad(fmt::format("/chosen/{} is empty: it must name the console node, e.g. \"serial0:115200n8\"", prop_name));
+    if (len < 2 || raw.back() != '\0' || raw.find('\0') != raw.size() - 1) {
+      std::string hexbytes;
+      for (std::size_t i = 0; i < raw.size() && i < 16; ++i)
+        hexbytes += fmt::format("{}{:02x}", i ? " " : "", static_cast<unsigned char>(raw[i]));
+      fdt.bad(fmt::format("/chosen/{} is not a string ({} bytes{}{}{}): it must name the console node, e.g. "
+                          "\"serial0:115200n8\" or \"/soc/serial@10000000\"",
+                          prop_name, len, len ? ": " : "", hexbytes, raw.size() > 16 ? " ..." : ""));
+    }
+    std::string p(out, std::size_t(len) - 1);
     p = p.substr(0, p.find(':'));  // "serial0:115200n8"
     const int node = fdt_path_offset_namelen(bytes.data(), p.data(), int(p.size()));  // resolves aliases
-    if (node < 0) fdt.bad(fmt::format("/chosen/stdout-path names '{}', which is not in the tree", p));
-    const std::vector<PhysRange> regs = fdt.reg(node);
-    if (regs.empty()) fdt.bad(fmt::format("the console {} has an empty reg", fdt.node_path(node)));
-    m.uart = PhysRange{fdt.to_cpu(node, regs[0].pa), regs[0].size};
+    if (node < 0)
+      fdt.bad(fmt::format("/chosen/{} names '{}', which is not in the tree", prop_name, printable(p)));
     m.uart_path = fdt.node_path(node);
+    if (!fdt.enabled(node)) {
+      const char* st = static_cast<const char*>(fdt_getprop(bytes.data(), node, "status", &len));
+      m.uart_status = printable(std::string(st, strnlen(st, std::size_t(len))));
+      return m;
+    }
+    const std::vector<PhysRange> regs = fdt.reg(node);
+    if (regs.empty()) fdt.bad(fmt::format("the console {} has an empty reg", m.uart_path));
+    m.uart = PhysRange{fdt.to_cpu(node, regs[0].pa), regs[0].size};
   }
   return m;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  auto esc = [&](unsigned char c) { out += fmt::format("\\x{:02x}", unsigned(c)); };
+  for (std::size_t i = 0; i < s.size();) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '\\') {
+      out += "\\\\";
+      ++i;
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += char(c);
+      ++i;
+    } else if (c < 0x80) {
+      esc(c);
+      ++i;
+    } else {
+      // UTF-8 (RFC 3629, 4): lead byte, 1-3 continuation bytes; no overlong forms, no
+      // surrogates, nothing above U+10FFFF.
+      const std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+      bool ok = n != 0 && i + n <= s.size();
+      std::uint32_t cp = n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+      for (std::size_t k = 1; ok && k < n; ++k) {
+        const auto d = static_cast<unsigned char>(s[i + k]);
+        ok = (d & 0xc0) == 0x80;
+        cp = (cp << 6) | (d & 0x3f);
+      }
+      if (ok) ok = (n == 2 || (n == 3 && cp >= 0x800 && (cp < 0xd800 || cp > 0xdfff)) || (n == 4 && cp >= 0x10000 && cp <= 0x10ffff));
+      if (ok && cp >= 0x80 && cp < 0xa0) ok = false;  // C1 controls
+      if (ok) {
+        out.append(s.substr(i, n));
+        i += n;
+      } else {
+        esc(c);
+        ++i;
+      }
+    }
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -181,10 +261,21 @@ Kernel read_elf_as(const std::string& path, const std::vector<unsigned char>& b)
     std::memcpy(&ph, b.data() + eh.e_phoff + i * sizeof(Phdr), sizeof ph);
     if (ph.p_type != PT_LOAD || ph.p_memsz == 0) continue;
     if (ph.p_filesz > ph.p_memsz) throw bad(fmt::format("segment {}: p_filesz > p_memsz", i));
-    if (std::uint64_t(ph.p_vaddr) + ph.p_memsz < std::uint64_t(ph.p_vaddr))
-      throw bad(fmt::format("segment {}: wraps around the address space", i));
+    // The segment's last byte must be addressable in the ELF's class: below 2^32 for ELF32 (a
+    // 32-bit CPU's addresses wrap to 0 there), below 2^64 for ELF64.
+    const bool elf32 = sizeof(Ehdr) == sizeof(Elf32_Ehdr);
+    auto wraps = [&](std::uint64_t a) {
+      const std::uint64_t last = a + (std::uint64_t(ph.p_memsz) - 1);
+      return last < a || (elf32 && last > 0xffff'ffffULL);
+    };
+    if (wraps(ph.p_vaddr))
+      throw bad(fmt::format("segment {}: p_vaddr {:#x} + p_memsz {:#x} wraps past the end of the {} address space", i,
+                            std::uint64_t(ph.p_vaddr), std::uint64_t(ph.p_memsz), elf32 ? "32-bit" : "64-bit"));
+    if (wraps(ph.p_paddr))
+      throw bad(fmt::format("segment {}: p_paddr {:#x} + p_memsz {:#x} wraps past the end of the {} address space", i,
+                            std::uint64_t(ph.p_paddr), std::uint64_t(ph.p_memsz), elf32 ? "32-bit" : "64-bit"));
     k.segments.push_back(Segment{i, ph.p_vaddr, ph.p_paddr, ph.p_memsz, ph.p_filesz, (ph.p_flags & PF_R) != 0,
-                                 (ph.p_flags & PF_W) != 0, (ph.p_flags & PF_X) != 0});
+                                 (ph.p_flags & PF_W) != 0, (ph.p_flags & PF_X) != 0, std::uint32_t(ph.p_flags)});
   }
   if (k.segments.empty()) throw bad("no PT_LOAD segment");
   return k;

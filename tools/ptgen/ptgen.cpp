@@ -1,12 +1,14 @@
 // ptgen: builds, dumps, compares and explains page tables of every ptlib format from the command
 // line (see `ptgen help` and the README's ptgen section).
 #include <algorithm>
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -35,19 +37,26 @@ using namespace ptlib;
 constexpr const char* kUsage = R"(usage: ptgen COMMAND [options]
   formats [--json]                          every format: levels, VA/PA bits, leaf sizes
   layout --format F [--json]                the kernel VA layout ptlib uses for F
-  build --format F --base PA [--map VA:PA:SIZE:ATTRS ...] [--page-only] [--no-contig]
-        [--dtb machine.dtb [--kernel kernel.elf] [--load PA] [--allow-wx] [--console-attrs ATTRS]]
+  build --format F --base PA [--map VA:PA:SIZE:ATTRS ...] [--page-only] [--no-contig] [--allow-implied-exec]
+        [--dtb machine.dtb [--kernel kernel.elf] [--load PA] [--allow-wx] [--console-attrs ATTRS] [--map-no-map]]
         [--caps LIST] [--ttbr1] [--image out.bin] [--json out.json]
                                             tables for physical address PA, root first
-  dump --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--json]
+  dump --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json]
                                             merged ranges: VA range -> PA, size, leaves, level, attributes
-  diff --format F A.bin B.bin --base PA [--base-b PA] [--root PA] [--root-b PA] [--caps LIST] [--ttbr1] [--json]
-                                            what two images map differently (exit 1 when they differ)
-  translate --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--json] VA...
+  diff --format F A.bin B.bin --base PA [--base-b PA] [--root PA] [--root-b PA] [--caps LIST] [--ttbr1]
+       [--build out.json] [--json]          what two images map differently (exit 1 when they differ)
+  translate --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json] VA...
                                             the engine's translate() on a loaded image
 Numbers: decimal, 0x hex, K/M/G/T suffixes (4K, 0x8000_0000, 2M). ATTRS: rwx triple (r-x, rw-, r--)
 plus u (user), g (global), dev/nc/wc (memory type), e.g. rw-,g,dev. Caps (comma list, no- to clear):
 svnapot svpbmt (RISC-V), page1g nx pse pat (x86). Errors: one line on stderr, exit status 1.
+--dtb builds: the linear map leaves out /reserved-memory regions with no-map (--map-no-map maps
+them) and, on 32-bit layouts, RAM past lowmem (highmem); a console whose status is not "okay" is
+not mapped; a console inside RAM is refused unless mapped as normal memory (--console-attrs rw-,g).
+Kernel segments are mapped at their own p_paddr (--load PA moves the whole image), with their
+p_flags; p_flags 0: not mapped; execute-only or write-only where the format cannot say so: read
+added, with a note. --allow-implied-exec: formats without NX (x86-32) map rw-/r-- as executable.
+An arm64 --dtb image is a TTBR1 tree: dump it with --ttbr1, or --build out.json (its build's JSON).
 )";
 
 [[noreturn]] void fail(const std::string& msg) { throw Failure(msg); }
@@ -368,6 +377,20 @@ int cmd_formats(const Args& a) {
   return 0;
 }
 
+/// A size for people: the largest binary unit (K, M, G, T, P, E) that divides it, when that
+/// takes at most 4 digits ("2G", "3056M"); else about so many of the largest unit it reaches,
+/// to two decimals ("~123.99T" for 130021120M).
+std::string human_size(std::uint64_t bytes) {
+  static constexpr const char* kUnits[] = {"", "K", "M", "G", "T", "P", "E"};
+  for (int u = 6; u >= 0; --u) {
+    const std::uint64_t unit = std::uint64_t{1} << (10 * u);
+    if (bytes % unit == 0 && bytes / unit < 10000) return fmt::format("{}{}", bytes / unit, kUnits[u]);
+  }
+  int u = 6;
+  while (u > 0 && bytes < (std::uint64_t{1} << (10 * u))) --u;
+  return fmt::format("~{:.2f}{}", double(bytes) / double(std::uint64_t{1} << (10 * u)), kUnits[u]);
+}
+
 template <class F>
 int cmd_layout(const Args& a) {
   const Layout* l = layout_of<F>();
@@ -397,7 +420,7 @@ int cmd_layout(const Args& a) {
       if (std::string_view(r.what) == "image") fmt::print("{:<8} in the linear map\n", r.what);
       continue;
     }
-    fmt::print("{:<8} {}-{} {:>6}\n", r.what, hex(r.r.base.value), hex(r.r.base.value + r.r.size), size_string(r.r.size));
+    fmt::print("{:<8} {}-{} {:>9}\n", r.what, hex(r.r.base.value), hex(r.r.base.value + r.r.size), human_size(r.r.size));
   }
   return 0;
 }
@@ -450,14 +473,66 @@ struct Image {
   ImageBuilder<F> builder;
 };
 
-/// Tables big enough for mapping `regions` page by page (an upper bound: blocks only save
-/// tables), zeroed (so alignment padding in the image is 0), for physical address `base`.
+/// A piece of a map: [va, va + size) -> [pa, pa + size).
+struct Piece {
+  std::uint64_t va = 0, pa = 0, size = 0;
+};
+
+/// The tables below the root that map() of one piece creates in an empty tree, counted from the
+/// alignment of the piece at each level, as the engine chooses leaves (ops.hpp map(): the
+/// largest leaf the format, the capabilities and opts.max_leaf_size allow, and the alignment of
+/// VA, PA and the remaining size). A table at depth d hangs under an entry at depth d - 1 that
+/// the piece touches and that no leaf of depth <= d - 1 covers. The leaves of depth <= d - 1 are
+/// those of the deepest such level k the piece may use (VA = PA modulo its span): they cover
+/// exactly [align_up(va, span k), align_down(end, span k)), every leaf of a shallower level
+/// lies inside that range, and nothing outside it is a leaf of depth <= d - 1. So the count is
+/// exact for a piece alone in an empty tree; a sum over pieces is an upper bound for all of them.
 template <class F>
-Image<F> make_image(std::uint64_t base, const std::vector<Region>& regions, const typename F::Caps& caps) {
-  const std::size_t tables = table_budget_merged<F>(std::span<const Region>(regions));
-  const std::size_t bytes = pool_bytes<F>(tables);
-  if (bytes > (std::size_t{1} << 32))
-    fail(fmt::format("the maps could need {} tables ({} bytes); ptgen builds images up to 4 GiB", tables, bytes));
+std::uint64_t tables_for_piece(const Piece& p, const typename F::Caps& caps, const Options& o) {
+  using G = Geometry<F>;
+  __extension__ typedef unsigned __int128 U;
+  if (p.size == 0) return 0;
+  const U lo = G::to_tree(VirtAddr(p.va));
+  const U top = U(G::kVaMask) + 1;
+  const U end = lo + p.size > top ? top : lo + p.size;
+  const std::uint64_t delta = G::to_tree(VirtAddr(p.va)) - p.pa;  // VA - PA, modulo 2^64
+  auto allowed = [&](std::size_t k) {
+    const std::uint64_t span = G::span(k);
+    return F::can_leaf(G::level(k), caps) && (o.max_leaf_size == 0 || span <= o.max_leaf_size) && delta % span == 0;
+  };
+  std::uint64_t n = 0;
+  for (std::size_t d = 1; d < G::kDepth; ++d) {
+    const U s = G::span(d - 1);
+    const U touched = (end - 1) / s - lo / s + 1;
+    U covered = 0;
+    for (std::size_t k = d; k-- > 0;) {
+      if (!allowed(k)) continue;
+      const U span = G::span(k);
+      const U a = (lo + span - 1) / span * span, b = end / span * span;
+      if (b > a) covered = (b - a) / s;
+      break;
+    }
+    n += std::uint64_t(touched - covered);
+  }
+  return n;
+}
+
+/// Table memory for maps of `pieces` (each counted alone: tables_for_piece summed, an upper
+/// bound) plus `extra` tables (splits), zeroed (so alignment padding in the image is 0), for
+/// physical address `base`.
+template <class F>
+Image<F> make_image(std::uint64_t base, const std::vector<Piece>& pieces, std::uint64_t extra,
+                    const typename F::Caps& caps, const Options& opts) {
+  std::uint64_t tables = extra;
+  for (const Piece& p : pieces) tables += tables_for_piece<F>(p, caps, opts);
+  const std::uint64_t limit = std::uint64_t{1} << 32;
+  const std::uint64_t bytes64 =
+      tables > limit / Geometry<F>::table_bytes(Geometry<F>::kDepth > 1 ? 1 : 0) ? ~std::uint64_t{0}
+                                                                                : pool_bytes<F>(std::size_t(tables));
+  if (bytes64 > limit)
+    fail(fmt::format("the maps could need {} tables ({}); ptgen builds images up to 4 GiB", tables,
+                     bytes64 == ~std::uint64_t{0} ? std::string("more than 4 GiB") : fmt::format("{} bytes", bytes64)));
+  const std::size_t bytes = std::size_t(bytes64);
   Image<F> img{std::unique_ptr<void, FreeBuffer>(std::calloc(bytes, 1)), {}};
   if (!img.buffer) fail(fmt::format("cannot allocate {} bytes", bytes));
   auto b = ImageBuilder<F>::create(img.buffer.get(), bytes, PhysAddr(base), caps);
@@ -470,17 +545,48 @@ Image<F> make_image(std::uint64_t base, const std::vector<Region>& regions, cons
   return img;
 }
 
+/// What to do about an error of the engine: the flag that helps, where there is one.
+template <class K>
+std::string error_hint(const Error& e, const Options& opts) {
+  if constexpr (kX86<K>) {
+    if (e.code == Errc::unsupported_attrs && !opts.allow_implied_exec)
+      return fmt::format(" ({} cannot forbid execution here: 32-bit paging has no NX bit, and PAE/4-level paging "
+                         "only with --caps nx; pass --allow-implied-exec to map it executable)",
+                         K::kName);
+  }
+  (void)e, (void)opts;
+  return {};
+}
+
 std::string map_error(const Request& r, const Error& e) {
   return fmt::format("{} {}-{} -> {} ({}): {}", r.what, hex(r.va), hex(r.va + r.size), hex(r.pa), to_string(r.attrs),
                      to_string(e));
 }
+
+/// A physical range left out of the linear map, and why.
+struct Unmapped {
+  std::string what, why;
+  std::uint64_t pa = 0, size = 0;
+};
+
+/// One kernel segment as ptgen maps it (page-rounded).
+struct KernelSeg {
+  std::size_t index = 0;
+  std::uint64_t va = 0, pa = 0, size = 0;
+  Attrs attrs{};
+};
 
 /// What a --dtb build adds to the output.
 struct BootPlan {
   std::vector<std::string> notes;
   std::string layout;
   std::uint64_t va_pa_offset = 0, va_kernel_pa_offset = 0, image_va = 0, load_pa = 0, image_size = 0;
+  std::uint64_t lowmem_size = 0, highmem_size = 0;
+  std::vector<Unmapped> unmapped;
+  std::vector<KernelSeg> segments;
 };
+
+std::string range_text(std::uint64_t a, std::uint64_t size) { return fmt::format("[{}, {})", hex(a), hex(a + size)); }
 
 template <class K>
 void report_build(const Args& a, const char* format, Image<K>& img, const std::vector<Request>& reqs,
@@ -489,8 +595,11 @@ void report_build(const Args& a, const char* format, Image<K>& img, const std::v
   const std::size_t tables = img.builder.memory().tables_in_use();
   const std::vector<Reg> regs = registers(img.builder.tree());
   using G = Geometry<K>;
-  if (boot)
+  if (boot) {
     for (const auto& n : boot->notes) fmt::print("{}\n", n);
+    for (const Unmapped& u : boot->unmapped)
+      fmt::print("unmapped {} {:>6} {}: {}\n", range_text(u.pa, u.size), size_string(u.size), u.what, u.why);
+  }
   for (const Request& r : reqs) fmt::print("map    {}\n", request_line(r));
   fmt::print("format {} ({} levels, {}-bit VA{}, {}-bit PA)\n", format, G::kDepth, G::kVaBits,
              K::kVaRule == VaRule::high ? " TTBR1" : "", K::kPaBits);
@@ -509,12 +618,32 @@ void report_build(const Args& a, const char* format, Image<K>& img, const std::v
     for (std::size_t i = 0; i < regs.size(); ++i)
       s += fmt::format("{}{}: \"{}\"", i ? ", " : "", json_str(regs[i].name), hex(regs[i].value));
     s += "},\n";
-    if (boot)
+    if (boot) {
       s += fmt::format(
           "  \"layout\": {},\n  \"va_pa_offset\": \"{}\",\n  \"va_kernel_pa_offset\": \"{}\",\n  \"image_va\": \"{}\",\n"
-          "  \"load_pa\": \"{}\",\n  \"image_size\": \"{:#x}\",\n",
+          "  \"load_pa\": \"{}\",\n  \"image_size\": \"{:#x}\",\n  \"lowmem_size\": \"{:#x}\",\n"
+          "  \"highmem_size\": \"{:#x}\",\n",
           json_str(boot->layout), hex(boot->va_pa_offset), hex(boot->va_kernel_pa_offset), hex(boot->image_va),
-          hex(boot->load_pa), boot->image_size);
+          hex(boot->load_pa), boot->image_size, boot->lowmem_size, boot->highmem_size);
+      s += "  \"unmapped\": [";
+      for (std::size_t i = 0; i < boot->unmapped.size(); ++i) {
+        const Unmapped& u = boot->unmapped[i];
+        s += fmt::format("{}\n    {{\"what\": {}, \"pa\": \"{}\", \"size\": \"{:#x}\", \"why\": {}}}", i ? "," : "",
+                         json_str(u.what), hex(u.pa), u.size, json_str(u.why));
+      }
+      s += boot->unmapped.empty() ? "],\n" : "\n  ],\n";
+      s += "  \"segments\": [";
+      for (std::size_t i = 0; i < boot->segments.size(); ++i) {
+        const KernelSeg& k = boot->segments[i];
+        s += fmt::format("{}\n    {{\"index\": {}, \"va\": \"{}\", \"pa\": \"{}\", \"size\": \"{:#x}\", \"attrs\": {}}}",
+                         i ? "," : "", k.index, hex(k.va), hex(k.pa), k.size, json_str(to_string(k.attrs)));
+      }
+      s += boot->segments.empty() ? "],\n" : "\n  ],\n";
+      s += "  \"notes\": [";
+      for (std::size_t i = 0; i < boot->notes.size(); ++i)
+        s += fmt::format("{}\n    {}", i ? "," : "", json_str(boot->notes[i]));
+      s += boot->notes.empty() ? "],\n" : "\n  ],\n";
+    }
     s += "  \"maps\": [";
     for (std::size_t i = 0; i < reqs.size(); ++i)
       s += fmt::format("{}\n    {{\"what\": {}, \"va\": \"{}\", \"pa\": \"{}\", \"size\": \"{:#x}\", \"attrs\": {}}}",
@@ -528,6 +657,7 @@ void report_build(const Args& a, const char* format, Image<K>& img, const std::v
 Options engine_options(const Args& a) {
   Options o = a.flag("page-only") ? Options::page_only() : Options{};
   o.contiguous = !a.flag("no-contig");
+  o.allow_implied_exec = a.flag("allow-implied-exec");
   return o;
 }
 
@@ -536,57 +666,133 @@ int build_maps(const Args& a, const char* format, std::uint64_t base, const type
   std::vector<Request> reqs;
   for (const auto& m : a.values.count("map") ? a.values.at("map") : std::vector<std::string>{}) reqs.push_back(parse_map(m));
   if (reqs.empty()) fail("build: nothing to map (give --map VA:PA:SIZE:ATTRS or --dtb)");
-  std::vector<Region> regions;
-  for (const auto& r : reqs) regions.push_back(Region{VirtAddr(r.va), r.size});
-  Image<K> img = make_image<K>(base, regions, caps);
   const Options opts = engine_options(a);
+  std::vector<Piece> pieces;
+  for (const auto& r : reqs) pieces.push_back(Piece{r.va, r.pa, r.size});
+  Image<K> img = make_image<K>(base, pieces, 0, caps, opts);
   for (const Request& r : reqs)
-    if (auto m = img.builder.map(VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs, opts); !m) fail(map_error(r, m.error()));
+    if (auto m = img.builder.map(VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs, opts); !m)
+      fail(map_error(r, m.error()) + error_hint<K>(m.error(), opts));
   report_build(a, format, img, reqs, nullptr);
   return 0;
 }
 
-std::string range_text(std::uint64_t a, std::uint64_t size) { return fmt::format("[{}, {})", hex(a), hex(a + size)); }
+/// The permissions ptgen gives a segment, or nothing (p_flags without R, W or X: no access, so
+/// not mapped). Where a format cannot express the segment's flags for a kernel (privileged,
+/// global) mapping, the closest mapping that keeps every flag the segment has and adds only
+/// read: execute-only (PF_X) -> r-x, write-only (PF_W) -> rw-, PF_W|PF_X -> rwx; `note` says so.
+template <class K>
+std::optional<Attrs> segment_attrs(const Segment& s, const Options& opts, const typename K::Caps& caps, std::string& note) {
+  if (!s.r && !s.w && !s.x) {
+    note = fmt::format("segment {} has p_flags {:#x} (neither PF_R, PF_W nor PF_X: no access): not mapped", s.index, s.flags);
+    return std::nullopt;
+  }
+  Perm p = Perm::global;
+  if (s.r) p = p | Perm::read;
+  if (s.w) p = p | Perm::write;
+  if (s.x) p = p | Perm::exec;
+  Attrs want{p, MemType::normal};
+  using G = Geometry<K>;
+  LeafSettings ls{want, false, opts.allow_implied_exec};
+  if (s.r || K::leaf_proto(G::level(G::kDepth - 1), ls, caps)) return want;
+  Attrs got{p | Perm::read, MemType::normal};
+  note = fmt::format("segment {} is {} (p_flags {:#x}, no PF_R): {} cannot express that for a kernel mapping, mapped {}",
+                     s.index, to_string(want).substr(0, 3), s.flags, K::kName, to_string(got).substr(0, 3));
+  return got;
+}
 
-/// A kernel image by segments: offsets from the lowest segment's page, as map_image() takes them.
+/// A kernel image by segments, each where its own p_paddr says (page-rounded).
 struct KernelImage {
-  std::uint64_t link_va = 0, load_pa = 0, size = 0;
-  std::vector<Section> sections;
-  std::vector<std::string> names;  // backing store for Section::name
+  std::uint64_t link_va = 0;  ///< the lowest mapped segment's page
+  std::uint64_t load_pa = 0;  ///< its physical page (--load moves the whole image)
+  std::uint64_t va_span = 0;  ///< from link_va to the end of the highest segment
+  std::uint64_t pa_lo = 0, pa_hi = 0;  ///< the physical pages the segments occupy: [pa_lo, pa_hi)
+  std::vector<KernelSeg> segs;          ///< sorted by VA
+  std::vector<std::string> notes;
 };
 
 template <class K>
-KernelImage kernel_image(const Args& a, const Kernel& k, std::uint64_t page) {
+KernelImage kernel_image(const Args& a, const Kernel& k, std::uint64_t page, const Options& opts,
+                         const typename K::Caps& caps) {
+  const std::string& path = a.need("kernel");
   KernelImage img;
-  const Segment& first = *std::min_element(k.segments.begin(), k.segments.end(),
-                                           [](const Segment& x, const Segment& y) { return x.vaddr < y.vaddr; });
-  img.link_va = align_down(first.vaddr, page);
-  const std::string* load = a.value("load");
-  img.load_pa = load ? number(*load, "--load") : align_down(first.paddr, page);
-  if (img.load_pa % page) fail(fmt::format("--load {}: not a multiple of the {} page", hex(img.load_pa), size_string(page)));
-  std::vector<Segment> segs = k.segments;
-  std::sort(segs.begin(), segs.end(), [](const Segment& x, const Segment& y) { return x.vaddr < y.vaddr; });
-  img.names.reserve(segs.size());
-  std::uint64_t prev_end = 0;
-  for (std::size_t i = 0; i < segs.size(); ++i) {
-    const Segment& s = segs[i];
-    const std::uint64_t lo = align_down(s.vaddr, page) - img.link_va;
-    const std::uint64_t hi = ((s.vaddr + s.memsz + page - 1) & ~(page - 1)) - img.link_va;
-    const char* perm = s.w && s.x ? "rwx" : s.x ? "r-x" : s.w ? "rw-" : "r--";
-    img.names.push_back(fmt::format("segment {} ({})", s.index, perm));
+  std::vector<Segment> segs;
+  for (const Segment& s : k.segments) {
+    std::string note;
+    auto at = segment_attrs<K>(s, opts, caps, note);
+    if (!note.empty()) img.notes.push_back(fmt::format("note   {}: {}", path, note));
+    if (!at) continue;
+    // ptgen maps whole pages: a segment's bytes land where the ELF says only when its physical
+    // and virtual addresses sit at the same offset in their page (gABI: p_vaddr and p_offset are
+    // congruent modulo the page size; p_paddr is the loader's, so check it).
+    if (s.paddr % page != s.vaddr % page)
+      fail(fmt::format("{}: segment {} has p_vaddr {} and p_paddr {} at different offsets in a {} page ({:#x} and "
+                       "{:#x}): its bytes cannot be mapped where the ELF says; relink it with p_paddr = p_vaddr "
+                       "modulo {}",
+                       path, s.index, hex(s.vaddr), hex(s.paddr), size_string(page), s.vaddr % page, s.paddr % page,
+                       size_string(page)));
     if (s.w && s.x && !a.flag("allow-wx"))
-      fail(fmt::format("{}: segment {} at {} is writable and executable (W+X); pass --allow-wx to map it",
-                       a.need("kernel"), s.index, range_text(s.vaddr, s.memsz)));
-    if (i && lo < prev_end)
+      fail(fmt::format("{}: segment {} at {} is writable and executable (W+X); pass --allow-wx to map it", path, s.index,
+                       range_text(s.vaddr, s.memsz)));
+    segs.push_back(s);
+    img.segs.push_back(KernelSeg{s.index, align_down(s.vaddr, page), align_down(s.paddr, page),
+                                 align_down(s.vaddr + (s.memsz - 1), page) + page - align_down(s.vaddr, page), *at});
+  }
+  if (img.segs.empty()) fail(fmt::format("{}: no PT_LOAD segment has permissions to map", path));
+  std::vector<std::size_t> order(img.segs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return img.segs[x].va < img.segs[y].va; });
+  std::vector<KernelSeg> sorted;
+  for (std::size_t i : order) sorted.push_back(img.segs[i]);
+  img.segs = sorted;
+  img.link_va = img.segs.front().va;
+  const std::uint64_t lowest_pa = std::min_element(img.segs.begin(), img.segs.end(), [](const KernelSeg& x, const KernelSeg& y) {
+                                    return x.pa < y.pa;
+                                  })->pa;
+  // --load PA moves the whole image: every segment keeps its physical offset from the lowest.
+  if (const std::string* load = a.value("load")) {
+    const std::uint64_t to = number(*load, "--load");
+    if (to % page) fail(fmt::format("--load {}: not a multiple of the {} page", hex(to), size_string(page)));
+    for (KernelSeg& s : img.segs) s.pa = s.pa - lowest_pa + to;
+  }
+  img.pa_lo = ~std::uint64_t{0};
+  for (std::size_t i = 0; i < img.segs.size(); ++i) {
+    const KernelSeg& s = img.segs[i];
+    if (i && s.va < img.segs[i - 1].va + img.segs[i - 1].size)
       fail(fmt::format("{}: segments {} and {} share the page at {}: their permissions cannot differ per page; link "
                        "the kernel with page-aligned segments",
-                       a.need("kernel"), segs[i - 1].index, s.index, hex(img.link_va + lo)));
-    const SectionKind kind = s.w && s.x ? SectionKind::init : s.x ? SectionKind::text : s.w ? SectionKind::data : SectionKind::rodata;
-    img.sections.push_back(Section{img.names.back().c_str(), lo, hi - lo, kind});
-    prev_end = hi;
+                       path, img.segs[i - 1].index, s.index, hex(s.va)));
+    for (std::size_t j = 0; j < i; ++j)
+      if (s.pa < img.segs[j].pa + img.segs[j].size && img.segs[j].pa < s.pa + s.size)
+        fail(fmt::format("{}: segments {} and {} overlap in physical memory ({} and {}, page-rounded p_paddr)", path,
+                         img.segs[j].index, s.index, range_text(img.segs[j].pa, img.segs[j].size), range_text(s.pa, s.size)));
+    img.pa_lo = std::min(img.pa_lo, s.pa);
+    img.pa_hi = std::max(img.pa_hi, s.pa + s.size);
   }
-  img.size = prev_end;
+  img.load_pa = img.segs.front().pa;
+  img.va_span = img.segs.back().va + img.segs.back().size - img.link_va;
   return img;
+}
+
+/// `banks` without the pages of `holes` (each hole widened to whole pages).
+std::vector<Bank> carve(const std::vector<Bank>& banks, const std::vector<PhysRange>& holes, std::uint64_t page) {
+  std::vector<Bank> out = banks;
+  for (const PhysRange& h : holes) {
+    const std::uint64_t lo = align_down(h.pa, page);
+    const std::uint64_t hi = h.pa + h.size < h.pa ? ~std::uint64_t{0} & ~(page - 1) : align_down(h.pa + h.size + page - 1, page);
+    std::vector<Bank> next;
+    for (const Bank& b : out) {
+      const std::uint64_t blo = b.pa.value, bhi = b.pa.value + b.size;
+      if (hi <= blo || lo >= bhi) {
+        next.push_back(b);
+        continue;
+      }
+      if (lo > blo) next.push_back(Bank{PhysAddr(blo), lo - blo});
+      if (hi < bhi) next.push_back(Bank{PhysAddr(hi), bhi - hi});
+    }
+    out = next;
+  }
+  return out;
 }
 
 template <class K>
@@ -595,10 +801,12 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
   const std::uint64_t page = G::kPageSize;
   const Layout* layout = layout_of<K>();
   if (!layout) fail(fmt::format("--dtb: ptlib ships no kernel layout for {} (arm64: 48- and 52-bit VAs only)", format));
-  const Machine m = read_dtb(a.need("dtb"));
+  const std::string& dtb = a.need("dtb");
+  const Machine m = read_dtb(dtb);
+  const Options opts = engine_options(a);
   BootPlan plan;
   plan.layout = layout->name;
-  plan.notes.push_back(fmt::format("dtb    {}{}", a.need("dtb"), m.model.empty() ? "" : " (" + m.model + ")"));
+  plan.notes.push_back(fmt::format("dtb    {}{}", dtb, m.model.empty() ? "" : " (" + m.model + ")"));
 
   // RAM: every bank, page-aligned inwards (a partial page cannot be mapped).
   std::vector<Bank> banks;
@@ -607,50 +815,136 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
     plan.notes.push_back(fmt::format("ram    {} {}", range_text(r.pa, r.size), size_string(r.size)));
     if (hi > lo) banks.push_back(Bank{PhysAddr(lo), hi - lo});
   }
-  if (banks.empty()) fail(fmt::format("{}: no memory bank holds a whole {} page", a.need("dtb"), size_string(page)));
+  if (banks.empty()) fail(fmt::format("{}: no memory bank holds a whole {} page", dtb, size_string(page)));
   const std::uint64_t ram_base = banks.front().pa.value;
   const std::uint64_t ram_size = banks.back().pa.value + banks.back().size - ram_base;
-  auto in_ram = [&](std::uint64_t pa, std::uint64_t size) {
-    for (const Bank& b : banks)
-      if (pa >= b.pa.value && size <= b.size && pa - b.pa.value <= b.size - size) return true;
-    return false;
-  };
 
   // Kernel image.
   KernelImage kimg;
   const bool have_kernel = a.value("kernel") != nullptr;
+  std::string kpath;
   if (have_kernel) {
-    const Kernel k = read_elf(a.need("kernel"));
+    kpath = a.need("kernel");
+    const Kernel k = read_elf(kpath);
     if (k.machine != elf_machine<K>())
-      fail(fmt::format("{}: a {} ELF, but {} is for {}", a.need("kernel"), machine_name(k.machine), format,
-                       machine_name(elf_machine<K>())));
-    kimg = kernel_image<K>(a, k, page);
-    plan.notes.push_back(fmt::format("kernel {} ({}): {} PT_LOAD segments, linked at {}, {} bytes, loaded at {}",
-                                     a.need("kernel"), machine_name(k.machine), k.segments.size(), hex(kimg.link_va),
-                                     kimg.size, hex(kimg.load_pa)));
-    if (!in_ram(kimg.load_pa, kimg.size))
-      fail(fmt::format("the kernel image {} is not inside one memory bank of {}", range_text(kimg.load_pa, kimg.size),
-                       a.need("dtb")));
+      fail(fmt::format("{}: a {} ELF, but {} is for {}", kpath, machine_name(k.machine), format, machine_name(elf_machine<K>())));
+    kimg = kernel_image<K>(a, k, page, opts, caps);
+    plan.notes.push_back(fmt::format("kernel {} ({}): {} PT_LOAD segments, linked at {}, {} bytes, loaded at {}", kpath,
+                                     machine_name(k.machine), k.segments.size(), hex(kimg.link_va), kimg.va_span,
+                                     hex(kimg.load_pa)));
+    for (const auto& n : kimg.notes) plan.notes.push_back(n);
   } else {
-    kimg.load_pa = ram_base;  // no image: place() still wants one page
-    kimg.size = page;
+    kimg.load_pa = kimg.pa_lo = ram_base;  // no image: place() still wants one page
+    kimg.pa_hi = ram_base + page;
+    kimg.va_span = page;
   }
-  auto placed = place(*layout, PhysAddr(ram_base), ram_size, PhysAddr(kimg.load_pa), kimg.size, page);
-  if (!placed) fail(fmt::format("layout {}: {}", layout->name, to_string(placed.error())));
+  const bool own_image_va = !layout->image_window.empty();
+  // An image in the linear map must lie in RAM as a whole ([pa_lo, pa_hi)); one in its own window
+  // must fit the window (its VA span).
+  const std::uint64_t place_size = own_image_va ? kimg.va_span : kimg.pa_hi - kimg.pa_lo;
+  auto placed = place(*layout, PhysAddr(ram_base), ram_size, PhysAddr(kimg.pa_lo), place_size, page);
+  if (!placed) {
+    const Error& e = placed.error();
+    if (e.code == Errc::va_out_of_range && e.va == layout->linear.base)
+      fail(fmt::format("layout {}: the RAM of {} spans {} ({}, {}), more than the {} linear region at {}; {} has no "
+                       "highmem: give it less RAM, or use a format with a larger linear map",
+                       layout->name, dtb, size_string(ram_size), range_text(ram_base, ram_size),
+                       banks.size() == 1 ? "one bank" : fmt::format("{} banks and the holes between them", banks.size()),
+                       size_string(layout->linear.size), hex(layout->linear.base.value), layout->name));
+    if (e.code == Errc::va_out_of_range)
+      fail(fmt::format("layout {}: the kernel image spans {} of VA, more than the {} image window", layout->name,
+                       size_string(kimg.va_span), size_string(layout->image_window.size)));
+    if (e.code == Errc::pa_out_of_range)
+      fail(fmt::format("the kernel image {} is not inside the {} of RAM the linear map holds ({}): the image lives in "
+                       "the linear map on layout {}; load it there with --load PA",
+                       range_text(kimg.pa_lo, kimg.pa_hi - kimg.pa_lo),
+                       layout->highmem ? "lowmem" : "RAM", range_text(ram_base, std::min(ram_size, layout->linear.size)),
+                       layout->name));
+    fail(fmt::format("layout {}: {}", layout->name, to_string(e)));
+  }
   const Placement& p = *placed;
   plan.va_pa_offset = p.va_pa_offset;
-  plan.va_kernel_pa_offset = have_kernel ? p.va_kernel_pa_offset : 0;
-  plan.image_va = have_kernel ? p.image_va.value : 0;
-  plan.load_pa = have_kernel ? kimg.load_pa : 0;
-  plan.image_size = have_kernel ? kimg.size : 0;
+  plan.lowmem_size = p.ram_size;
+  plan.highmem_size = p.highmem_size;
 
-  // The requests: linear map, image sections, console, extra --map.
+  // The linear map: the banks without no-map reserved regions (devicetree spec 3.5.4) and
+  // without highmem.
+  const std::uint64_t lowmem_end = ram_base + p.ram_size;
+  std::vector<PhysRange> holes;
+  for (const NoMap& n : m.no_map) {
+    const bool in_ram = std::any_of(m.memory.begin(), m.memory.end(), [&](const PhysRange& r) {
+      return n.range.pa < r.pa + r.size && r.pa < n.range.pa + n.range.size;
+    });
+    if (a.flag("map-no-map")) {
+      plan.notes.push_back(fmt::format("note   {} {} is no-map: mapped anyway (--map-no-map)", n.path, range_text(n.range.pa, n.range.size)));
+      continue;
+    }
+    holes.push_back(n.range);
+    if (in_ram) plan.unmapped.push_back(Unmapped{n.path, "reserved-memory no-map (not mapped; --map-no-map maps it)", n.range.pa, n.range.size});
+  }
+  for (const std::string& path : m.reserved_dynamic)
+    plan.notes.push_back(fmt::format("note   {} is no-map without a reg (the OS places it at boot): not known here, not "
+                                     "left out of the linear map",
+                                     path));
+  std::vector<Bank> linear = carve(banks, holes, page);
+  std::vector<Bank> lowmem;
+  for (const Bank& b : linear) {
+    if (b.pa.value >= lowmem_end) continue;
+    lowmem.push_back(Bank{b.pa, std::min(b.size, lowmem_end - b.pa.value)});
+  }
+  if (p.highmem_size)
+    plan.unmapped.push_back(Unmapped{"highmem",
+                                     fmt::format("RAM past the {} of lowmem the {} linear map holds (not mapped, as "
+                                                 "Linux's highmem)",
+                                                 size_string(p.ram_size), layout->name),
+                                     lowmem_end, p.highmem_size});
+  if (lowmem.empty()) fail(fmt::format("{}: no RAM is left for the linear map (every bank is reserved no-map)", dtb));
+  auto in_lowmem = [&](std::uint64_t pa, std::uint64_t size) {
+    for (const Bank& b : lowmem)
+      if (pa >= b.pa.value && size <= b.size && pa - b.pa.value <= b.size - size) return true;
+    return false;
+  };
+  auto in_bank = [&](const std::vector<Bank>& v, std::uint64_t pa, std::uint64_t size) {
+    for (const Bank& b : v)
+      if (pa >= b.pa.value && size <= b.size && pa - b.pa.value <= b.size - size) return true;
+    return false;
+  };
+
+  // Each kernel segment must be in RAM, outside no-map regions (and for an image in the linear
+  // map, in lowmem).
+  for (const KernelSeg& s : kimg.segs) {
+    for (const NoMap& n : m.no_map)
+      if (s.pa < n.range.pa + n.range.size && n.range.pa < s.pa + s.size)
+        fail(fmt::format("{}: segment {} {} overlaps the no-map reserved region {} {}; load the kernel elsewhere with "
+                         "--load PA",
+                         kpath, s.index, range_text(s.pa, s.size), n.path, range_text(n.range.pa, n.range.size)));
+    const bool ok = own_image_va ? in_bank(banks, s.pa, s.size) : in_lowmem(s.pa, s.size);
+    if (!ok)
+      fail(fmt::format("{}: segment {} at {} (its p_paddr{}) is not inside one memory bank of {}{}: load the kernel "
+                       "into RAM with --load PA (RAM: {})",
+                       kpath, s.index, range_text(s.pa, s.size), a.value("load") ? ", moved by --load" : "", dtb,
+                       own_image_va ? "" : " in lowmem", range_text(ram_base, ram_size)));
+  }
+  if (have_kernel) {
+    plan.load_pa = kimg.load_pa;
+    plan.image_size = kimg.va_span;
+    plan.image_va = own_image_va ? p.image_va.value : kimg.load_pa + p.va_pa_offset;
+    plan.va_kernel_pa_offset = plan.image_va - kimg.load_pa;
+  }
+
+  // The requests: linear map, image segments, console, extra --map.
   std::vector<Request> reqs;
-  for (const Bank& b : banks) reqs.push_back({"linear map", b.pa.value + p.va_pa_offset, b.pa.value, b.size, kLinearAttrs});
-  const bool own_image_va = !layout->image_window.empty();
-  for (const Section& s : kimg.sections)
-    reqs.push_back({fmt::format("kernel {}", s.name), p.image_va.value + s.offset, kimg.load_pa + s.offset, s.size,
-                    section_attrs(s.kind)});
+  for (const Bank& b : lowmem) reqs.push_back({"linear map", b.pa.value + p.va_pa_offset, b.pa.value, b.size, kLinearAttrs});
+  bool offsets_differ = false;
+  for (KernelSeg& s : kimg.segs) {
+    s.va = own_image_va ? p.image_va.value + (s.va - kimg.link_va) : s.pa + p.va_pa_offset;
+    if (s.va - s.pa != plan.va_kernel_pa_offset) offsets_differ = true;
+    reqs.push_back({fmt::format("kernel segment {} ({})", s.index, to_string(s.attrs).substr(0, 3)), s.va, s.pa, s.size, s.attrs});
+    plan.segments.push_back(s);
+  }
+  if (offsets_differ)
+    plan.notes.push_back("note   the kernel's segments have different va - pa offsets: each is mapped where its own "
+                         "p_paddr says");
   if (m.uart) {
     const std::uint64_t lo = align_down(m.uart->pa, page), hi = (m.uart->pa + m.uart->size + page - 1) & ~(page - 1);
     if (hi - lo > layout->fixmap.size) fail(fmt::format("the console {} does not fit the fixmap", m.uart_path));
@@ -660,7 +954,20 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
       if (!parsed) fail(fmt::format("--console-attrs: malformed attributes '{}'", *text));
       attrs = *parsed;
     }
+    // One physical page with two memory types (device at the fixmap, normal in the linear map)
+    // is a mismatched-attribute alias: the architectures leave its behaviour unpredictable
+    // (Arm ARM B2.8 "Mismatched memory attributes", RISC-V Svpbmt, x86 SDM 11.12.4). Refused.
+    for (const Bank& b : lowmem)
+      if (attrs.mem != kLinearAttrs.mem && lo < b.pa.value + b.size && b.pa.value < hi)
+        fail(fmt::format("the console {} {} is inside RAM the linear map maps as normal memory {}: mapping it as {} "
+                         "memory too would be a mismatched-attribute alias; fix the device tree, reserve it with a "
+                         "no-map /reserved-memory node, or map it as normal memory (--console-attrs rw-,g)",
+                         m.uart_path, range_text(lo, hi - lo), range_text(b.pa.value, b.size),
+                         attrs.mem == MemType::device ? "device" : "non-cacheable"));
     reqs.push_back({fmt::format("console {}", m.uart_path), layout->fixmap.base.value, lo, hi - lo, attrs});
+  } else if (!m.uart_status.empty()) {
+    plan.notes.push_back(fmt::format("note   the console {} (/chosen/stdout-path) has status \"{}\": not mapped",
+                                     m.uart_path, m.uart_status));
   } else {
     plan.notes.push_back("note   no /chosen/stdout-path in the device tree: no console mapped");
   }
@@ -668,59 +975,73 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
   if (a.values.count("map"))
     for (const auto& s : a.values.at("map")) reqs.push_back(parse_map(s));
 
-  // Tables: the image must not overwrite the kernel, and should sit in RAM.
-  std::vector<Region> regions;
-  for (const auto& r : reqs) regions.push_back(Region{VirtAddr(r.va), r.size});
-  Image<K> img = make_image<K>(base, regions, caps);
+  // Tables: every request counted alone, plus (an image in the linear map) the tables that
+  // splitting the linear map's blocks at the segments' edges can take: mapping their ranges page
+  // by page would take no more.
+  std::vector<Piece> pieces;
+  for (const auto& r : reqs) pieces.push_back(Piece{r.va, r.pa, r.size});
+  std::uint64_t splits = 0;
+  if (!own_image_va) {
+    std::vector<Region> seg_regions;
+    for (const KernelSeg& s : kimg.segs) seg_regions.push_back(Region{VirtAddr(s.va), s.size});
+    splits = table_budget<K>(std::span<const Region>(seg_regions));
+    pieces.erase(pieces.begin() + std::ptrdiff_t(lowmem.size()), pieces.begin() + std::ptrdiff_t(lowmem.size() + kimg.segs.size()));
+  }
+  Image<K> img = make_image<K>(base, pieces, splits, caps, opts);
 
-  const Options opts = engine_options(a);
-  auto fail_at = [&](const Request& r, const Error& e) { fail(map_error(r, e)); };
+  auto fail_at = [&](const Request& r, const Error& e) { fail(map_error(r, e) + error_hint<K>(e, opts)); };
   auto find_req = [&](std::uint64_t va) -> const Request& {
     for (const Request& r : reqs)
       if (va >= r.va && va - r.va < r.size) return r;
     return reqs.front();
   };
   Tree<K> tree = img.builder.tree();
-  if (auto r = map_linear(tree, img.builder.memory(), std::span<const Bank>(banks), p.va_pa_offset, kLinearAttrs, opts); !r)
+  if (auto r = map_linear(tree, img.builder.memory(), std::span<const Bank>(lowmem), p.va_pa_offset, kLinearAttrs, opts); !r)
     fail_at(find_req(r.error().va.value), r.error());
-  if (!kimg.sections.empty()) {
-    ImageOptions io;
-    io.allow_write_exec = a.flag("allow-wx");
-    io.engine = opts;
+  // Kernel segments: in their own window, runs of segments contiguous in VA and PA with the same
+  // attributes are mapped as one (so they can use blocks); in the linear map, each segment's
+  // pages get its permissions.
+  for (std::size_t i = 0; i < kimg.segs.size();) {
+    const KernelSeg& s = kimg.segs[i];
+    std::uint64_t size = s.size;
+    std::size_t j = i + 1;
+    while (own_image_va && j < kimg.segs.size() && kimg.segs[j].va == s.va + size && kimg.segs[j].pa == s.pa + size &&
+           kimg.segs[j].attrs == s.attrs)
+      size += kimg.segs[j++].size;
+    const Request& req = reqs[lowmem.size() + i];
     if (own_image_va) {
-      if (auto r = map_image(tree, img.builder.memory(), p.image_va, PhysAddr(kimg.load_pa),
-                             std::span<const Section>(kimg.sections), io);
-          !r)
-        fail_at(find_req(r.error().va.value), r.error());
-    } else {
-      // The image lives in the linear map: give its pages their sections' permissions.
-      for (const Section& s : kimg.sections)
-        if (auto r = protect(tree, img.builder.memory(), p.image_va + s.offset, s.size, section_attrs(s.kind), opts); !r)
-          fail_at(find_req(r.error().va.value), r.error());
+      if (auto r = img.builder.map(VirtAddr(s.va), PhysAddr(s.pa), size, s.attrs, opts); !r) fail_at(req, r.error());
+    } else if (auto r = protect(tree, img.builder.memory(), VirtAddr(s.va), size, s.attrs, opts); !r) {
+      fail_at(req, r.error());
     }
+    i = j;
   }
-  for (std::size_t i = banks.size() + kimg.sections.size(); i < reqs.size(); ++i) {
+  for (std::size_t i = lowmem.size() + kimg.segs.size(); i < reqs.size(); ++i) {
     const Request& r = reqs[i];
     if (auto m2 = img.builder.map(VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs, opts); !m2) {
       if (i < extra_from && m2.error().code == Errc::unsupported_memtype)
         fail(map_error(r, m2.error()) + (kRiscv<K> ? " (RISC-V: --caps svpbmt, or --console-attrs rw-,g for a PMA-typed console)" : ""));
-      fail(map_error(r, m2.error()));
+      fail_at(r, m2.error());
     }
   }
   const std::uint64_t used = img.builder.bytes().size();
-  if (have_kernel && base < kimg.load_pa + kimg.size && kimg.load_pa < base + used)
-    fail(fmt::format("the tables {} overlap the kernel image {}: choose another --base", range_text(base, used),
-                     range_text(kimg.load_pa, kimg.size)));
-  if (!in_ram(base, used))
+  for (const KernelSeg& s : kimg.segs)
+    if (base < s.pa + s.size && s.pa < base + used)
+      fail(fmt::format("the tables {} overlap the kernel image (segment {} at {}): choose another --base", range_text(base, used),
+                       s.index, range_text(s.pa, s.size)));
+  for (const NoMap& n : m.no_map)
+    if (base < n.range.pa + n.range.size && n.range.pa < base + used)
+      fail(fmt::format("the tables {} overlap the no-map reserved region {} {}: choose another --base", range_text(base, used),
+                       n.path, range_text(n.range.pa, n.range.size)));
+  if (!in_bank(banks, base, used))
     plan.notes.push_back(fmt::format("note   the tables {} are not inside one memory bank", range_text(base, used)));
   plan.notes.push_back(fmt::format("layout {}: linear map at {} (va - pa = {}){}", layout->name, hex(layout->linear.base.value),
                                    hex(p.va_pa_offset),
-                                   have_kernel ? fmt::format(", image at {} (va - pa = {})", hex(p.image_va.value),
-                                                             hex(p.va_kernel_pa_offset))
+                                   have_kernel ? fmt::format(", image at {} (va - pa = {})", hex(plan.image_va),
+                                                             hex(plan.va_kernel_pa_offset))
                                                : std::string()));
-  if (have_kernel && kimg.link_va != p.image_va.value)
-    plan.notes.push_back(fmt::format("note   the kernel is linked at {}, mapped at the layout's image VA {}", hex(kimg.link_va),
-                                     hex(p.image_va.value)));
+  if (have_kernel && kimg.link_va != plan.image_va)
+    plan.notes.push_back(fmt::format("note   the kernel is linked at {}, mapped at {}", hex(kimg.link_va), hex(plan.image_va)));
   report_build(a, format, img, reqs, &plan);
   return 0;
 }
@@ -729,7 +1050,8 @@ template <class F>
 int cmd_build(const Args& a) {
   const std::uint64_t base = number(a.need("base"), "--base");
   if (a.value("kernel") && !a.value("dtb")) fail("build: --kernel needs --dtb (the RAM the kernel is placed in)");
-  if (a.has("console-attrs") && !a.value("dtb")) fail("build: --console-attrs needs --dtb");
+  for (const char* opt : {"console-attrs", "map-no-map"})
+    if (a.has(opt) && !a.value("dtb")) fail(fmt::format("build: --{} needs --dtb", opt));
   for (const char* opt : {"load", "allow-wx"})
     if (a.has(opt) && !a.value("kernel")) fail(fmt::format("build: --{} needs --kernel", opt));
   int rc = 0;
@@ -830,14 +1152,18 @@ int cmd_dump(const Args& a) {
   const Loaded<F> l = load<F>(a, a.need("image"), "base", "root");
   const std::vector<DumpRange> ranges = ranges_of(l);
   if (a.flag("json")) {
-    std::string s = fmt::format("{{\"format\": {}, \"root\": \"{}\", \"tables\": {}, \"leaves\": {}, \"ranges\": [",
-                                json_str(F::kName), hex(l.tree.root.value), l.check.tables, l.check.leaves);
+    std::string s = fmt::format("{{\"format\": {}, \"ttbr1\": {}, \"root\": \"{}\", \"tables\": {}, \"leaves\": {}, \"ranges\": [",
+                                json_str(F::kName), F::kVaRule == VaRule::high && kArm64<F> ? "true" : "false",
+                                hex(l.tree.root.value), l.check.tables, l.check.leaves);
     for (std::size_t i = 0; i < ranges.size(); ++i) s += (i ? ",\n  " : "\n  ") + range_json(ranges[i]);
     fmt::print("{}\n]}}\n", s);
     return 0;
   }
   fmt::print("# {}{} root {}: {} tables, {} leaves, {} ranges\n", F::kName, F::kVaRule == VaRule::high ? " TTBR1" : "",
              hex(l.tree.root.value), l.check.tables, l.check.leaves, ranges.size());
+  if constexpr (kArm64<F> && F::kVaRule == VaRule::low)
+    fmt::print("# TTBR0 addresses (from 0); an image built with --dtb or --ttbr1 is a TTBR1 tree: dump it with --ttbr1 "
+               "or --build its.json\n");
   for (const DumpRange& r : ranges) fmt::print("{}\n", format_range(r));
   return 0;
 }
@@ -969,6 +1295,49 @@ int with_named_format(const Args& a, Fn&& fn) {
   return rc;
 }
 
+/// The value of "key" in the JSON `build --json` writes: a string's contents, or a bare word
+/// (true, false, a number). Empty when absent.
+std::string build_json_value(const std::string& text, const std::string& key) {
+  const std::string k = "\"" + key + "\":";
+  const auto at = text.find(k);
+  if (at == std::string::npos) return {};
+  std::size_t i = at + k.size();
+  while (i < text.size() && text[i] == ' ') ++i;
+  if (i < text.size() && text[i] == '"') {
+    const auto close = text.find('"', i + 1);
+    return close == std::string::npos ? std::string() : text.substr(i + 1, close - i - 1);
+  }
+  std::size_t j = i;
+  while (j < text.size() && (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) ++j;
+  return text.substr(i, j - i);
+}
+
+/// --build FILE (dump, translate, diff): the format, base, root and TTBR range of an image from
+/// the JSON its `build --json` wrote. Options given as well must agree with it.
+void apply_build_json(Args& a) {
+  const std::string& path = *a.value("build");
+  const std::vector<unsigned char> bytes = read_file(path);
+  const std::string text(bytes.begin(), bytes.end());
+  const std::string format = build_json_value(text, "format"), base = build_json_value(text, "base"),
+                    root = build_json_value(text, "root"), ttbr1 = build_json_value(text, "ttbr1");
+  if (format.empty() || base.empty() || (ttbr1 != "true" && ttbr1 != "false"))
+    fail(fmt::format("--build {}: not the JSON of ptgen build --json (no \"format\", \"base\" or \"ttbr1\")", path));
+  auto take = [&](const char* opt, const std::string& v, bool numeric) {
+    if (const std::string* given = a.value(opt)) {
+      const bool same = numeric ? number(*given, std::string("--") + opt) == number(v, path) : *given == v;
+      if (!same) fail(fmt::format("--{} {} disagrees with --build {} ({})", opt, *given, path, v));
+      return;
+    }
+    a.values[opt] = {v};
+  };
+  take("format", format, false);
+  take("base", base, true);
+  if (!root.empty() && a.command != "diff") take("root", root, true);
+  if (ttbr1 == "true") a.flags.insert("ttbr1");
+  else if (a.flag("ttbr1"))
+    fail(fmt::format("--ttbr1 disagrees with --build {}: that image is a TTBR0 (or single-range) tree", path));
+}
+
 int run(int argc, char** argv) {
   const std::set<std::string> reader{"format", "base", "root", "caps"};
   auto with = [](std::set<std::string> s, std::initializer_list<const char*> more) {
@@ -980,18 +1349,19 @@ int run(int argc, char** argv) {
       {"formats", Spec{{}, {"json"}, {}, false}},
       {"layout", Spec{{"format"}, {"json"}, {}, false}},
       {"build", Spec{{"format", "base", "map", "image", "json", "dtb", "kernel", "load", "caps", "console-attrs"},
-                     {"page-only", "no-contig", "allow-wx", "ttbr1"},
+                     {"page-only", "no-contig", "allow-wx", "ttbr1", "map-no-map", "allow-implied-exec"},
                      {"map"},
                      false}},
-      {"dump", Spec{with(reader, {"image"}), {"json", "ttbr1"}, {}, false}},
-      {"translate", Spec{with(reader, {"image"}), {"json", "ttbr1"}, {}, true}},
-      {"diff", Spec{with(reader, {"base-b", "root-b"}), {"json", "ttbr1"}, {}, true}},
+      {"dump", Spec{with(reader, {"image", "build"}), {"json", "ttbr1"}, {}, false}},
+      {"translate", Spec{with(reader, {"image", "build"}), {"json", "ttbr1"}, {}, true}},
+      {"diff", Spec{with(reader, {"base-b", "root-b", "build"}), {"json", "ttbr1"}, {}, true}},
   };
   if (argc >= 2 && (std::string_view(argv[1]) == "help" || std::string_view(argv[1]) == "--help")) {
     fmt::print("{}", kUsage);
     return 0;
   }
-  const Args a = parse_args(argc, argv, specs);
+  Args a = parse_args(argc, argv, specs);
+  if (a.value("build")) apply_build_json(a);
   if (a.command == "formats") return cmd_formats(a);
   return with_named_format(a, [&]<class F>() {
     if (a.command == "layout") return cmd_layout<F>(a);

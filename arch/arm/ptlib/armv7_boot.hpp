@@ -1,6 +1,6 @@
 // What an ARMv7 LPAE kernel needs around its tables at boot: TTBR0/TTBR1 split address spaces with
 // a TTBCR.T0SZ/T1SZ split (including the T0SZ = 0 case, where the TTBR0 walk covers more than the
-// TTBR0 region), the classic 3G/1G layout and the 3840 MiB / 256 MiB layout of seed thread 002,
+// TTBR0 region), the classic 3G/1G layout and the 3840 MiB / 256 MiB 4G/4G layout,
 // and the TTBR0, TTBR1, TTBCR, MAIR0 and MAIR1 values. Pure computation (no CP15 access).
 //
 // Sources: ARM Architecture Reference Manual ARMv7-A and ARMv7-R edition (ARM DDI 0406C),
@@ -23,9 +23,10 @@
 //  - B4.1.104 MAIR0 / MAIR1 (armv7::kMair0 / kMair1).
 // Layouts: Linux Documentation/arch/arm/memory.rst (VMALLOC_END = 0xff800000, the fixmap at
 // 0xffc80000..0xffefffff, modules below PAGE_OFFSET) with PAGE_OFFSET 0xC0000000 (VMSPLIT_3G) and
-// Linux's default 240 MiB of vmalloc after an 8 MiB gap; the split layout follows seed thread 002
-// (TTBR1 = top 256 MiB for image, modules, vmalloc and fixmap; TTBR0 = the low 3840 MiB for user
-// space, and for the kernel's lowmem in a tree of its own with its own ASID).
+// Linux's default 240 MiB of vmalloc after an 8 MiB gap; RAM past lowmem is highmem
+// (Documentation/arch/arm/memory.rst, arch/arm/mm/mmu.c: arm_lowmem_limit). The 4G/4G split
+// layout is ptlib's: TTBR1 = top 256 MiB for image, modules, vmalloc and fixmap; TTBR0 = the low
+// 3840 MiB for user space, and for the kernel's lowmem in a tree of its own with its own ASID.
 #pragma once
 #include <array>
 #include <bit>
@@ -170,7 +171,8 @@ constexpr Result<SplitRegs> split_regs(const SplitSpace<Low, High>& s, std::uint
 }
 
 /// Layouts. Classic: Linux's 3G/1G split with LPAE (T0SZ = 0, T1SZ = 2), the image in lowmem,
-/// modules in the 16 MiB below PAGE_OFFSET (left out of the user range).
+/// modules in the 16 MiB below PAGE_OFFSET (left out of the user range). RAM past the 760 MiB of
+/// lowmem is highmem (Layout::highmem), as in Linux.
 inline constexpr Layout kLayout3g{
     "armv7-lpae-3g",
     Region{VirtAddr(0), 0xbf00'0000ULL},              // user, up to PAGE_OFFSET - 16 MiB
@@ -178,9 +180,9 @@ inline constexpr Layout kLayout3g{
     Region{VirtAddr(0xf000'0000ULL), 0x0f80'0000ULL},  // vmalloc, 248 MiB to VMALLOC_END
     Region{},                                          // image in lowmem
     Region{VirtAddr(0xffc8'0000ULL), 0x0028'0000ULL},  // fixmap 0xffc80000..0xffefffff
-    0, false};
+    0, false, true};
 
-/// The 4G/4G split of seed thread 002 (T0SZ = 0, T1SZ = 4): TTBR0 covers the low 3840 MiB and
+/// The 4G/4G split (T0SZ = 0, T1SZ = 4): TTBR0 covers the low 3840 MiB and
 /// holds either a process (user) or the kernel's lowmem (ptlib's choice: RAM mapped from VA 0);
 /// TTBR1's 256 MiB holds vmalloc with the image and modules in its last 32 MiB (the reach of an
 /// ARM BL instruction, +-32 MiB), and the fixmap.
@@ -192,7 +194,7 @@ inline constexpr Layout kLayout4g4g{
     Region{VirtAddr(0xf000'0000ULL), 0x0f80'0000ULL},                // vmalloc, to VMALLOC_END
     Region{VirtAddr(0xff80'0000ULL - kBranchReach), kBranchReach},   // image + modules
     Region{VirtAddr(0xffc8'0000ULL), 0x0028'0000ULL},                // fixmap
-    kBranchReach, true};
+    kBranchReach, true, true};
 
 static_assert(check_layout<SplitFormats<0, 2>::Ttbr0, SplitFormats<0, 2>::Ttbr1>(kLayout3g).ok());
 static_assert(check_layout<SplitFormats<0, 4>::Ttbr0, SplitFormats<0, 4>::Ttbr1, SplitFormats<0, 4>::Ttbr0>(

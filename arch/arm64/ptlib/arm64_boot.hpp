@@ -14,7 +14,7 @@
 //    Linux does the same packing of BADDR[51:48] in phys_to_ttbr() (arch/arm64, TTBR_BADDR_MASK_52).
 //  - Layouts: Linux Documentation/arch/arm64/memory.rst ("4KB pages + 4 levels (48-bit)" and
 //    "64KB pages + 3 levels (52-bit with HW support)": user, kernel logical memory map, vmalloc,
-//    fixed mappings). The kernel image follows seed thread 000: the last 2 GiB of vmalloc, with
+//    fixed mappings). The kernel image follows the RISC-V port's design: the last 2 GiB of vmalloc, with
 //    modules after it. (Linux arm64 links the image at the start of vmalloc with a 2 GiB module
 //    region just below; both keep modules within +-2 GiB. See docs/maps.md.)
 #pragma once

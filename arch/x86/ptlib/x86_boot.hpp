@@ -17,7 +17,7 @@
 //  - Layouts: Linux Documentation/arch/x86/x86_64/mm.rst ("Complete virtual memory map with
 //    4-level page tables" and "... 5-level page tables": user space, direct mapping of all
 //    physical memory, vmalloc/ioremap space, and the fixmap below the vsyscall page). The image
-//    follows seed thread 000 (the last 2 GiB of vmalloc, modules after it); Linux links x86-64
+//    follows the RISC-V port's design (the last 2 GiB of vmalloc, modules after it); Linux links x86-64
 //    kernel text at ffffffff80000000 with modules right after it (see docs/maps.md). 32-bit:
 //    PAGE_OFFSET 0xC0000000 (arch/x86/Kconfig, VMSPLIT_3G), 896 MiB of lowmem, an 8 MiB gap
 //    before vmalloc (VMALLOC_OFFSET), the fixmap up to FIXADDR_TOP 0xFFFFF000; the image in the
@@ -165,7 +165,7 @@ inline constexpr Layout kLayout32{
     Region{VirtAddr(0xf880'0000ULL), 0x0700'0000ULL},   // vmalloc, after an 8 MiB gap, 112 MiB
     Region{},                                           // image in the linear map
     Region{VirtAddr(0xff80'0000ULL), 0x007f'f000ULL},   // fixmap, up to FIXADDR_TOP 0xfffff000
-    0, false};
+    0, false, true};  // RAM past 896 MiB is highmem, as in Linux
 
 /// The layout for a format.
 template <PagingFormat F>

@@ -1,0 +1,3 @@
+// Engine instances, group 1 (see engine.inc).
+#define PTLIB_ENGINE_GROUP 1
+#include "engine.inc"

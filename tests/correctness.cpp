@@ -1,0 +1,408 @@
+// Tier 2: defects found on real boards and live trees (issue 12, library items), each as the
+// property that would have caught it, over every shipped format plus the level-scrambling fake:
+// multi-piece maps that share tables reserve exactly, tables only at PAs their format can link,
+// contiguous runs rewritten as one under break-before-make, no-op protects write nothing, and an
+// allocator that breaks its reserve() promise at any allocation loses nothing. Also: the one-walk
+// paths (one-table map/unmap/protect) agree with the general walk.
+#include <optional>
+
+#include <ptlib/maps.hpp>
+
+#include "support.hpp"
+
+using namespace ptlib;
+using test::EngineFormats;
+using test::kRwxg;
+using test::Memory;
+
+namespace {
+
+/// A TableMemory over an Arena that has only `left` tables to give; `liar` makes reserve() say
+/// yes regardless (an allocator that breaks its promise at allocation number `left`).
+struct Limited {
+  Arena& a;
+  std::size_t left;
+  bool liar = false;
+  std::size_t allocations = 0;
+  std::optional<NewTable> allocate(const TableRequest& r) {
+    if (left == 0) return std::nullopt;
+    auto t = a.allocate(r);
+    if (t) --left, ++allocations;
+    return t;
+  }
+  bool reserve(std::size_t n, const TableRequest& r) { return liar || (n <= left && a.reserve(n, r)); }
+  void release(PhysAddr pa, const TableRequest& r) {
+    a.release(pa, r);
+    ++left;
+  }
+  void* map(PhysAddr pa, std::size_t d) { return a.map(pa, d); }
+  void unmap(void* p, std::size_t d) { a.unmap(p, d); }
+};
+static_assert(TableMemory<Limited>);
+
+template <class F>
+Tree<F> new_tree(Arena& a) {
+  auto t = make_tree<F>(a, test::full_caps<F>());
+  REQUIRE(t.ok());
+  return *t;
+}
+
+template <class F>
+ValidateOptions expect(const Arena& a) {
+  ValidateOptions o;
+  o.expected_tables = a.tables_in_use();
+  return o;
+}
+
+template <class F, class A>
+Validation check_tree(const Tree<F>& t, A& a, const ValidateOptions& o) {
+  std::vector<PhysAddr> scratch(4096);
+  return validate(t, a, o, scratch);
+}
+
+/// Page-sized room at the start of a last-level table, inside every format's VA and PA range.
+template <class F>
+struct Room {
+  using G = Geometry<F>;
+  static constexpr std::uint64_t P = G::kPageSize;
+  static constexpr std::uint64_t T = G::span(G::kDepth - 2);  // bytes one last-level table maps
+  static constexpr std::uint64_t t0 = 3 * T;                   // tree offset, table-aligned
+  static constexpr std::uint64_t pa0 = 5 * T;
+  static VirtAddr va(std::uint64_t off) { return G::to_va(t0 + off); }
+  static bool fits() { return 8 * T <= test::tree_limit<F>() && 8 * T - 1 <= G::kPaLimit; }
+};
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("map_linear of banks sharing tables needs exactly the tables of one path, not one per bank",
+                        "[correctness][item1]", EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  Memory m;
+  const Tree<F> tree = new_tree<F>(m.arena);
+  // Three banks inside one last-level table, with holes between: the merged map needs one table
+  // per level below the root (kDepth - 1), whatever the number of banks.
+  const std::uint64_t P = R::P;
+  const Bank banks[] = {{PhysAddr(R::pa0), 2 * P}, {PhysAddr(R::pa0 + 4 * P), P}, {PhysAddr(R::pa0 + 7 * P), 3 * P}};
+  const std::uint64_t offset = R::va(0).value - R::pa0;
+  Limited mem{m.arena, G::kDepth - 1};
+  Options o = Options::page_only();
+  auto r = map_linear(tree, mem, std::span<const Bank>(banks), offset, kRwxg, o);
+  REQUIRE(r.ok());
+  CHECK(r->tables_added == G::kDepth - 1);
+  CHECK(mem.left == 0);
+  for (const Bank& b : banks) {
+    auto t = translate(tree, m.arena, VirtAddr(b.pa.value + offset + b.size - P));
+    REQUIRE(t.ok());
+    CHECK(t->pa == PhysAddr(b.pa.value + b.size - P));
+  }
+  CHECK_FALSE(translate(tree, m.arena, VirtAddr(R::pa0 + 2 * P + offset)).ok());
+  // plan of the same pieces against the empty tree said the same (map_identity's planner).
+  CHECK(check_tree(tree, m.arena, expect<F>(m.arena)).ok());
+}
+
+TEMPLATE_LIST_TEST_CASE("map_image of many sections in one table reserves exactly one path", "[correctness][item1]",
+                        EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  if constexpr (std::is_same_v<F, x86::X86_32>) return;  // no NX: text/data need implied exec
+  Memory m;
+  const Tree<F> tree = new_tree<F>(m.arena);
+  const std::uint64_t P = R::P;
+  const Section secs[] = {{"text", 0, 2 * P, SectionKind::text},
+                          {"rodata", 2 * P, P, SectionKind::rodata},
+                          {"data", 3 * P, P, SectionKind::data},
+                          {"init", 5 * P, P, SectionKind::text},
+                          {"bss", 7 * P, 2 * P, SectionKind::bss}};
+  Limited mem{m.arena, G::kDepth - 1};
+  ImageOptions io;
+  io.engine = Options::page_only();
+  auto r = map_image(tree, mem, R::va(0), PhysAddr(R::pa0), std::span<const Section>(secs), io);
+  REQUIRE(r.ok());
+  CHECK(r->tables_added == G::kDepth - 1);
+  auto t = translate(tree, m.arena, R::va(8 * P));
+  REQUIRE(t.ok());
+  CHECK(t->pa == PhysAddr(R::pa0 + 8 * P));
+}
+
+TEMPLATE_LIST_TEST_CASE("an Arena whose base PA is not table-aligned hands out aligned table PAs",
+                        "[correctness][item4]", EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  // The buffer's first byte is PA 0x1000_1020: 32 bytes past a page (the review's PAE case).
+  Memory m;
+  Arena a(m.buf.get(), 4 << 20, PhysAddr(0x1000'1020));
+  auto made = make_tree<F>(a, test::full_caps<F>());
+  REQUIRE(made.ok());
+  CHECK(made->root.aligned(G::table_align(0)));
+  auto r = map(*made, a, R::va(0), PhysAddr(R::pa0), 3 * R::P, kRwxg, Options::page_only());
+  REQUIRE(r.ok());
+  auto t = translate(*made, a, R::va(2 * R::P + 8));
+  REQUIRE(t.ok());
+  CHECK(t->pa == PhysAddr(R::pa0 + 2 * R::P + 8));
+  auto v = check_tree(*made, a, expect<F>(a));
+  CHECK(v.ok());
+  CHECK(v.tables == G::kDepth);
+}
+
+namespace {
+/// Memory that hands out tables 8 bytes past an aligned PA (a broken allocator).
+struct Skewed {
+  Arena& a;
+  static constexpr std::uint64_t kSkew = 8;
+  std::optional<NewTable> allocate(const TableRequest& r) {
+    TableRequest big = r;
+    big.bytes = r.bytes * 2;
+    auto t = a.allocate(big);
+    if (!t) return t;
+    return NewTable{t->pa + kSkew, static_cast<unsigned char*>(t->ptr) + kSkew};
+  }
+  bool reserve(std::size_t n, const TableRequest& r) { return a.reserve(n, r); }
+  void release(PhysAddr pa, const TableRequest& r) {
+    TableRequest big = r;
+    big.bytes = r.bytes * 2;
+    a.release(PhysAddr(pa.value - kSkew), big);
+  }
+  void* map(PhysAddr pa, std::size_t d) { return a.map(pa, d); }
+  void unmap(void* p, std::size_t d) { a.unmap(p, d); }
+};
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("the engine never links a table at a PA its format cannot encode", "[correctness][item4]",
+                        EngineFormats) {
+  using F = TestType;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  Memory m;
+  const Tree<F> tree = new_tree<F>(m.arena);
+  // One page already mapped (so the tree is not empty), then a map that needs new tables.
+  REQUIRE(map(tree, m.arena, R::va(0), PhysAddr(R::pa0), R::P, kRwxg).ok());
+  const auto before = test::leaves(tree, m.arena);
+  const auto in_use = m.arena.tables_in_use();
+  Skewed bad{m.arena};
+  // Far away: every level below the root needs a new table (one-walk path), then a range over
+  // two last-level tables (general path).
+  const std::uint64_t far = 4 * R::T;
+  for (std::uint64_t size : {R::P, 2 * R::T}) {
+    if (Geometry<F>::kDepth < 2 || !R::fits()) break;
+    auto r = map(tree, bad, R::va(far), PhysAddr(R::pa0 + R::P), size, kRwxg, Options::page_only());
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::misaligned_table);
+    CHECK(m.arena.tables_in_use() == in_use);
+    CHECK(test::leaves(tree, m.arena) == before);
+    CHECK(check_tree(tree, m.arena, expect<F>(m.arena)).ok());
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("an allocator that breaks its reserve() promise at any allocation loses nothing",
+                        "[correctness][item7]", EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  // A map over three last-level tables far from the existing page (general walk), and a
+  // one-page map needing a whole new path (one-walk path).
+  const std::uint64_t far = 4 * R::T;
+  for (std::uint64_t size : {3 * R::T, R::P}) {
+    if (far + size > test::tree_limit<F>() - R::t0) continue;
+    for (std::size_t fail_at = 0;; ++fail_at) {
+      Memory m;
+      const Tree<F> tree = new_tree<F>(m.arena);
+      REQUIRE(map(tree, m.arena, R::va(0), PhysAddr(R::pa0), R::P, kRwxg).ok());
+      const auto before = test::leaves(tree, m.arena);
+      const auto in_use = m.arena.tables_in_use();
+      Limited liar{m.arena, fail_at, true};
+      auto r = map(tree, liar, R::va(far), PhysAddr(R::pa0 + R::T), size, kRwxg, Options::page_only());
+      if (r.ok()) {
+        CHECK(r->tables_added == liar.allocations);
+        CHECK(fail_at >= liar.allocations);
+        break;  // enough tables: every failing index before this one was tried
+      }
+      INFO("size " << size << " fail at allocation " << fail_at);
+      CHECK(r.error().code == Errc::out_of_memory);
+      CHECK(m.arena.tables_in_use() == in_use);
+      CHECK(test::leaves(tree, m.arena) == before);
+      CHECK(check_tree(tree, m.arena, expect<F>(m.arena)).ok());
+      REQUIRE(fail_at < 64);
+    }
+  }
+  (void)sizeof(G);
+}
+
+TEMPLATE_LIST_TEST_CASE("a protect that changes nothing writes nothing and is never refused",
+                        "[correctness][item6]", EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  const unsigned k = F::contig_log2(G::level(G::kDepth - 1), test::full_caps<F>());
+  const std::uint64_t run = R::P << k;  // a contiguous run where the format has one
+  for (Live live : {Live::offline, Live::refuse, Live::break_before_make}) {
+    Memory m;
+    const Tree<F> tree = new_tree<F>(m.arena);
+    REQUIRE(map(tree, m.arena, R::va(0), PhysAddr(R::pa0), 2 * run, kRwxg, Options::page_only()).ok());
+    const auto snap = m.snapshot();
+    test::Recorder rec;
+    Options o;
+    o.live = live;
+    // Part of a run (the first page) and the whole range: same attributes, so nothing changes.
+    for (std::uint64_t size : {R::P, 2 * run}) {
+      auto r = protect(tree, m.arena, R::va(0), size, kRwxg, o, rec);
+      REQUIRE(r.ok());
+      CHECK(r->leaves_changed == 0);
+      CHECK(r->modified.empty());
+      CHECK(m.snapshot() == snap);
+      CHECK(rec.events.empty());
+    }
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("break-before-make rewrites a whole contiguous run as one: never two attributes in a run",
+                        "[correctness][item3]", EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  using R = Room<F>;
+  using Entry = typename F::Entry;
+  if (!R::fits()) return;
+  const auto caps = test::full_caps<F>();
+  const auto L = G::level(G::kDepth - 1);
+  const unsigned k = F::contig_log2(L, caps);
+  if (k == 0) return;  // no contiguous runs at the page level
+  const std::size_t n = std::size_t{1} << k;
+  // Normal memory -> a second memory type (device where the format has it, else non-cacheable).
+  const Attrs from{Perm::read | Perm::write | Perm::global};
+  Attrs to = from;
+  to.mem = MemType::device;
+  if (!F::leaf_proto(L, LeafSettings{to}, caps)) to.mem = MemType::normal_nc;
+  if (!F::leaf_proto(L, LeafSettings{to}, caps)) return;
+  Memory m;
+  const Tree<F> tree = new_tree<F>(m.arena);
+  REQUIRE(map(tree, m.arena, R::va(0), PhysAddr(R::pa0), n * R::P, from, Options::page_only()).ok());
+  {
+    auto t = translate(tree, m.arena, R::va(0));
+    REQUIRE(t.ok());
+    REQUIRE(t->leaf.contiguous);
+  }
+  // The leaf table, to look at at every sync event.
+  const Entry* table = nullptr;
+  {
+    std::uint64_t pa = tree.root.value;
+    for (std::size_t d = 0; d + 1 < G::kDepth; ++d) {
+      const Entry* e = static_cast<const Entry*>(m.arena.map(PhysAddr(pa), d));
+      pa = F::decode(G::level(d), e[G::index(R::t0, d)]).addr.value;
+    }
+    table = static_cast<const Entry*>(m.arena.map(PhysAddr(pa), G::kDepth - 1));
+  }
+  const std::size_t i0 = G::index(R::t0, G::kDepth - 1);
+  std::size_t bad = 0, checks = 0;
+  // A TLB model: what the hardware may use at each event. A run whose valid entries carry the
+  // contiguous hint must agree on their attributes (Arm ARM, the Contiguous bit rules).
+  auto inspect = [&] {
+    ++checks;
+    std::optional<Attrs> seen;
+    for (std::size_t j = 0; j < n; ++j) {
+      const Decoded d = F::decode(L, table[i0 + j]);
+      if (d.kind != EntryKind::leaf || !d.contiguous) continue;
+      if (seen && !(*seen == d.attrs)) ++bad;
+      seen = d.attrs;
+    }
+    // Mixed hint: some entries of the run contiguous, others valid without it.
+    std::size_t hinted = 0, plain = 0;
+    for (std::size_t j = 0; j < n; ++j) {
+      const Decoded d = F::decode(L, table[i0 + j]);
+      if (d.kind == EntryKind::leaf) (d.contiguous ? hinted : plain)++;
+    }
+    if (hinted && plain) ++bad;
+  };
+  test::Recorder rec;
+  rec.on_invalidate = [&](VirtAddr, std::uint64_t) { inspect(); };
+  Options o;
+  o.live = Live::break_before_make;
+  auto r = protect(tree, m.arena, R::va(0), n * R::P, to, o, rec);
+  REQUIRE(r.ok());
+  inspect();
+  CHECK(checks >= 2);
+  CHECK(bad == 0);
+  CHECK(r->leaves_changed == n);
+  for (std::size_t j = 0; j < n; ++j) {
+    auto t = translate(tree, m.arena, R::va(j * R::P));
+    REQUIRE(t.ok());
+    CHECK(t->leaf.attrs == to);
+    CHECK(t->pa == PhysAddr(R::pa0 + j * R::P));
+  }
+  // Everything the run maps was invalidated after the break, before the new entries.
+  std::uint64_t invalidated = 0;
+  for (const auto& e : rec.events)
+    if (e.kind == test::Recorder::Event::invalidate) invalidated += e.size;
+  CHECK(invalidated >= n * R::P);
+  // Live::refuse: the same change is refused and nothing changes.
+  Options refuse;
+  refuse.live = Live::refuse;
+  const auto snap = m.snapshot();
+  auto back = protect(tree, m.arena, R::va(0), n * R::P, from, refuse);
+  if (!back) {
+    CHECK(back.error().code == Errc::needs_break_before_make);
+    CHECK(m.snapshot() == snap);
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("one-walk calls agree with the general walk (same errors, same tree, same report)",
+                        "[correctness][fastpath]", EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  // The general walk is forced by a range over two last-level tables; the one-walk path takes
+  // the same pages one call at a time. Both trees must end equal, with the same errors.
+  const std::uint64_t P = R::P;
+  const std::uint64_t n = std::min<std::uint64_t>(8, R::T / P);
+  Memory a, b;
+  const Tree<F> ta = new_tree<F>(a.arena), tb = new_tree<F>(b.arena);
+  const std::uint64_t start = R::T - (n / 2) * P;  // straddles a last-level table boundary
+  auto ra = map(ta, a.arena, R::va(start), PhysAddr(R::pa0), n * P, kRwxg, Options::page_only());
+  REQUIRE(ra.ok());
+  std::size_t tables = 0;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    auto rb = map(tb, b.arena, R::va(start + i * P), PhysAddr(R::pa0 + i * P), P, kRwxg, Options::page_only());
+    REQUIRE(rb.ok());
+    tables += rb->tables_added;
+  }
+  CHECK(tables == ra->tables_added);
+  CHECK(test::leaves(ta, a.arena) == test::leaves(tb, b.arena));
+  // Overlap: the one-walk path reports the leaf it meets, as the general walk does.
+  for (std::uint64_t i = 0; i < n; ++i) {
+    auto ea = map(ta, a.arena, R::va(start + i * P), PhysAddr(R::pa0), P, kRwxg);
+    auto eb = map(tb, b.arena, R::va(start + i * P), PhysAddr(R::pa0), P, kRwxg);
+    REQUIRE_FALSE(ea.ok());
+    REQUIRE_FALSE(eb.ok());
+    CHECK(ea.error() == eb.error());
+    CHECK(ea.error().code == Errc::overlap);
+    CHECK(ea.error().pa == PhysAddr(R::pa0 + i * P));
+  }
+  // protect and unmap page by page give the tree the general walk gives for the range.
+  const Attrs ro{Perm::read | Perm::exec | Perm::global};  // x86-32 cannot forbid exec
+  REQUIRE(protect(ta, a.arena, R::va(start), n * P, ro).ok());
+  for (std::uint64_t i = 0; i < n; ++i) {
+    auto r = protect(tb, b.arena, R::va(start + i * P), P, ro);
+    REQUIRE(r.ok());
+    CHECK(r->leaves_changed == 1);
+  }
+  CHECK(test::leaves(ta, a.arena) == test::leaves(tb, b.arena));
+  Options keep;
+  keep.release_empty = false;
+  REQUIRE(unmap(ta, a.arena, R::va(start), (n / 2) * P, keep).ok());
+  for (std::uint64_t i = 0; i < n / 2; ++i) {
+    auto r = unmap(tb, b.arena, R::va(start + i * P), P, keep);
+    REQUIRE(r.ok());
+    CHECK(r->leaves_changed == 1);
+  }
+  CHECK(test::leaves(ta, a.arena) == test::leaves(tb, b.arena));
+  CHECK(a.arena.tables_in_use() == b.arena.tables_in_use());
+  (void)sizeof(G);
+}
