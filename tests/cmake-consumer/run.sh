@@ -19,18 +19,28 @@ prefix=$(meson introspect "$build" --buildoptions |
 root=$work/dest$prefix
 want='0xffff800000000000-0xffff800000400000 -> 0x0000000000000000    4M      2 x 2M   PD '
 
-if [ "$mode" = cmake ]; then
-  cmake -S "$src/tests/cmake-consumer" -B "$work/cmake" -DCMAKE_PREFIX_PATH="$root" \
+# cmake_consumer <prefix> <build dir>: configure, build and run tests/cmake-consumer against it.
+cmake_consumer() {
+  cmake -S "$src/tests/cmake-consumer" -B "$2" -DCMAKE_PREFIX_PATH="$1" \
     -DCMAKE_FIND_USE_PACKAGE_REGISTRY=OFF -DCMAKE_FIND_USE_SYSTEM_PACKAGE_REGISTRY=OFF \
-    > "$work/cmake-configure.log" 2>&1 || { cat "$work/cmake-configure.log"; exit 1; }
+    > "$2.configure.log" 2>&1 || { cat "$2.configure.log"; exit 1; }
   # The package must be the one just installed, not one elsewhere on the machine.
-  dir=$(sed -n 's/^ptlib_DIR:PATH=//p' "$work/cmake/CMakeCache.txt")
-  case "$dir" in "$root"/*) echo "cmake: ptlib_DIR=$dir" ;;
-    *) echo "FAIL: CMake found ptlib at '$dir', not under $root"; exit 1 ;; esac
-  cmake --build "$work/cmake" > "$work/cmake-build.log" 2>&1 || { cat "$work/cmake-build.log"; exit 1; }
-  out=$("$work/cmake/consumer")
-  if echo "$out" | grep -qF "$want"; then echo "cmake consumer: ok"; exit 0; fi
-  echo "FAIL: the CMake consumer printed:"; echo "$out"; exit 1
+  dir=$(sed -n 's/^ptlib_DIR:PATH=//p' "$2/CMakeCache.txt")
+  case "$dir" in "$1"/*) echo "cmake: ptlib_DIR=$dir" ;;
+    *) echo "FAIL: CMake found ptlib at '$dir', not under $1"; exit 1 ;; esac
+  cmake --build "$2" > "$2.build.log" 2>&1 || { cat "$2.build.log"; exit 1; }
+  out=$("$2/consumer")
+  echo "$out" | grep -qF "$want" || { echo "FAIL: the CMake consumer printed:"; echo "$out"; exit 1; }
+}
+
+if [ "$mode" = cmake ]; then
+  cmake_consumer "$root" "$work/cmake"
+  echo "cmake consumer (DESTDIR install): ok"
+  # The same tree moved elsewhere: the package finds its files relative to itself.
+  mv "$work/dest" "$work/moved"
+  cmake_consumer "$work/moved$prefix" "$work/cmake-moved"
+  echo "cmake consumer (moved tree): ok"
+  exit 0
 fi
 
 pcdir=$(find "$root" -name ptlib-host.pc -printf '%h\n' | head -n 1)
