@@ -7,6 +7,11 @@
   boot       device trees of QEMU's virt machines (dumped at test time) + real ELF kernels
   bad        each bad input of issue 7: one line on stderr, exit status 1, never a crash
   diff       two images: what differs, exit status 0 / 1
+  dts        device trees compiled at test time from dts/*.dts with dtc (several banks, banks
+             sharing tables, one address cell, RAM above 4 GiB, reserved-memory no-map, a disabled
+             console, a console inside RAM, 2 TiB of RAM, an ARMv7 board with 2 GiB) and kernel
+             ELFs written here (segments at their own p_paddr, p_flags 0, execute-only, a 32-bit
+             segment that wraps): issue 12, items 2 and 8 to 14
 
 Expected values come from the requested maps and from the sources cited next to them, never
 from ptgen's own output.
@@ -346,6 +351,250 @@ def diff(work):
     run(["diff", a, a] + base, expect_rc=0)
 
 
+# ---------------------------------------------------------------------------------------------
+# dts: device trees written for the tests (dts/*.dts, compiled with dtc at test time) and kernel
+# ELFs written below. Expected values come from the DTS sources, the ELF headers written here and
+# the layouts' documented numbers, never from ptgen's output.
+PF_X, PF_W, PF_R = 1, 2, 4
+EM_ARM, EM_AARCH64, EM_RISCV = 40, 183, 243
+# Layouts (the numbers the existing boot test cites): arm64 48-bit (arm64_boot.hpp: linear map at
+# ffff000000000000, fixed mappings at fffffbfff0000000, the image in the last 2 GiB of vmalloc,
+# which ends there); Sv39 (Linux Documentation/arch/riscv/vm-layout.rst: direct mapping at
+# ffffffd600000000, 128 GiB; fixmap ffffffc4fea00000; vmalloc ends at ffffffd600000000);
+# ARMv7 3G/1G (Linux Documentation/arch/arm/memory.rst: PAGE_OFFSET c0000000, VMALLOC_END
+# ff800000, fixmap at ffc80000; arch/arm/mm/mmu.c: vmalloc_min = VMALLOC_END - 240 MiB -
+# VMALLOC_OFFSET (8 MiB) is where lowmem ends by default).
+A64 = dict(linear=0xffff000000000000, fixmap=0xfffffbfff0000000, image=0xfffffbfff0000000 - (2 << 30))
+SV39 = dict(linear=0xffffffd600000000, fixmap=0xffffffc4fea00000, image=0xffffffd600000000 - (2 << 30))
+V7_PAGE_OFFSET, V7_FIXMAP = 0xC0000000, 0xFFC80000
+V7_LOWMEM_END = 0xFF800000 - (240 << 20) - (8 << 20)
+
+
+def merge_tuples(runs):
+    """(va, pa, size, attrs) runs merged where they continue one another, as merged() does."""
+    return merged([dict(va=hex(v), pa=hex(p), size=hex(n), attrs=a) for v, p, n, a in sorted(runs)])
+
+
+def make_elf(path, elf64, machine, segs):
+    """A little-endian ET_EXEC ELF whose program headers are `segs` (vaddr, paddr, memsz, flags),
+    all PT_LOAD with p_filesz 0 (gABI 4.1: Elf32/Elf64_Ehdr and _Phdr layouts)."""
+    n = len(segs)
+    if elf64:
+        hdr = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9)
+        hdr += struct.pack("<HHIQQQIHHHHHH", 2, machine, 1, segs[0][0], 64, 0, 0, 64, 56, n, 64, 0, 0)
+        ph = b"".join(struct.pack("<IIQQQQQQ", 1, f, 0, v, p, 0, m, 0x1000) for v, p, m, f in segs)
+    else:
+        hdr = b"\x7fELF" + bytes([1, 1, 1]) + bytes(9)
+        hdr += struct.pack("<HHIIIIIHHHHHH", 2, machine, 1, segs[0][0], 52, 0, 0, 52, 32, n, 40, 0, 0)
+        ph = b"".join(struct.pack("<IIIIIIII", 1, 0, v, p, 0, m, f, 0x1000) for v, p, m, f in segs)
+    open(path, "wb").write(hdr + ph)
+    return path
+
+
+def one_line_error(what, args, words):
+    p = run(args, expect_rc=1)
+    lines = p.stderr.splitlines()
+    ok = len(lines) == 1 and lines[0].startswith("ptgen: ")
+    for w in [words] if isinstance(words, str) else words:
+        ok = ok and w in lines[0]
+    check(ok, f"{what}: stderr {p.stderr!r} should be one 'ptgen: ' line with {words!r}")
+    return lines[0] if lines else ""
+
+
+def build_and_dump(name, fmt_name, base, args, dump_args=(), work=None):
+    """Builds (with --json), dumps (--json); returns (build JSON, merged dump, dump JSON, build stdout) or None."""
+    img, js = work / f"{name}.bin", work / f"{name}.json"
+    b = run(["build", "--format", fmt_name, "--base", hex(base), "--image", img, "--json", js] + list(args))
+    if b.returncode != 0:
+        return None
+    d = run(["dump", "--format", fmt_name, "--image", img, "--base", hex(base), "--json"] + list(dump_args))
+    if d.returncode != 0:
+        return None
+    dump = json.loads(d.stdout)
+    return json.load(open(js)), merged(dump["ranges"]), dump, b.stdout
+
+
+def dts(work, dts_dir):
+    dtc = shutil.which("dtc")
+    if not dtc:
+        print("SKIP: dtc not installed (apt-get install device-tree-compiler)")
+        return 77
+    dtb = {}
+    for f in sorted(os.listdir(dts_dir)):
+        if f.endswith(".dts"):
+            out = work / (f[:-4] + ".dtb")
+            q = subprocess.run([dtc, "-q", "-I", "dts", "-O", "dtb", "-o", out, os.path.join(dts_dir, f)],
+                               capture_output=True, text=True)
+            if check(q.returncode == 0, f"dtc {f}: {q.stderr}"):
+                dtb[f[:-4]] = out
+    G, M, K = 1 << 30, 1 << 20, 1 << 10
+
+    # --- board64: three banks, one above 4 GiB; kernel segments at their own p_paddr ----------
+    # Segment 0: r-x at link 0x40200000, p_paddr 0x80400000; segment 1: rw- at +0x4000, p_paddr
+    # 0x80200000 (below segment 0: p_paddr order differs from p_vaddr order); segment 2: p_flags 0;
+    # segment 3: execute-only (PF_X) at +0xa000, p_paddr 0x80310000.
+    segs = [(0x40200000, 0x80400000, 0x3000, PF_R | PF_X), (0x40204000, 0x80200000, 0x1800, PF_R | PF_W),
+            (0x40208000, 0x80300000, 0x1000, 0), (0x4020a000, 0x80310000, 0x1000, PF_X)]
+    k64 = make_elf(work / "k-a64.elf", True, EM_AARCH64, segs)
+    krv = make_elf(work / "k-rv.elf", True, EM_RISCV, segs)
+    banks = [(0x80000000, 256 * M), (0x90000000, 128 * M), (0x880000000, 1 * G)]  # board64.dts
+    for fmt_name, lay, kern, caps, xo in (("arm64-4k-48", A64, k64, [], "r-x g"),
+                                          ("sv39", SV39, krv, ["--caps", "svpbmt"], "--x g")):
+        r = build_and_dump(f"board64-{fmt_name}", fmt_name, 0x80800000,
+                           ["--dtb", dtb["board64"], "--kernel", kern] + caps,
+                           ["--ttbr1"] if fmt_name.startswith("arm64") else caps, work)
+        if not check(r is not None, f"board64 {fmt_name}: build or dump failed"):
+            continue
+        built, got, _, out = r
+        want = [(lay["linear"] + pa - banks[0][0], pa, size, "rw- g") for pa, size in banks]
+        want.append((lay["fixmap"], 0x09000000, 0x1000, "rw- g,dev"))
+        # Each mapped segment at its own p_paddr (page-rounded), at image VA + (p_vaddr - link).
+        want += [(lay["image"] + 0x0000, 0x80400000, 0x3000, "r-x g"),
+                 (lay["image"] + 0x4000, 0x80200000, 0x2000, "rw- g"),
+                 (lay["image"] + 0xa000, 0x80310000, 0x1000, xo)]
+        check(got == merge_tuples(want), f"board64 {fmt_name}: dump {got}\n want {merge_tuples(want)}")
+        notes = " | ".join(built.get("notes", []))
+        check("segment 2" in notes and "not mapped" in notes, f"board64 {fmt_name}: no note on p_flags 0: {notes}")
+        if xo == "r-x g":
+            check("segment 3" in notes and "mapped r-x" in notes, f"{fmt_name}: no note on execute-only: {notes}")
+        check([int(x["pa"], 16) for x in built.get("segments", [])] == [0x80400000, 0x80200000, 0x80310000],
+              f"board64 {fmt_name}: JSON segments {built.get('segments')}")
+    # The model string (bytes 41 ff 1b 42) is echoed escaped, never raw.
+    raw = subprocess.run([PTGEN, "build", "--format", "arm64-4k-48", "--base", "0x80800000", "--dtb", dtb["board64"]],
+                         capture_output=True)
+    check(raw.returncode == 0 and b"(A\\xff\\x1bB)" in raw.stdout and b"\xff" not in raw.stdout and b"\x1b" not in raw.stdout,
+          f"board64: model not escaped: {raw.stdout[:200]!r}")
+
+    # --load moves the whole image: each segment keeps its offset from the lowest p_paddr.
+    r = build_and_dump("board64-load", "arm64-4k-48", 0x80800000,
+                       ["--dtb", dtb["board64"], "--kernel", k64, "--load", "0x81000000"], ["--ttbr1"], work)
+    if check(r is not None, "--load build failed"):
+        lowest = 0x80200000
+        check([int(x["pa"], 16) for x in r[0]["segments"]] == [0x81000000 + p - lowest for p in (0x80400000, 0x80200000, 0x80310000)],
+              f"--load: segments {r[0]['segments']}")
+    # dump of the TTBR1 image: --build reads the build's JSON (ttbr1 true); without it the dump
+    # says that its addresses are TTBR0's.
+    img, js = work / "board64-arm64-4k-48.bin", work / "board64-arm64-4k-48.json"
+    with_build = run(["dump", "--image", img, "--build", js]).stdout
+    with_flag = run(["dump", "--format", "arm64-4k-48", "--image", img, "--base", "0x80800000", "--ttbr1"]).stdout
+    check(with_build == with_flag and "TTBR1" in with_build.splitlines()[0], f"dump --build:\n{with_build}\nvs --ttbr1:\n{with_flag}")
+    plain = run(["dump", "--format", "arm64-4k-48", "--image", img, "--base", "0x80800000"]).stdout
+    check("--ttbr1" in plain.splitlines()[1], f"dump without --ttbr1 does not say how to read a TTBR1 image:\n{plain}")
+    one_line_error("--build disagrees", ["dump", "--image", img, "--build", js, "--format", "arm64-4k-39"], "disagrees")
+
+    base64 = ["build", "--format", "arm64-4k-48", "--base", "0x80800000", "--dtb", dtb["board64"], "--kernel"]
+    one_line_error("p_paddr not aligned like p_vaddr",
+                   base64 + [make_elf(work / "k-mis.elf", True, EM_AARCH64, [(0x40200000, 0x80400800, 0x1000, PF_R | PF_X)])],
+                   ["segment 0", "different offsets"])
+    one_line_error("kernel outside RAM",
+                   base64 + [make_elf(work / "k-out.elf", True, EM_AARCH64, [(0x40200000, 0x20000000, 0x1000, PF_R | PF_X)])],
+                   ["not inside one memory bank", "--load"])
+    v7 = ["build", "--format", "armv7-lpae", "--base", "0x80800000", "--dtb", dtb["armv7-2g"], "--kernel"]
+    one_line_error("ELF32 segment wrapping past 4 GiB",
+                   v7 + [make_elf(work / "k-wrap.elf", False, EM_ARM, [(0xfffff000, 0x80000000, 0x3000, PF_R | PF_X)])],
+                   ["segment 0", "wraps"])
+
+    # --- shared: two 1 MiB banks in neighbouring 2 MiB slots: one L1 and one L2 table shared --
+    r = build_and_dump("shared", "arm64-4k-48", 0x40800000, ["--dtb", dtb["shared"]], ["--ttbr1"], work)
+    if check(r is not None, "shared banks: build failed (multi-piece maps sharing tables, issue 12 item 1)"):
+        want = [(A64["linear"], 0x40000000, M, "rw- g"), (A64["linear"] + 2 * M, 0x40200000, M, "rw- g"),
+                (A64["fixmap"], 0x09000000, 0x1000, "rw- g,dev")]
+        check(r[1] == merge_tuples(want), f"shared: dump {r[1]}")
+        # Root; linear: L1, L2, an L3 per bank; console: L1, L2, L3 (another L0 entry): 8.
+        check(r[2]["tables"] == 8, f"shared: {r[2]['tables']} tables, wanted 8")
+
+    # --- cells1: one address cell, a console behind a translating bus ---------------------------
+    r = build_and_dump("cells1", "armv7-lpae", 0x80800000, ["--dtb", dtb["cells1"]], (), work)
+    if check(r is not None, "cells1: build failed"):
+        want = [(V7_PAGE_OFFSET, 0x80000000, 256 * M, "rw- g"), (V7_FIXMAP, 0x1c009000, 0x1000, "rw- g,dev")]
+        check(r[1] == merge_tuples(want), f"cells1: dump {r[1]}")
+    # x86-32 cannot forbid execution: refused, naming the flag; with it, the linear map is rwx.
+    one_line_error("x86-32 from a DTB", ["build", "--format", "x86-32", "--base", "0x80800000", "--dtb", dtb["cells1"]],
+                   ["unsupported_attrs", "--allow-implied-exec"])
+    r = build_and_dump("cells1-x86", "x86-32", 0x80800000, ["--dtb", dtb["cells1"], "--allow-implied-exec"], (), work)
+    if check(r is not None, "x86-32 --allow-implied-exec: build failed"):
+        check((0xC0000000, 0x80000000, 256 * M, "rwx g") in r[1], f"x86-32: linear map not rwx at c0000000: {r[1]}")
+
+    # --- reserved: no-map regions left out, whole pages ------------------------------------------
+    r = build_and_dump("reserved", "arm64-4k-48", 0x40800000, ["--dtb", dtb["reserved"]], ["--ttbr1"], work)
+    holes = [(0x40010000, 0x40011000), (0x4e800000, 0x4fc00000)]  # reserved.dts, widened to 4K pages
+    if check(r is not None, "reserved: build failed"):
+        pieces, at = [], 0x40000000
+        for lo, hi in holes + [(0x80000000, 0x80000000)]:
+            pieces.append((A64["linear"] + at - 0x40000000, at, lo - at, "rw- g"))
+            at = hi
+        want = pieces + [(A64["fixmap"], 0x09000000, 0x1000, "rw- g,dev")]
+        check(r[1] == merge_tuples(want), f"reserved: dump {r[1]}\n want {merge_tuples(want)}")
+        un = [(int(u["pa"], 16), int(u["pa"], 16) + int(u["size"], 16)) for u in r[0].get("unmapped", [])]
+        check(un == holes, f"reserved: JSON unmapped {un}, wanted {holes}")
+        check(r[3].count("unmapped") >= 2 and "no-map" in r[3], f"reserved: text output does not say so:\n{r[3]}")
+    r = build_and_dump("reserved-mapped", "arm64-4k-48", 0x40800000, ["--dtb", dtb["reserved"], "--map-no-map"], ["--ttbr1"], work)
+    if check(r is not None, "--map-no-map: build failed"):
+        check((A64["linear"], 0x40000000, G, "rw- g") in r[1], f"--map-no-map: RAM not mapped whole: {r[1]}")
+    one_line_error("kernel in a no-map region", ["build", "--format", "arm64-4k-48", "--base", "0x40800000", "--dtb",
+                   dtb["reserved"], "--kernel", make_elf(work / "k-optee.elf", True, EM_AARCH64,
+                                                         [(0x40200000, 0x4e900000, 0x1000, PF_R | PF_X)])],
+                   ["no-map", "--load"])
+    one_line_error("tables in a no-map region", ["build", "--format", "arm64-4k-48", "--base", "0x4e800000", "--dtb",
+                                                 dtb["reserved"]], ["no-map", "--base"])
+
+    # --- disabled console, console inside RAM ----------------------------------------------------
+    r = build_and_dump("disabled", "arm64-4k-48", 0x40800000, ["--dtb", dtb["disabled-console"]], ["--ttbr1"], work)
+    if check(r is not None, "disabled console: build failed"):
+        check(r[1] == [(A64["linear"], 0x40000000, 256 * M, "rw- g")], f"disabled console mapped: {r[1]}")
+        check(any("disabled" in n for n in r[0].get("notes", [])), f"disabled console: no note: {r[0].get('notes')}")
+    one_line_error("console inside RAM", ["build", "--format", "arm64-4k-48", "--base", "0x40800000", "--dtb",
+                                          dtb["uart-in-ram"]], ["mismatched", "--console-attrs"])
+    r = build_and_dump("uart-normal", "arm64-4k-48", 0x40800000, ["--dtb", dtb["uart-in-ram"], "--console-attrs", "rw-,g"],
+                       ["--ttbr1"], work)
+    if check(r is not None, "console inside RAM as normal memory: build failed"):
+        check((A64["fixmap"], 0x40001000, 0x1000, "rw- g") in r[1], f"uart-in-ram --console-attrs: {r[1]}")
+
+    # --- huge: 2 TiB on arm64-4k-48 with 1 GiB blocks; refused on Sv39 (128 GiB linear map) ----
+    r = build_and_dump("huge", "arm64-4k-48", 0x80800000, ["--dtb", dtb["huge"]], ["--ttbr1"], work)
+    if check(r is not None, "2 TiB on arm64-4k-48: build failed"):
+        lin = [x for x in r[2]["ranges"] if int(x["va"], 16) == A64["linear"]]
+        check(len(lin) == 1 and int(lin[0]["leaf_size"], 16) == G and lin[0]["count"] == 2048,
+              f"2 TiB: linear map not 2048 x 1G: {lin}")
+        # Root; 2 TiB over 512 GiB L0 entries: 4 L1 tables; the console: L1, L2, L3.
+        check(r[2]["tables"] == 8, f"2 TiB: {r[2]['tables']} tables, wanted 8")
+    one_line_error("2 TiB on Sv39", ["build", "--format", "sv39", "--base", "0x80800000", "--dtb", dtb["huge"],
+                                     "--caps", "svpbmt"], ["2T", "128G", "linear"])
+
+    # --- armv7-2g: lowmem mapped, the rest highmem -----------------------------------------------
+    lowmem = V7_LOWMEM_END - V7_PAGE_OFFSET
+    kv7 = make_elf(work / "k-v7.elf", False, EM_ARM, [(0xC0008000, 0x80008000, 0x3000, PF_R | PF_X),
+                                                      (0xC000C000, 0x8000C000, 0x2000, PF_R | PF_W)])
+    r = build_and_dump("armv7-2g", "armv7-lpae", 0x80800000, ["--dtb", dtb["armv7-2g"], "--kernel", kv7], (), work)
+    if check(r is not None, "ARMv7 with 2 GiB: build failed"):
+        want = [(V7_PAGE_OFFSET, 0x80000000, 0x8000, "rw- g"), (V7_PAGE_OFFSET + 0x8000, 0x80008000, 0x3000, "r-x g"),
+                (V7_PAGE_OFFSET + 0xb000, 0x8000b000, 0x1000, "rw- g"),
+                (V7_PAGE_OFFSET + 0xc000, 0x8000c000, 0x2000, "rw- g"),
+                (V7_PAGE_OFFSET + 0xe000, 0x8000e000, lowmem - 0xe000, "rw- g"),
+                (V7_FIXMAP, 0x1c090000, 0x1000, "rw- g,dev")]
+        check(r[1] == merge_tuples(want), f"armv7-2g: dump {r[1]}\n want {merge_tuples(want)}")
+        check(int(r[0].get("highmem_size", "0"), 16) == 2 * G - lowmem, f"armv7-2g: highmem_size {r[0].get('highmem_size')}")
+        check(any(u["what"] == "highmem" and int(u["pa"], 16) == 0x80000000 + lowmem for u in r[0].get("unmapped", [])),
+              f"armv7-2g: no highmem entry: {r[0].get('unmapped')}")
+        check("highmem" in r[3], "armv7-2g: text output does not mention highmem")
+    one_line_error("ARMv7 kernel in highmem", v7 + [make_elf(work / "k-high.elf", False, EM_ARM,
+                                                             [(0xC0008000, 0xB0008000, 0x1000, PF_R | PF_X)])],
+                   ["lowmem", "--load"])
+
+    # --- messages --------------------------------------------------------------------------------
+    msg = one_line_error("non-string stdout-path", ["build", "--format", "arm64-4k-48", "--base", "0x40800000", "--dtb",
+                                                    dtb["bad-stdout"]], "not a string")
+    check("names ''" not in msg, f"non-string stdout-path: {msg}")
+    lay = run(["layout", "--format", "arm64-4k-48"]).stdout
+    vm = [l.split() for l in lay.splitlines() if l.startswith("vmalloc")]
+    size = 0xfffffbfff0000000 - 0xffff800080000000  # arm64_boot.hpp: vmalloc from ffff800080000000
+    if check(len(vm) == 1, f"layout: no vmalloc line:\n{lay}"):
+        tok = vm[0][-1]
+        ok = tok.startswith("~") and tok.endswith("T") and abs(float(tok[1:-1]) - size / 2**40) < 0.01
+        check(ok, f"layout: vmalloc size {tok!r}, wanted about {size / 2**40:.2f}T")
+    return 0
+
+
 def main():
     global PTGEN
     ap = argparse.ArgumentParser()
@@ -356,6 +605,7 @@ def main():
     ap.add_argument("--kernel-riscv64")
     ap.add_argument("--kernel-aarch64")
     ap.add_argument("--kernel-wx")
+    ap.add_argument("--dts")
     o = ap.parse_args()
     PTGEN = o.ptgen
     from pathlib import Path
@@ -373,6 +623,8 @@ def main():
         bad(work, kernels, o.kernel_wx)
     elif o.group == "diff":
         diff(work)
+    elif o.group == "dts":
+        rc = dts(work, o.dts or os.path.join(os.path.dirname(os.path.abspath(__file__)), "dts"))
     else:
         sys.exit(f"unknown group {o.group}")
     print(f"{o.group}: {CHECKS[0]} checks, {len(FAILS)} failed")

@@ -880,7 +880,17 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
       continue;
     }
     holes.push_back(n.range);
-    if (in_ram) plan.unmapped.push_back(Unmapped{n.path, "reserved-memory no-map (not mapped; --map-no-map maps it)", n.range.pa, n.range.size});
+    if (!in_ram) continue;
+    // Whole pages: a page that holds a byte of the region is left out.
+    const std::uint64_t lo = align_down(n.range.pa, page);
+    const std::uint64_t hi = align_down(n.range.pa + (n.range.size - 1), page) + page;
+    plan.unmapped.push_back(Unmapped{
+        n.path,
+        fmt::format("reserved-memory no-map{} (not mapped; --map-no-map maps it)",
+                    lo == n.range.pa && hi - lo == n.range.size ? std::string()
+                                                                : fmt::format(", reg {} widened to whole pages",
+                                                                              range_text(n.range.pa, n.range.size))),
+        lo, hi - lo});
   }
   for (const std::string& path : m.reserved_dynamic)
     plan.notes.push_back(fmt::format("note   {} is no-map without a reg (the OS places it at boot): not known here, not "

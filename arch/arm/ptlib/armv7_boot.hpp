@@ -23,7 +23,7 @@
 //  - B4.1.104 MAIR0 / MAIR1 (armv7::kMair0 / kMair1).
 // Layouts: Linux Documentation/arch/arm/memory.rst (VMALLOC_END = 0xff800000, the fixmap at
 // 0xffc80000..0xffefffff, modules below PAGE_OFFSET) with PAGE_OFFSET 0xC0000000 (VMSPLIT_3G) and
-// Linux's default 240 MiB of vmalloc after an 8 MiB gap; RAM past lowmem is highmem
+// Linux's default 240 MiB of vmalloc after an 8 MiB gap above lowmem; RAM past lowmem is highmem
 // (Documentation/arch/arm/memory.rst, arch/arm/mm/mmu.c: arm_lowmem_limit). The 4G/4G split
 // layout is ptlib's: TTBR1 = top 256 MiB for image, modules, vmalloc and fixmap; TTBR0 = the low
 // 3840 MiB for user space, and for the kernel's lowmem in a tree of its own with its own ASID.
@@ -171,13 +171,15 @@ constexpr Result<SplitRegs> split_regs(const SplitSpace<Low, High>& s, std::uint
 }
 
 /// Layouts. Classic: Linux's 3G/1G split with LPAE (T0SZ = 0, T1SZ = 2), the image in lowmem,
-/// modules in the 16 MiB below PAGE_OFFSET (left out of the user range). RAM past the 760 MiB of
-/// lowmem is highmem (Layout::highmem), as in Linux.
+/// modules in the 16 MiB below PAGE_OFFSET (left out of the user range). Lowmem ends where Linux
+/// puts it by default (arch/arm/mm/mmu.c: vmalloc_min = VMALLOC_END - 240 MiB - VMALLOC_OFFSET
+/// = 0xf0000000, so 768 MiB), vmalloc starts 8 MiB (VMALLOC_OFFSET) above it; RAM past lowmem
+/// is highmem (Layout::highmem), as in Linux.
 inline constexpr Layout kLayout3g{
     "armv7-lpae-3g",
     Region{VirtAddr(0), 0xbf00'0000ULL},              // user, up to PAGE_OFFSET - 16 MiB
-    Region{VirtAddr(0xc000'0000ULL), 0x2f80'0000ULL},  // lowmem, 760 MiB
-    Region{VirtAddr(0xf000'0000ULL), 0x0f80'0000ULL},  // vmalloc, 248 MiB to VMALLOC_END
+    Region{VirtAddr(0xc000'0000ULL), 0x3000'0000ULL},  // lowmem, 768 MiB (high_memory 0xf0000000)
+    Region{VirtAddr(0xf080'0000ULL), 0x0f00'0000ULL},  // vmalloc, 240 MiB after the 8 MiB gap, to VMALLOC_END
     Region{},                                          // image in lowmem
     Region{VirtAddr(0xffc8'0000ULL), 0x0028'0000ULL},  // fixmap 0xffc80000..0xffefffff
     0, false, true};
