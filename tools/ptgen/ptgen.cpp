@@ -883,7 +883,8 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
     if (!in_ram) continue;
     // Whole pages: a page that holds a byte of the region is left out.
     const std::uint64_t lo = align_down(n.range.pa, page);
-    const std::uint64_t hi = align_down(n.range.pa + (n.range.size - 1), page) + page;
+    const std::uint64_t last = n.range.pa + (n.range.size - 1) < n.range.pa ? ~std::uint64_t{0} : n.range.pa + (n.range.size - 1);
+    const std::uint64_t hi = align_down(last, page) + page;  // 0 (2^64) for a region that reaches the top
     plan.unmapped.push_back(Unmapped{
         n.path,
         fmt::format("reserved-memory no-map{} (not mapped; --map-no-map maps it)",
