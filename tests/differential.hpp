@@ -89,18 +89,39 @@ template <class F>
 struct Runner {
   using G = Geometry<F>;
   typename F::Caps caps = test::full_caps<F>();
-  Memory mem{64 << 20};
+  Memory mem;
   Tree<F> tree{};
   Model model;
   bool empties_allowed = false;
   std::uint64_t w0, window;
   // What the run exercised: successes per op kind, refusals, splits, releases, folds.
   std::uint64_t ok[4] = {}, refused = 0, splits = 0, released = 0, folds = 0;
+  // The live policy of every call, and the refusals a caller accepts besides overlap and
+  // unsupported attributes (differential_live.hpp judges needs_break_before_make itself): a
+  // refused call must leave the tables and the allocator as they were.
+  Live live = Live::offline;
+  bool bbm_refusals_ok = false, oom_ok = false;
+  std::optional<Errc> last_error;  // the error of the last step() whose call failed
 
-  Runner(std::uint64_t w0_, std::uint64_t window_) : w0(w0_), window(window_) {
+  Runner(std::uint64_t w0_, std::uint64_t window_, std::size_t arena_bytes = 64 << 20,
+         std::uint64_t base = Memory::kBase)
+      : mem(arena_bytes), w0(w0_), window(window_) {
+    if (base != Memory::kBase) mem.arena = Arena(mem.buf.get(), arena_bytes, PhysAddr(base));
     auto t = make_tree<F>(mem.arena, caps);
-    if (!t) std::abort();  // a 64 MiB arena always holds a root
+    if (!t) std::abort();  // every arena a test gives holds a root
     tree = *t;
+  }
+
+  /// Runs `o` on the tree through memory `m` and hook `h`.
+  template <class M, class Hook>
+  Result<Report> call(const Op& o, M& m, const Options& opts, Hook&& h) const {
+    switch (o.kind) {
+      case Op::map: return map(tree, m, G::to_va(o.lo), PhysAddr(o.pa), o.size, o.attrs, opts, h);
+      case Op::unmap: return unmap(tree, m, G::to_va(o.lo), o.size, opts, h);
+      case Op::protect: return protect(tree, m, G::to_va(o.lo), o.size, o.attrs, opts, h);
+      case Op::compact: return compact(tree, m, G::to_va(o.lo), o.size, opts, h);
+    }
+    return make_error(Errc::zero_size);
   }
 
   std::optional<std::string> translate_at(std::uint64_t t) const {
@@ -142,24 +163,22 @@ struct Runner {
 
   /// Applies `o` and checks it; `full` compares the whole tree with the model afterwards (also
   /// done every 64 ops and after every split).
-  std::optional<std::string> step(const Op& o, std::uint64_t index, bool full = false) {
+  template <class Hook = NoSync>
+  std::optional<std::string> step(const Op& o, std::uint64_t index, bool full = false, Hook&& hook = Hook{}) {
     Options opts;
+    opts.live = live;
     opts.max_leaf_size = o.max_leaf;
     opts.contiguous = o.contiguous;
     opts.release_empty = o.release_empty;
     const std::uint64_t hi = o.lo + o.size;
     const bool attrs_ok = F::leaf_proto(G::level(G::kDepth - 1), LeafSettings{o.attrs}, caps).ok();
     const bool overlap = model.overlaps(o.lo, hi);
-    const bool may_refuse = (o.kind == Op::map && (overlap || !attrs_ok)) || (o.kind == Op::protect && !attrs_ok);
+    const bool may_refuse = (o.kind == Op::map && (overlap || !attrs_ok)) || (o.kind == Op::protect && !attrs_ok) ||
+                            bbm_refusals_ok || oom_ok;
     Memory::Snapshot before{};
     if (may_refuse) before = mem.snapshot();
-    Result<Report> r = Report{};
-    switch (o.kind) {
-      case Op::map: r = map(tree, mem.arena, G::to_va(o.lo), PhysAddr(o.pa), o.size, o.attrs, opts); break;
-      case Op::unmap: r = unmap(tree, mem.arena, G::to_va(o.lo), o.size, opts); break;
-      case Op::protect: r = protect(tree, mem.arena, G::to_va(o.lo), o.size, o.attrs, opts); break;
-      case Op::compact: r = compact(tree, mem.arena, G::to_va(o.lo), o.size, opts); break;
-    }
+    Result<Report> r = call(o, mem.arena, opts, hook);
+    last_error.reset();
     if (r.ok()) {
       ++ok[o.kind];
       if (o.kind != Op::map) splits += r->tables_added;
@@ -183,8 +202,11 @@ struct Runner {
     } else {
       const Errc c = r.error().code;
       const bool unsupported = c == Errc::unsupported_attrs || c == Errc::unsupported_memtype;
-      const bool expected = o.kind == Op::map ? ((overlap && c == Errc::overlap) || (!attrs_ok && unsupported))
-                                              : (o.kind == Op::protect && !attrs_ok && unsupported);
+      last_error = c;
+      const bool expected = (o.kind == Op::map ? ((overlap && c == Errc::overlap) || (!attrs_ok && unsupported))
+                                               : (o.kind == Op::protect && !attrs_ok && unsupported)) ||
+                            (bbm_refusals_ok && c == Errc::needs_break_before_make) ||
+                            (oom_ok && c == Errc::out_of_memory);
       if (!expected) return "unexpected error " + to_string(r.error());
       if (!may_refuse || !(mem.snapshot() == before)) return "a refused call changed the tables or the allocator";
       ++refused;
@@ -213,6 +235,8 @@ struct Workload {
   std::uint64_t window = std::min<std::uint64_t>(8 * S, limit / 2);
   std::uint64_t w0 = limit - window;
   std::uint64_t pa_room = std::min<std::uint64_t>(G::kPaLimit + 1 - window, std::uint64_t{1} << 34);
+  std::uint64_t pa_base = 0;                                  // PAs land in [pa_base, pa_base + pa_room)
+  std::uint64_t fill_leaf = S <= (64 << 20) ? 1 : 0;          // the leaf size of block-filling maps
 
   Workload() {
     const unsigned k = F::contig_log2(G::level(G::kDepth - 1), test::full_caps<F>());
@@ -239,7 +263,7 @@ struct Workload {
     o.lo = w0 + pick((window - o.size) / P + 1) * P;
     const std::uint64_t align = pick(2) ? S : run;
     if (pick(2) && o.lo - w0 >= o.lo % align) o.lo -= o.lo % align;
-    o.pa = align_down(pick(pa_room - o.size), S) + (o.lo % S);
+    o.pa = pa_base + align_down(pick(pa_room - o.size), S) + (o.lo % S);
     if (pick(4) == 0) o.pa = align_down(o.pa, P) + P * (1 + pick(3));
     if (o.pa + o.size - 1 > G::kPaLimit) o.pa = 0;
     o.attrs = kAttrs[pick(std::size(kAttrs))];
@@ -250,7 +274,7 @@ struct Workload {
       o.size = (o.kind == Op::map ? 1 : 1 + pick(2)) * S;
       o.lo = w0 + align_down(pick(window - o.size + 1), S);
       o.pa = align_down(o.pa, S);
-      if (o.kind == Op::map && S <= (64 << 20)) o.max_leaf = 1;
+      if (o.kind == Op::map && fill_leaf) o.max_leaf = fill_leaf;
     }
     o.contiguous = pick(4) != 0;
     o.release_empty = pick(16) != 0;

@@ -1,0 +1,504 @@
+// Live trees, failing allocators, odd arenas and the whole VA space on top of differential.hpp
+// (shared by tests/differential_live.cpp and the fuzz target):
+//  - TableView: what the tables say, read entry by entry with F::decode through the Arena (no
+//    engine walker), with every contiguous run (arm64/ARMv7 Contiguous bit, Svnapot) checked to
+//    hold valid entries of one attribute set whose addresses move in step;
+//  - Tlb: a sync hook with a TLB model. Any valid leaf may be cached at any moment the hook is
+//    called (a contiguous entry for its whole run); a cached translation stays until an
+//    invalidate() covers it. At every publish()/invalidate() no VA may have a cached translation
+//    the architecture forbids to coexist with the table's (another PA anywhere; on Arm another
+//    memory type, nG or entry size; on x86 another entry size), and after a call every cached
+//    translation must equal the table's;
+//  - FailAt: a TableMemory over an Arena whose allocation number k fails, honestly (reserve()
+//    says no) or as a liar (reserve() says yes);
+//  - LiveRunner: a diff::Runner under a live policy with the Tlb as hook, probing every op with
+//    an allocator failing at each allocation index first;
+//  - Area: a workload window anywhere in the VA space (both halves, top and bottom), at any
+//    block level, with PAs at the format's limit.
+#pragma once
+#include <string_view>
+
+#include "differential.hpp"
+
+namespace diff {
+
+/// A translation of tree offsets [lo, hi) to pa (at lo), with the size of the entry a TLB would
+/// hold for it (a leaf's size, or its whole contiguous run).
+struct Tr {
+  std::uint64_t lo, hi, pa;
+  Attrs attrs;
+  std::uint64_t entry;
+  bool contig = false;  // from a leaf with the contiguous hint
+};
+
+inline void push_merged(std::vector<Tr>& v, const Tr& t) {
+  if (!v.empty()) {
+    Tr& b = v.back();
+    if (b.hi == t.lo && b.pa + (b.hi - b.lo) == t.pa && b.attrs == t.attrs && b.entry == t.entry &&
+        b.contig == t.contig) {
+      b.hi = t.hi;
+      return;
+    }
+  }
+  v.push_back(t);
+}
+
+template <class F>
+struct Traits {
+  static constexpr std::string_view name = F::kName;
+  static constexpr bool arm = name.starts_with("arm");
+  static constexpr bool riscv = name.starts_with("sv");
+  // Arm ARM D8.16.1 / ARMv7 B3.10.1: memory type and nG changes need break-before-make; the fake
+  // format's attributes are read/write only. RISC-V lets a stale entry live until sfence.vma.
+  static constexpr bool strict_mem = arm || name.starts_with("fake");  // the fake: memory type too
+  static constexpr bool strict_global = arm;
+  // Arm (block size, Contiguous bit) and x86 (SDM 4.10.2.3, page-size changes): a TLB must
+  // never hold entries of two sizes for one VA.
+  static constexpr bool strict_size = !riscv;
+};
+
+/// The tables as the hardware would read them.
+template <class F>
+struct TableView {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+  std::vector<Tr> own;    // each valid leaf's translation (merged)
+  std::vector<Tr> reach;  // what a TLB may derive: a contiguous entry translates its whole run
+  std::optional<std::string> bad;
+
+  TableView(const Tree<F>& t, const Arena& a) { read(t, a, t.root, 0, 0); }
+
+  void read(const Tree<F>& t, const Arena& a, PhysAddr pa, std::size_t d, std::uint64_t lo) {
+    const Entry* e = static_cast<const Entry*>(a.map(pa, d));
+    if (!e) {
+      bad = fmt::format("a table at pa {:#x} (depth {}) outside the arena", pa.value, d);
+      return;
+    }
+    const auto L = G::level(d);
+    const std::uint64_t span = G::span(d);
+    std::uint64_t run_end = 0;  // tree offset up to which the current run was checked
+    for (std::size_t k = 0; k < G::entries(d) && !bad; ++k) {
+      const Decoded x = F::decode(L, e[k]);
+      const std::uint64_t at = lo + k * span;
+      if (x.kind == EntryKind::invalid) continue;
+      if (x.kind == EntryKind::malformed || (x.kind == EntryKind::table && d + 1 >= G::kDepth)) {
+        bad = fmt::format("malformed entry at offset {:#x} depth {}", at, d);
+        return;
+      }
+      if (x.kind == EntryKind::table) {
+        read(t, a, x.addr, d + 1, at);
+        continue;
+      }
+      auto pa_of = [&](const Decoded& y, std::size_t j) {
+        return y.addr.value + (y.run_log2 ? (j & ((std::size_t{1} << y.run_log2) - 1)) * span : 0);
+      };
+      const std::uint64_t pk = pa_of(x, k);
+      push_merged(own, Tr{at, at + span, pk, x.attrs, span, x.contiguous});
+      const unsigned c = !x.contiguous ? 0 : x.run_log2 ? x.run_log2 : F::contig_log2(L, t.caps);
+      if (c == 0) {
+        push_merged(reach, Tr{at, at + span, pk, x.attrs, span});
+        continue;
+      }
+      const std::size_t n = std::size_t{1} << c, first = k & ~(n - 1);
+      const std::uint64_t rlo = lo + first * span, base = pk - (k - first) * span;
+      if (at < run_end) continue;  // this run was checked and pushed at its first valid entry
+      run_end = rlo + n * span;
+      for (std::size_t j = first; j < first + n; ++j) {
+        const Decoded y = F::decode(L, e[j]);
+        if (y.kind == EntryKind::invalid) continue;
+        if (y.kind != EntryKind::leaf || !y.contiguous || y.attrs != x.attrs || y.run_log2 != x.run_log2 ||
+            pa_of(y, j) != base + (j - first) * span) {
+          bad = fmt::format("contiguous run at offset {:#x} (depth {}) mixes entries: #{} is {} -> {:#x} {}, #{} "
+                            "{}contiguous -> {:#x} {}",
+                            rlo, d, k - first, "contiguous", pk, to_string(x.attrs), j - first,
+                            y.contiguous ? "" : "not ", pa_of(y, j), to_string(y.attrs));
+          return;
+        }
+      }
+      reach.push_back(Tr{rlo, rlo + n * span, base, x.attrs, n * span, true});  // one TLB entry: never merged
+    }
+  }
+};
+
+/// Interval sweep over two sorted lists: calls fn(a, b, at) for each overlap (at = its start).
+template <class A, class B, class Fn>
+void sweep(const A& a, const B& b, Fn&& fn) {
+  auto i = a.begin();
+  auto j = b.begin();
+  auto get = [](const auto& x) -> const Tr& {
+    if constexpr (requires { x.second; }) return x.second;
+    else return x;
+  };
+  while (i != a.end() && j != b.end()) {
+    const Tr &x = get(*i), &y = get(*j);
+    if (x.hi <= y.lo) ++i;
+    else if (y.hi <= x.lo) ++j;
+    else {
+      if (fn(x, y, std::max(x.lo, y.lo))) return;
+      if (x.hi <= y.hi) ++i;
+      else ++j;
+    }
+  }
+}
+
+/// The sync hook with a TLB model (see the top of this file). Two kinds of cached entries: a
+/// piece of a leaf's own translation (any VA of a leaf, cached from that leaf: dropped per VA by
+/// invalidate()), and a whole contiguous run cached as one entry from any of its entries
+/// (dropped as a whole by an invalidate() touching any VA of it).
+template <class F>
+struct Tlb {
+  using G = Geometry<F>;
+  using T = Traits<F>;
+  const Tree<F>* tree = nullptr;
+  const Arena* arena = nullptr;
+  std::map<std::uint64_t, Tr> pages;  // by lo
+  std::map<std::uint64_t, Tr> runs;   // by lo
+  std::optional<std::string> failure;
+  std::uint64_t publishes = 0, invalidates = 0;
+
+  void publish() {
+    ++publishes;
+    observe("publish");
+  }
+  void invalidate(VirtAddr va, std::uint64_t size) {
+    ++invalidates;
+    observe("invalidate");
+    const std::uint64_t lo = G::to_tree(va);
+    erase(lo, lo + size);
+  }
+  [[nodiscard]] std::uint64_t events() const { return publishes + invalidates; }
+
+  void cut(std::uint64_t t) {
+    auto it = pages.upper_bound(t);
+    if (it == pages.begin()) return;
+    --it;
+    Tr& c = it->second;
+    if (c.lo < t && t < c.hi) {
+      Tr right = c;
+      right.lo = t;
+      right.pa = c.pa + (t - c.lo);
+      c.hi = t;
+      pages.emplace(t, right);
+    }
+  }
+  void erase(std::uint64_t lo, std::uint64_t hi) {
+    cut(lo);
+    cut(hi);
+    pages.erase(pages.lower_bound(lo), pages.lower_bound(hi));
+    auto it = runs.lower_bound(lo);
+    if (it != runs.begin() && std::prev(it)->second.hi > lo) --it;
+    while (it != runs.end() && it->first < hi) it = runs.erase(it);
+  }
+
+  static std::optional<std::string> conflict(const Tr& c, const Tr& t, std::uint64_t at) {
+    const std::uint64_t pc = c.pa + (at - c.lo), pt = t.pa + (at - t.lo);
+    const bool bad = pc != pt || (T::strict_mem && c.attrs.mem != t.attrs.mem) ||
+                     (T::strict_global && c.attrs.global() != t.attrs.global()) ||
+                     (T::strict_size && (c.entry != t.entry || c.contig != t.contig));
+    if (!bad) return std::nullopt;
+    return fmt::format("offset {:#x}: the TLB may hold {:#x} {} (entry {:#x}{}) while the table says {:#x} {} (entry "
+                       "{:#x}{})",
+                       at, pc, to_string(c.attrs), c.entry, c.contig ? " contiguous" : "", pt, to_string(t.attrs),
+                       t.entry, t.contig ? " contiguous" : "");
+  }
+
+  static void fill(std::map<std::uint64_t, Tr>& cache, const Tr& t) {
+    std::uint64_t at = t.lo;
+    auto it = cache.upper_bound(at);
+    if (it != cache.begin() && std::prev(it)->second.hi > at) at = std::prev(it)->second.hi;
+    while (at < t.hi) {
+      const bool last = it == cache.end() || it->first >= t.hi;
+      const std::uint64_t end = last ? t.hi : it->first;
+      if (at < end) {
+        Tr piece = t;
+        piece.lo = at;
+        piece.hi = end;
+        piece.pa = t.pa + (at - t.lo);
+        cache.emplace_hint(it, at, piece);
+      }
+      if (last) break;
+      at = std::max(at, it->second.hi);
+      ++it;
+    }
+  }
+
+  /// A moment the walker may read the tables: checks the runs and the caches against them, then
+  /// caches every valid translation not cached yet.
+  void observe(const char* where) {
+    if (failure || !tree) return;
+    const TableView<F> v(*tree, *arena);
+    if (v.bad) {
+      failure = fmt::format("at a {}: {}", where, *v.bad);
+      return;
+    }
+    auto check = [&](const Tr& c, const Tr& t, std::uint64_t at) {
+      if (auto f = conflict(c, t, at)) failure = fmt::format("at a {}: {}", where, *f);
+      return bool(failure);
+    };
+    sweep(pages, v.own, check);
+    if (!failure) sweep(runs, v.reach, check);
+    if (failure) return;
+    for (const Tr& t : v.own) fill(pages, t);
+    for (const Tr& t : v.reach)
+      if (t.contig) fill(runs, t);
+  }
+
+  /// After a call: nothing stale, every cached translation is the table's.
+  std::optional<std::string> after_call() {
+    observe("return");
+    if (failure) return failure;
+    const TableView<F> v(*tree, *arena);
+    std::optional<std::string> bad;
+    struct Pass {
+      const std::map<std::uint64_t, Tr>* cache;
+      const std::vector<Tr>* list;
+      bool entry;
+    };
+    for (const Pass p : {Pass{&pages, &v.own, true}, Pass{&runs, &v.own, false}, Pass{&runs, &v.reach, true}}) {
+      std::uint64_t covered = 0, total = 0;
+      for (const auto& [lo, c] : *p.cache) total += c.hi - lo;
+      sweep(*p.cache, *p.list, [&](const Tr& c, const Tr& t, std::uint64_t at) {
+        const std::uint64_t end = std::min(c.hi, t.hi);
+        covered += end - at;
+        if (c.pa + (at - c.lo) != t.pa + (at - t.lo) || c.attrs != t.attrs ||
+            (p.entry && (c.entry != t.entry || c.contig != t.contig)))
+          bad = fmt::format("after the call the TLB may still hold offset {:#x} -> {:#x} {} (entry {:#x}{}); the table "
+                            "says {:#x} {} (entry {:#x}{})",
+                            at, c.pa + (at - c.lo), to_string(c.attrs), c.entry, c.contig ? " contiguous" : "",
+                            t.pa + (at - t.lo), to_string(t.attrs), t.entry, t.contig ? " contiguous" : "");
+        return bool(bad);
+      });
+      if (bad) return bad;
+      if (covered != total)
+        return fmt::format("after the call the TLB may still hold {:#x} bytes of translations the table no longer has",
+                           total - covered);
+    }
+    return std::nullopt;
+  }
+};
+
+/// A TableMemory over an Arena whose allocation number `fail_at` (0-based, counted from its
+/// creation) and every later one fails. Honest: reserve() says no to a reservation that reaches
+/// the failing allocation; liar: reserve() asks only the Arena.
+struct FailAt {
+  Arena& a;
+  std::size_t fail_at;
+  bool liar;
+  std::size_t allocations = 0, failures = 0;
+  std::optional<NewTable> allocate(const TableRequest& r) {
+    if (allocations >= fail_at) return ++failures, std::nullopt;
+    auto t = a.allocate(r);
+    if (t) ++allocations;
+    return t;
+  }
+  bool reserve(std::size_t n, const TableRequest& r) {
+    return (liar || allocations + n <= fail_at) && a.reserve(n, r);
+  }
+  void release(PhysAddr pa, const TableRequest& r) { a.release(pa, r); }
+  void* map(PhysAddr pa, std::size_t d) { return a.map(pa, d); }
+  void unmap(void* p, std::size_t d) { a.unmap(p, d); }
+};
+static_assert(TableMemory<FailAt>);
+
+/// A workload window: at `where` in the VA space (0 bottom of the lower half, 1 top of the lower
+/// half, 2 bottom of the upper half, 3 top of the upper half; the halves of a sign-extended
+/// format, else the bottom and top of the whole range), with blocks at depth `d`, PAs at the
+/// format's limit when `pa_top`. Ops are pushed against the window's edges one time in four.
+template <class F>
+struct Area : Workload<F> {
+  using G = Geometry<F>;
+  bool usable = true;
+  std::size_t depth;
+  int where;
+
+  Area(std::size_t d, int where_, bool pa_top) : depth(d), where(where_) {
+    Workload<F>& w = *this;
+    const bool halves = F::kVaRule == VaRule::sign_extend;
+    const std::uint64_t room = halves ? std::uint64_t{1} << (G::kVaBits - 1) : G::kVaMask + 1;
+    const std::uint64_t half0 = halves && where >= 2 ? room : 0;
+    if (!halves && where >= 2) usable = false;
+    w.S = G::span(d);
+    w.window = std::min<std::uint64_t>(8 * w.S, room / 2);
+    if (w.window < 2 * w.S || !F::can_leaf(G::level(d), test::full_caps<F>())) usable = false;
+    w.w0 = half0 + (where % 2 ? room - w.window : 0);
+    if (d + 2 != G::kDepth) {
+      const unsigned k = F::contig_log2(G::level(d), test::full_caps<F>());
+      w.run = k ? w.S << k : w.S;
+      w.fill_leaf = G::span(d + 1);
+    }
+    if (w.window > G::kPaLimit / 2) usable = false;
+    if (!usable) return;
+    w.pa_room = std::min<std::uint64_t>(G::kPaLimit + 1 - w.window, std::max<std::uint64_t>(std::uint64_t{1} << 34, 4 * w.window));
+    if (pa_top) w.pa_base = align_down(G::kPaLimit + 1 - w.pa_room, w.S);
+  }
+
+  Op next(std::mt19937_64& rng) const {
+    Op o = Workload<F>::next(rng);
+    const std::uint64_t r = rng() % 8;
+    if (r == 0) o.lo = this->w0;
+    else if (r == 1) o.lo = this->w0 + this->window - o.size;
+    if (r < 2) {  // keep the PA's offset inside a block like the VA's (blocks stay possible)
+      o.pa = this->pa_base + align_down(o.pa - this->pa_base, this->S) + o.lo % this->S;
+      if (o.pa + o.size - 1 > G::kPaLimit) o.pa = align_down(G::kPaLimit + 1 - o.size, this->S) - this->S + o.lo % this->S;
+    }
+    // At most ~4096 leaves per map: the largest leaf VA and PA allow bounds the size.
+    if (o.kind == Op::map) {
+      std::uint64_t leaf = G::kPageSize;
+      for (std::size_t d = 0; d < G::kDepth; ++d)
+        if (F::can_leaf(G::level(d), test::full_caps<F>()) && (o.lo - o.pa) % G::span(d) == 0 &&
+            (o.max_leaf == 0 || G::span(d) <= o.max_leaf)) {
+          leaf = G::span(d);
+          break;
+        }
+      o.size = std::min(o.size, 4096 * leaf);
+    }
+    return o;
+  }
+  [[nodiscard]] std::string describe() const {
+    static constexpr const char* kWhere[] = {"bottom of the lower half", "top of the lower half",
+                                             "bottom of the upper half", "top of the upper half"};
+    return fmt::format("window [{:#x}, +{:#x}) at the {}, blocks of {:#x}, PAs from {:#x}", this->w0, this->window,
+                       kWhere[where], this->S, this->pa_base);
+  }
+};
+
+/// A diff::Runner under a live policy with a Tlb as hook; probes each op with failing allocators.
+template <class F>
+struct LiveRunner {
+  using G = Geometry<F>;
+  Runner<F> r;
+  Tlb<F> tlb;
+  bool probe = false;  // before each op: fail each of its allocations, honestly and as a liar
+  std::uint64_t probes = 0, liar_failures = 0, bbm_refusals = 0, ooms = 0;
+
+  LiveRunner(std::uint64_t w0, std::uint64_t window, Live live, std::size_t arena_bytes = 64 << 20,
+             std::uint64_t base = Memory::kBase, bool small = false)
+      : r(w0, window, arena_bytes, base) {
+    r.live = live;
+    r.bbm_refusals_ok = live == Live::refuse;
+    r.oom_ok = small;
+    tlb.tree = &r.tree;
+    tlb.arena = &r.mem.arena;
+  }
+
+  Options options(const Op& o) const {
+    Options opts;
+    opts.max_leaf_size = o.max_leaf;
+    opts.contiguous = o.contiguous;
+    opts.release_empty = o.release_empty;
+    opts.live = r.live;
+    return opts;
+  }
+
+  /// Whether Live::refuse may refuse `o` (judged from the tables, not from the engine): a leaf
+  /// or contiguous run straddling an edge of the range must be split or unfolded (Arm, x86, the
+  /// fake); a protect changing a leaf's memory type or nG needs break-before-make on Arm; a
+  /// compact folds tables into blocks (Arm, x86, the fake). RISC-V never needs it.
+  bool refusal_justified(const Op& o) const {
+    if (Traits<F>::riscv || o.kind == Op::map) return false;
+    if (o.kind == Op::compact) return true;
+    const TableView<F> v(r.tree, r.mem.arena);
+    const std::uint64_t hi = o.lo + o.size;
+    for (const Tr& t : v.reach)
+      for (std::uint64_t edge : {o.lo, hi})
+        if (t.lo < edge && edge < t.hi && (edge - t.lo) % t.entry != 0) return true;
+    if (o.kind == Op::protect)
+      for (const Tr& t : v.own)
+        if (t.lo < hi && o.lo < t.hi &&
+            ((Traits<F>::strict_mem && t.attrs.mem != o.attrs.mem) ||
+             (Traits<F>::strict_global && t.attrs.global() != o.attrs.global())))
+          return true;
+    return false;
+  }
+
+  Result<std::size_t> plan_of(const Op& o) {
+    const Options opts = options(o);
+    switch (o.kind) {
+      case Op::map: return plan(r.tree, r.mem.arena, op::Map{G::to_va(o.lo), PhysAddr(o.pa), o.size, o.attrs}, opts);
+      case Op::unmap: return plan(r.tree, r.mem.arena, op::Unmap{G::to_va(o.lo), o.size}, opts);
+      case Op::protect: return plan(r.tree, r.mem.arena, op::Protect{G::to_va(o.lo), o.size, o.attrs}, opts);
+      case Op::compact: return plan(r.tree, r.mem.arena, op::Compact{G::to_va(o.lo), o.size}, opts);
+    }
+    return make_error(Errc::zero_size);
+  }
+
+  /// Runs `o` with an allocator failing at each of its allocations; every failed call must
+  /// leave everything as before (honest) or every translation and no leaked table (liar; a map
+  /// is undone: as many tables in use as before).
+  std::optional<std::string> probe_allocations(const Op& o) {
+    const Options opts = options(o);
+    const Result<std::size_t> need = plan_of(o);
+    if (!need.ok() || *need == 0) return std::nullopt;
+    for (std::size_t k = 0; k < *need; ++k)
+      for (bool liar : {false, true}) {
+        ++probes;
+        const Memory::Snapshot before = r.mem.snapshot();
+        const TableView<F> view(r.tree, r.mem.arena);
+        const std::size_t in_use = r.mem.arena.tables_in_use();
+        const std::uint64_t events = tlb.events();
+        FailAt m{r.mem.arena, k, liar};
+        const auto res = r.call(o, m, opts, tlb);
+        const std::string what = fmt::format("{} allocator failing at allocation #{} of {}", liar ? "lying" : "honest", k, *need);
+        if (res.ok()) return what + ": the call succeeded";
+        if (res.error().code != Errc::out_of_memory) return what + ": " + to_string(res.error());
+        if (tlb.failure) return what + ": " + *tlb.failure;
+        if (!liar) {
+          if (!(r.mem.snapshot() == before)) return what + ": the call changed the tables or the allocator";
+          if (tlb.events() != events) return what + ": the call used the sync hook";
+          continue;
+        }
+        ++liar_failures;
+        if (m.failures == 0) return what + ": out_of_memory without a failed allocation";
+        const TableView<F> after(r.tree, r.mem.arena);
+        if (after.bad) return what + ": " + *after.bad;
+        auto same = [](const std::vector<Tr>& a, const std::vector<Tr>& b) {
+          if (a.size() != b.size()) return false;
+          for (std::size_t i = 0; i < a.size(); ++i)
+            if (a[i].lo != b[i].lo || a[i].hi != b[i].hi || a[i].pa != b[i].pa || a[i].attrs != b[i].attrs) return false;
+          return true;
+        };
+        if (!same(view.own, after.own)) return what + ": the call changed translations";
+        if (o.kind == Op::map && r.mem.arena.tables_in_use() != in_use)
+          return fmt::format("{}: the map was not undone: {} tables in use, {} before", what, r.mem.arena.tables_in_use(),
+                             in_use);
+        ValidateOptions vo;
+        vo.allow_empty_tables = r.empties_allowed;
+        vo.expected_tables = r.mem.arena.tables_in_use();
+        const Validation v = validate(r.tree, r.mem.arena, vo);
+        if (!v.ok()) return fmt::format("{}: validate: {} problem(s), first: {}", what, v.problems, to_string(v.first));
+        if (r.live != Live::offline)
+          if (auto f = tlb.after_call()) return what + ": " + *f;
+      }
+    return std::nullopt;
+  }
+
+  std::optional<std::string> step(const Op& o, std::uint64_t index, bool full = false) {
+    if (probe)
+      if (auto f = probe_allocations(o)) return "probe: " + *f;
+    const bool justified = r.live == Live::refuse && refusal_justified(o);
+    const std::uint64_t events = tlb.events();
+    if (auto f = r.step(o, index, full, tlb)) return f;
+    if (tlb.failure) return tlb.failure;
+    if (r.last_error) {
+      if (tlb.events() != events) return "a refused call used the sync hook";
+      if (*r.last_error == Errc::needs_break_before_make) {
+        ++bbm_refusals;
+        if (!justified) return "needs_break_before_make, but nothing in the range needs break-before-make";
+      }
+      if (*r.last_error == Errc::out_of_memory) {
+        // Really short: the arena cannot reserve the tables the call needs.
+        ++ooms;
+        const auto need = plan_of(o);
+        const TableRequest req{G::table_bytes(G::kDepth - 1), G::table_align(G::kDepth - 1), false, G::kDepth - 1};
+        if (!need.ok() || *need == 0 || r.mem.arena.reserve(*need, req))
+          return fmt::format("out_of_memory although the arena can reserve the {} table(s) the call needs",
+                             need.ok() ? *need : 0);
+      }
+    }
+    if (r.live != Live::offline)
+      if (auto f = tlb.after_call()) return f;
+    return std::nullopt;
+  }
+};
+
+}  // namespace diff
