@@ -7,6 +7,7 @@
 namespace bench {
 void register_workloads();
 void register_strategies();
+void register_pagewise();
 }  // namespace bench
 
 namespace {
@@ -23,6 +24,7 @@ class CheckingReporter : public benchmark::ConsoleReporter {
 int main(int argc, char** argv) {
   bench::register_workloads();
   bench::register_strategies();
+  bench::register_pagewise();
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   CheckingReporter console;

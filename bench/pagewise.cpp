@@ -192,7 +192,8 @@ void register_format() {
   reg(name<F>("W4"), [](benchmark::State& st) { w4<F>(st, Op::map); })->Unit(benchmark::kMillisecond);
   reg(name<F>("W4u"), [](benchmark::State& st) { w4<F>(st, Op::unmap); })->Unit(benchmark::kMillisecond);
   reg(name<F>("W4p"), [](benchmark::State& st) { w4<F>(st, Op::protect); })->Unit(benchmark::kMillisecond);
-  reg(name<F>("W3/vs_plain"), [](benchmark::State& st) { w3_plain<F>(st); })->Unit(benchmark::kMillisecond);
+  if constexpr (fits_w3<F>())
+    reg(name<F>("W3/vs_plain"), [](benchmark::State& st) { w3_plain<F>(st); })->Unit(benchmark::kMillisecond);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 // paths (one-table map/unmap/protect) agree with the general walk.
 #include <optional>
 
+#include <ptlib/cursor.hpp>
 #include <ptlib/maps.hpp>
 
 #include "support.hpp"
@@ -405,4 +406,58 @@ TEMPLATE_LIST_TEST_CASE("one-walk calls agree with the general walk (same errors
   CHECK(test::leaves(ta, a.arena) == test::leaves(tb, b.arena));
   CHECK(a.arena.tables_in_use() == b.arena.tables_in_use());
   (void)sizeof(G);
+}
+
+TEMPLATE_LIST_TEST_CASE("a cursor's one-page calls give the trees, reports and errors of the engine's calls",
+                        "[correctness][cursor]", EngineFormats) {
+  using F = TestType;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  const std::uint64_t P = R::P;
+  const std::uint64_t n = std::min<std::uint64_t>(12, R::T / P);
+  const std::uint64_t start = R::T - (n / 2) * P;  // crosses a last-level table boundary
+  Memory a, b;
+  const Tree<F> ta = new_tree<F>(a.arena), tb = new_tree<F>(b.arena);
+  Options keep;
+  keep.release_empty = false;
+  test::Recorder ra, rb;
+  Options live = keep;
+  live.live = Live::break_before_make;
+  Cursor<F, Arena, test::Recorder&> cur(tb, b.arena, live, rb);
+  auto same = [](const Result<Report>& x, const Result<Report>& y) {
+    REQUIRE(x.ok() == y.ok());
+    if (!x) {
+      CHECK(x.error() == y.error());
+    } else {
+      CHECK(x->leaves_changed == y->leaves_changed);
+      CHECK(x->tables_added == y->tables_added);
+      CHECK(x->modified == y->modified);
+    }
+  };
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const VirtAddr va = R::va(start + i * P);
+    const PhysAddr pa(R::pa0 + i * P);
+    same(map(ta, a.arena, va, pa, P, kRwxg, live, ra), cur.map_page(va, pa, kRwxg));
+    same(map(ta, a.arena, va, pa, P, kRwxg, live, ra), cur.map_page(va, pa, kRwxg));  // overlap
+  }
+  same(map(ta, a.arena, R::va(start + 1), PhysAddr(R::pa0), P, kRwxg, live, ra),
+       cur.map_page(R::va(start + 1), PhysAddr(R::pa0), kRwxg));  // misaligned
+  CHECK(test::leaves(ta, a.arena) == test::leaves(tb, b.arena));
+  const Attrs ro{Perm::read | Perm::exec | Perm::global};
+  for (std::uint64_t i = 0; i < n; i += 2) {
+    const VirtAddr va = R::va(start + i * P);
+    same(protect(ta, a.arena, va, P, ro, live, ra), cur.protect_page(va, ro));
+    same(protect(ta, a.arena, va, P, ro, live, ra), cur.protect_page(va, ro));  // no-op
+  }
+  CHECK(test::leaves(ta, a.arena) == test::leaves(tb, b.arena));
+  for (std::uint64_t i = 0; i < n; i += 3) {
+    const VirtAddr va = R::va(start + i * P);
+    same(unmap(ta, a.arena, va, P, live, ra), cur.unmap_page(va));
+    same(unmap(ta, a.arena, va, P, live, ra), cur.unmap_page(va));  // nothing there
+  }
+  CHECK(test::leaves(ta, a.arena) == test::leaves(tb, b.arena));
+  CHECK(a.arena.tables_in_use() == b.arena.tables_in_use());
+  // Every change of a valid entry was published and invalidated, as the engine's calls do.
+  CHECK(ra.count(test::Recorder::Event::invalidate) == rb.count(test::Recorder::Event::invalidate));
+  CHECK(ra.count(test::Recorder::Event::publish) == rb.count(test::Recorder::Event::publish));
 }

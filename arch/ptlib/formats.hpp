@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include <ptlib/arm64.hpp>
+#include <ptlib/clone.hpp>
 #include <ptlib/armv7.hpp>
 #include <ptlib/ptlib.hpp>
 #include <ptlib/riscv.hpp>
@@ -20,6 +21,37 @@ using AllFormats = std::tuple<
     arm64::Vmsa64k42, arm64::Vmsa64k48, arm64::Vmsa64k52,
     x86::X86_32, x86::Pae, x86::Long4, x86::Long5,
     armv7::Lpae32>;
+
+/// The named formats as a macro list (for explicit instantiation).
+#define PTLIB_FOR_EACH_FORMAT(X)                                                                 \
+  X(riscv::Sv32) X(riscv::Sv39) X(riscv::Sv48) X(riscv::Sv57)                                    \
+  X(arm64::Vmsa4k39) X(arm64::Vmsa4k48) X(arm64::Vmsa4k52)                                       \
+  X(arm64::Vmsa16k47) X(arm64::Vmsa16k48) X(arm64::Vmsa16k52)                                    \
+  X(arm64::Vmsa64k42) X(arm64::Vmsa64k48) X(arm64::Vmsa64k52)                                    \
+  X(x86::X86_32) X(x86::Pae) X(x86::Long4) X(x86::Long5) X(armv7::Lpae32)
+
+/// The engine's compiled entry points for format F: `extern` (declared here, defined in the
+/// compiled library libptlib_engine, src/engine_*.cpp) or empty (defined there).
+#define PTLIB_ENGINE_INSTANCES(EXTERN, F)                                                         \
+  EXTERN template Result<Report> detail::apply_erased<F>(const Tree<F>&, MemRef, detail::OpList, const Options&, \
+                                                         SyncRef);                                \
+  EXTERN template Result<std::size_t> detail::plan_erased<F>(const Tree<F>&, MemRef, detail::OpList,      \
+                                                             const Options&, bool);               \
+  EXTERN template Result<void> detail::leaves_erased<F>(const Tree<F>&, MemRef, std::uint64_t, std::uint64_t, \
+                                                        detail::LeafFn<F>);                      \
+  EXTERN template Result<Translation<F>> detail::translate_erased<F>(const Tree<F>&, MemRef, VirtAddr);    \
+  EXTERN template Validation detail::validate_erased<F>(const Tree<F>&, MemRef, const ValidateOptions&,      \
+                                                        std::span<PhysAddr>);                \
+  EXTERN template Result<Tree<F>> detail::copy_into_new_root<F, MemRef, MemRef>(                            \
+      const Tree<F>&, MemRef&, MemRef&, std::uint64_t, std::uint64_t, std::size_t);
+
+// With PTLIB_COMPILED_ENGINE (set by the ptlib-engine dependency), code that includes this header
+// links the engine compiled once per format instead of instantiating it in every translation unit.
+#if defined(PTLIB_COMPILED_ENGINE)
+#define PTLIB_EXTERN_ENGINE(F) PTLIB_ENGINE_INSTANCES(extern, F)
+PTLIB_FOR_EACH_FORMAT(PTLIB_EXTERN_ENGINE)
+#undef PTLIB_EXTERN_ENGINE
+#endif
 
 inline constexpr std::size_t kFormatCount = std::tuple_size_v<AllFormats>;
 

@@ -292,7 +292,8 @@ Result<Tree<F>> copy_into_new_root(const Tree<F>& src, A& src_access, M& dst, st
 template <PagingFormat F, TableAccess A, TableMemory M>
 Result<Tree<F>> clone(const Tree<F>& src, A& src_access, M& dst) {
   using G = Geometry<F>;
-  return detail::copy_into_new_root(src, src_access, dst, 0, G::kVaMask + 1, G::kDepth - 1);
+  MemRef s(src_access), d(dst);
+  return detail::copy_into_new_root<F, MemRef, MemRef>(src, s, d, 0, G::kVaMask + 1, G::kDepth - 1);
 }
 
 /// A deep copy of the part of `src` in [va, va + size) (e.g. the linear map, for a kexec or
@@ -306,7 +307,8 @@ Result<Tree<F>> clone(const Tree<F>& src, A& src_access, M& dst, VirtAddr va, st
   using G = Geometry<F>;
   auto lo = detail::check_va_range<F>(va, size);
   if (!lo) return lo.error();
-  return detail::copy_into_new_root(src, src_access, dst, *lo, *lo + size, G::kDepth - 1);
+  MemRef s(src_access), d(dst);
+  return detail::copy_into_new_root<F, MemRef, MemRef>(src, s, d, *lo, *lo + size, G::kDepth - 1);
 }
 
 /// A new root in `mem` that shares [va, va + size) with `src`: the entries at depth `depth`
@@ -325,7 +327,8 @@ Result<Tree<F>> share_root(const Tree<F>& src, M& mem, VirtAddr va, std::uint64_
   if (!va.aligned(G::span(0))) return make_error(Errc::misaligned_va, va);
   if (size % G::span(0) != 0) return make_error(Errc::misaligned_size, va);
   if (depth + 1 >= G::kDepth) return make_error(Errc::va_out_of_range, va);
-  return detail::copy_into_new_root(src, mem, mem, *lo, *lo + size, depth);
+  MemRef m(mem);
+  return detail::copy_into_new_root<F, MemRef, MemRef>(src, m, m, *lo, *lo + size, depth);
 }
 
 PTLIB_END_NAMESPACE

@@ -1,8 +1,8 @@
 // The maps kernels build at boot, as thin policies over the one engine (apply/plan): the linear
 // map of RAM banks, the kernel image by sections, the identity map that picks a format reaching
 // the highest physical address, and split address spaces (two roots, one per VA range).
-// Every call here is all-or-nothing: it validates everything and plans every piece before the
-// first write, reserves the sum of the planned tables, and only then applies.
+// Every call here is all-or-nothing: it validates everything and plans all pieces as one before
+// the first write, reserves exactly the tables planned, and only then applies.
 #pragma once
 #include <array>
 #include <cstddef>
@@ -27,62 +27,14 @@ inline constexpr Attrs kLinearAttrs{Perm::read | Perm::write | Perm::global};
 
 namespace detail {
 
-/// Adds the counts of `r` to `total`.
-inline void merge(Report& total, const Report& r) {
-  total.modified.bits |= r.modified.bits;
-  total.tables_added += r.tables_added;
-  total.tables_released += r.tables_released;
-  total.leaves_changed += r.leaves_changed;
-}
-
-/// The batch engine behind every map here. `count` ops, the i-th given by `at(i)` (an op::Map;
-/// ops of size 0 are skipped). All-or-nothing:
-///  1. each op is planned alone (its alignment, range, attribute and overlap-with-the-tree
-///     errors, and the tables it needs);
-///  2. the ops' VA ranges are checked pairwise (a plan cannot see its siblings);
-///  3. the sum of the planned tables is reserved (an upper bound: siblings may share tables);
-///  4. the ops are applied. They cannot fail then: they meet no leaf of one another and the
-///     memory is reserved. Should a TableMemory break its reserve() promise, the ops already
-///     applied are unmapped again and the error returned.
+/// The batch behind every map here: `count` pieces, the i-th given by `at(i)` (an op::Map;
+/// pieces of size 0 are skipped), all-or-nothing. The pieces are checked in list order, checked
+/// against one another (overlap), planned as one (a table two pieces share is counted once, so
+/// the reservation is exact), reserved, and applied (see detail::apply_erased).
 template <PagingFormat F, TableMemory M, class At, SyncHook S>
 Result<Report> map_batch(const Tree<F>& tree, M& mem, std::size_t count, At&& at, const Options& opts, S& sync) {
-  using G = Geometry<F>;
-  std::size_t tables = 0, nonempty = 0;
-  for (std::size_t i = 0; i < count; ++i) {
-    const op::Map o = at(i);
-    if (o.size == 0) continue;
-    ++nonempty;
-    auto p = plan(tree, mem, o, opts);
-    if (!p) return p.error();
-    tables += *p;
-  }
-  if (nonempty == 0) return make_error(Errc::zero_size);
-  for (std::size_t j = 1; j < count; ++j) {
-    const op::Map b = at(j);
-    if (b.size == 0) continue;
-    for (std::size_t i = 0; i < j; ++i) {
-      const op::Map a = at(i);
-      if (a.size && a.va.value <= b.va.value + (b.size - 1) && b.va.value <= a.va.value + (a.size - 1))
-        return make_error(Errc::overlap, b.va, b.pa);
-    }
-  }
-  if (tables && !mem.reserve(tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1}))
-    return make_error(Errc::out_of_memory, at(0).va);
-  Report total{};
-  for (std::size_t i = 0; i < count; ++i) {
-    const op::Map o = at(i);
-    if (o.size == 0) continue;
-    auto r = apply(tree, mem, o, opts, sync);
-    if (!r) {
-      for (std::size_t k = 0; k < i; ++k) {
-        const op::Map done = at(k);
-        if (done.size) (void)apply(tree, mem, op::Unmap{done.va, done.size}, opts, sync);
-      }
-      return r.error();
-    }
-    merge(total, *r);
-  }
-  return total;
+  if (count == 0) return make_error(Errc::zero_size);
+  return apply_erased(tree, MemRef(mem), OpList::pieces(at, count), opts, SyncRef(sync));
 }
 
 }  // namespace detail
@@ -225,24 +177,6 @@ struct IdentityMap<std::tuple<F...>> {
 
 namespace detail {
 
-/// Memory for planning a map into a tree that does not exist yet: the root (depth 0) reads as
-/// all-invalid entries, everything else goes to `mem`. Only dry runs use it.
-template <PagingFormat F, TableMemory M>
-struct EmptyRoot {
-  using Entry = typename F::Entry;
-  static constexpr std::array<Entry, std::size_t(Geometry<F>::entries(0))> kZeros{};
-  M& mem;
-  void* map(PhysAddr pa, std::size_t depth) {
-    return depth == 0 ? const_cast<Entry*>(kZeros.data()) : mem.map(pa, depth);
-  }
-  void unmap(void* p, std::size_t depth) {
-    if (depth != 0) mem.unmap(p, depth);
-  }
-  std::optional<NewTable> allocate(const TableRequest& r) { return mem.allocate(r); }
-  bool reserve(std::size_t n, const TableRequest& r) { return mem.reserve(n, r); }
-  void release(PhysAddr pa, const TableRequest& r) { mem.release(pa, r); }
-};
-
 /// Whether every bank, mapped at va = pa, is inside F's VA range and PA width.
 template <PagingFormat F>
 constexpr bool reaches(std::span<const Bank> banks) {
@@ -272,22 +206,11 @@ Result<IdentityMap<Formats>> build_identity(M& mem, std::span<const Bank> banks,
   const typename F::Caps caps = caps_fn.template operator()<F>();
   auto at = [&](std::size_t i) { return op::Map{VirtAddr(banks[i].pa.value), banks[i].pa, banks[i].size, attrs}; };
   // Plan everything against an empty root before allocating anything.
-  EmptyRoot<F, M> empty{mem};
   const Tree<F> planned{PhysAddr{}, caps};
-  std::size_t tables = 0;
-  for (std::size_t i = 0; i < banks.size(); ++i) {
-    if (banks[i].size == 0) continue;
-    auto p = plan(planned, empty, at(i), opts);
-    if (!p) return p.error();
-    tables += *p;
-  }
-  for (std::size_t j = 1; j < banks.size(); ++j)
-    for (std::size_t i = 0; i < j; ++i) {
-      const Bank& a = banks[i];
-      const Bank& b = banks[j];
-      if (a.size && b.size && a.pa.value <= b.pa.value + (b.size - 1) && b.pa.value <= a.pa.value + (a.size - 1))
-        return make_error(Errc::overlap, VirtAddr(b.pa.value), b.pa);
-    }
+  if (banks.empty()) return make_error(Errc::zero_size);
+  auto planned_tables = plan_erased(planned, MemRef(mem), OpList::pieces(at, banks.size()), opts, true);
+  if (!planned_tables) return planned_tables.error();
+  const std::size_t tables = *planned_tables;
   const TableRequest root_req{G::table_bytes(0), G::table_align(0), true, 0};
   const TableRequest table_req{G::table_bytes(1), G::table_align(1), false, 1};
   const bool same = root_req.bytes == table_req.bytes && root_req.align == table_req.align;
@@ -327,7 +250,9 @@ Result<IdentityMap<Formats>> build_identity_at(std::size_t index, M& mem, std::s
 /// Identity map (va = pa) of RAM banks with the first format of `Formats` (a std::tuple of
 /// candidates, smallest first: e.g. std::tuple<Sv39, Sv48, Sv57>, or arm64 Vmsa<4K, 39>,
 /// Vmsa<4K, 48>, Vmsa<4K, 52>) whose VA range covers every bank and whose output size reaches it.
-/// This is arm64's idmap with a smaller T0SZ (seed thread 001): when RAM sits above what the
+/// This is arm64's idmap with a smaller T0SZ (as discussed in Pingfan Liu's RFC "arm64: use
+/// __create_pgd_mapping() to implement idmap and unify codes", linux-arm-kernel, April 2021):
+/// when RAM sits above what the
 /// kernel's own VA size reaches, the identity map takes one more level or a wider root.
 /// The new root is allocated by the call; caps_fn.template operator()<F>() gives each
 /// candidate's capabilities (DefaultCaps: `Caps{}`).

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <type_traits>
 
 #include "addr.hpp"
 
@@ -52,6 +53,14 @@ concept TableMemory = TableAccess<M> && requires(M& m, const TableRequest& r, st
   { m.release(pa, r) } -> std::same_as<void>;
 };
 
+/// Memory that reaches every table at `pa + offset` for pa in [lo, lo + bytes): the engine then
+/// computes table pointers itself instead of calling map()/unmap().
+struct DirectWindow {
+  std::uintptr_t offset = 0;
+  std::uint64_t lo = 0;
+  std::uint64_t bytes = ~std::uint64_t{0};
+};
+
 /// Tables reached at a fixed offset from their physical address: identity (offset 0) before the
 /// MMU is on, or a linear map after. Not an allocator.
 class DirectAccess {
@@ -61,42 +70,45 @@ class DirectAccess {
     return reinterpret_cast<void*>(std::uintptr_t(pa.value) + offset_);
   }
   void unmap(void* /*p*/, std::size_t /*depth*/) const {}
+  [[nodiscard]] DirectWindow direct_window() const { return DirectWindow{offset_, 0, ~std::uint64_t{0}}; }
 
  private:
   std::uintptr_t offset_;
 };
 
 /// A bump allocator over a caller-provided buffer whose first byte has physical address `base`,
-/// with a free list for released tables. Physical address = base + offset into the buffer. Works
+/// with free lists for released tables. Physical address = base + offset into the buffer. Works
 /// freestanding (no heap): a static array in a kernel, a host buffer in tests and tools, a table
 /// image for another machine.
 ///
-/// Released tables are kept on a free list threaded through their own first bytes and handed
-/// out again (first fit on size and alignment) before the bump cursor moves.
+/// Alignment is of the *physical* address: a table asked with `align` lands at a PA that is a
+/// multiple of it, whatever `base` is (a buffer at PA 0x1020 gives a 4 KiB table PA 0x2000).
+/// Released tables go to one free list per (bytes, align) kind, threaded through their own first
+/// bytes, and are handed out again before the bump cursor moves. allocate(), reserve() and
+/// release() take constant time whatever the history.
 class Arena {
  public:
   constexpr Arena(void* buffer, std::size_t bytes, PhysAddr base)
       : buf_(static_cast<unsigned char*>(buffer)), size_(bytes), base_(base) {}
 
   std::optional<NewTable> allocate(const TableRequest& r) {
-    // First fit from the free list.
-    for (std::size_t prev = kNone, off = free_; off != kNone; prev = off, off = word(off, 0)) {
-      if (fits(off, r)) {
-        if (prev == kNone) free_ = word(off, 0);
-        else set_word(prev, 0, word(off, 0));
-        return hand_out(off, r);
-      }
+    if (FreeList* f = find(r); f && f->count) {
+      const std::size_t off = f->head;
+      f->head = word(off);
+      --f->count;
+      return hand_out(off, r);
     }
-    const std::size_t start = align_up(used_, r.align);
+    const std::size_t start = bump_start(r);
     if (start > size_ || size_ - start < r.bytes) return std::nullopt;
     used_ = start + r.bytes;
     return hand_out(start, r);
   }
   [[nodiscard]] bool reserve(std::size_t n, const TableRequest& r) const {
-    for (std::size_t off = free_; off != kNone && n; off = word(off, 0))
-      if (fits(off, r)) --n;
-    if (n == 0) return true;
-    const std::size_t start = align_up(used_, r.align);
+    const FreeList* f = find(r);
+    const std::size_t have = f ? f->count : 0;
+    if (n <= have) return true;
+    n -= have;
+    const std::size_t start = bump_start(r);
     const std::size_t stride = align_up(r.bytes, r.align);
     if (start > size_) return false;
     const std::size_t room = size_ - start;
@@ -104,43 +116,73 @@ class Arena {
   }
   void release(PhysAddr pa, const TableRequest& r) {
     const std::size_t off = std::size_t(pa - base_);
-    set_word(off, 0, free_);
-    set_word(off, 1, r.bytes);
-    free_ = off;
     --live_;
+    FreeList* f = find(r);
+    if (!f) {
+      for (FreeList& g : lists_)
+        if (g.count == 0) {
+          g = FreeList{r.bytes, r.align, kNone, 0};
+          f = &g;
+          break;
+        }
+    }
+    if (!f) return;  // more kinds of table than lists: the table is not reused (never happens
+                     // with one format; formats have at most two table sizes)
+    set_word(off, f->head);
+    f->head = off;
+    ++f->count;
   }
   void* map(PhysAddr pa, std::size_t /*depth*/) const {
     if (pa < base_ || pa - base_ >= size_) return nullptr;
     return buf_ + (pa - base_);
   }
   void unmap(void* /*p*/, std::size_t /*depth*/) const {}
+  /// Every table is reached at buf + (pa - base): the engine may skip the calls.
+  [[nodiscard]] DirectWindow direct_window() const {
+    return DirectWindow{std::uintptr_t(buf_) - std::uintptr_t(base_.value), base_.value, size_};
+  }
 
   /// Bytes the bump cursor has handed out so far (including alignment padding and tables now
-  /// on the free list).
+  /// on the free lists).
   [[nodiscard]] std::size_t used() const { return used_; }
   /// Tables allocated and not released.
   [[nodiscard]] std::size_t tables_in_use() const { return live_; }
   [[nodiscard]] std::size_t capacity() const { return size_; }
   [[nodiscard]] PhysAddr base() const { return base_; }
   [[nodiscard]] const unsigned char* data() const { return buf_; }
-  /// Head of the free list (an offset, or ~0): with used() and the buffer bytes, the whole
-  /// allocator state.
-  [[nodiscard]] std::size_t free_head() const { return free_; }
+  /// A digest of the free lists (heads and counts): with used() and the buffer bytes, the whole
+  /// allocator state (equal digests and bytes mean the same free lists).
+  [[nodiscard]] std::size_t free_head() const {
+    std::size_t h = 0;
+    for (const FreeList& f : lists_) h = h * 1000003u + f.head * 31u + f.count + f.bytes;
+    return h;
+  }
 
  private:
   static constexpr std::size_t kNone = ~std::size_t{0};
+  struct FreeList {
+    std::size_t bytes = 0, align = 0, head = kNone, count = 0;
+  };
   static constexpr std::size_t align_up(std::size_t v, std::size_t a) { return (v + a - 1) & ~(a - 1); }
-  // A free table's first word links to the next free table, its second word holds its size
-  // (every table is at least two words: the smallest root, PAE's, is 32 bytes).
-  std::size_t word(std::size_t off, std::size_t i) const {
+  /// The offset of the next bump allocation for `r`: the PA base + offset is `r.align`-aligned.
+  [[nodiscard]] std::size_t bump_start(const TableRequest& r) const {
+    const std::uint64_t pa = base_.value + used_;
+    const std::uint64_t aligned = (pa + (r.align - 1)) & ~std::uint64_t(r.align - 1);
+    return std::size_t(aligned - base_.value);
+  }
+  FreeList* find(const TableRequest& r) {
+    for (FreeList& f : lists_)
+      if (f.count && f.bytes == r.bytes && f.align == r.align) return &f;
+    return nullptr;
+  }
+  const FreeList* find(const TableRequest& r) const { return const_cast<Arena*>(this)->find(r); }
+  // A free table's first word links to the next free table of its list.
+  std::size_t word(std::size_t off) const {
     std::size_t v;
-    __builtin_memcpy(&v, buf_ + off + i * sizeof v, sizeof v);
+    __builtin_memcpy(&v, buf_ + off, sizeof v);
     return v;
   }
-  void set_word(std::size_t off, std::size_t i, std::size_t v) const { __builtin_memcpy(buf_ + off + i * sizeof v, &v, sizeof v); }
-  bool fits(std::size_t off, const TableRequest& r) const {
-    return word(off, 1) == r.bytes && ((base_.value + off) & (r.align - 1)) == 0;
-  }
+  void set_word(std::size_t off, std::size_t v) const { __builtin_memcpy(buf_ + off, &v, sizeof v); }
   NewTable hand_out(std::size_t off, const TableRequest& r) {
     ++live_;
     if (r.zeroed) __builtin_memset(buf_ + off, 0, r.bytes);
@@ -152,7 +194,68 @@ class Arena {
   PhysAddr base_;
   std::size_t used_ = 0;
   std::size_t live_ = 0;
-  std::size_t free_ = kNone;
+  FreeList lists_[4]{};
+};
+
+/// A type-erased TableAccess / TableMemory: a context pointer and a table of five functions,
+/// so the engine is compiled once per format, not once per allocator. Memory that reaches every
+/// table at a fixed offset (direct_window()) is reached without a call.
+class MemRef {
+ public:
+  struct Ops {
+    void* (*map)(void*, PhysAddr, std::size_t);
+    void (*unmap)(void*, void*, std::size_t);
+    std::optional<NewTable> (*allocate)(void*, const TableRequest&);
+    bool (*reserve)(void*, std::size_t, const TableRequest&);
+    void (*release)(void*, PhysAddr, const TableRequest&);
+  };
+
+  template <TableAccess A>
+  explicit MemRef(A& a) : ctx_(const_cast<void*>(static_cast<const void*>(&a))), ops_(&kOps<std::remove_const_t<A>>) {
+    if constexpr (requires { a.direct_window(); }) {
+      const DirectWindow w = a.direct_window();
+      direct_ = true;
+      offset_ = w.offset;
+      lo_ = w.lo;
+      bytes_ = w.bytes;
+    }
+  }
+
+  void* map(PhysAddr pa, std::size_t depth) const {
+    if (direct_) return pa.value - lo_ < bytes_ ? reinterpret_cast<void*>(std::uintptr_t(pa.value) + offset_) : nullptr;
+    return ops_->map(ctx_, pa, depth);
+  }
+  void unmap(void* p, std::size_t depth) const {
+    if (!direct_) ops_->unmap(ctx_, p, depth);
+  }
+  std::optional<NewTable> allocate(const TableRequest& r) const { return ops_->allocate(ctx_, r); }
+  bool reserve(std::size_t n, const TableRequest& r) const { return ops_->reserve(ctx_, n, r); }
+  void release(PhysAddr pa, const TableRequest& r) const { ops_->release(ctx_, pa, r); }
+
+ private:
+  template <class A>
+  static constexpr Ops kOps = {
+      [](void* c, PhysAddr pa, std::size_t d) -> void* { return static_cast<A*>(c)->map(pa, d); },
+      [](void* c, void* p, std::size_t d) { static_cast<A*>(c)->unmap(p, d); },
+      [](void* c, const TableRequest& r) -> std::optional<NewTable> {
+        if constexpr (TableMemory<A>) return static_cast<A*>(c)->allocate(r);
+        else return (void)c, (void)r, std::nullopt;
+      },
+      [](void* c, std::size_t n, const TableRequest& r) -> bool {
+        if constexpr (TableMemory<A>) return static_cast<A*>(c)->reserve(n, r);
+        else return (void)c, (void)n, (void)r, false;
+      },
+      [](void* c, PhysAddr pa, const TableRequest& r) {
+        if constexpr (TableMemory<A>) static_cast<A*>(c)->release(pa, r);
+        else (void)c, (void)pa, (void)r;
+      },
+  };
+
+  void* ctx_;
+  const Ops* ops_;
+  bool direct_ = false;
+  std::uintptr_t offset_ = 0;
+  std::uint64_t lo_ = 0, bytes_ = 0;
 };
 
 PTLIB_END_NAMESPACE

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <type_traits>
+#include <utility>
 
 #include "sync.hpp"
 #include "walk.hpp"
@@ -95,16 +96,24 @@ namespace detail {
 /// Everything the visitors share: the tree, memory, sync hook, options, and the entry writes
 /// that respect the live policy. Commit = false is the dry run: it finds every error and counts
 /// the tables a call needs, and writes nothing.
-template <PagingFormat F, class M, class S, bool Commit>
+template <PagingFormat F, bool Commit>
 struct Editor {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
 
   const Tree<F>& tree;
-  M& mem;
-  S& sync;
+  MemRef mem;
+  SyncRef sync;
   const Options& opts;
   Report report{};
+  /// Dry runs of several map pieces in VA order (map_linear, map_image): the last table each
+  /// depth's create() counted, by the tree offset it covers. Pieces sorted by VA can share only
+  /// the most recent table of a depth, so a create() of that same table is not counted twice.
+  struct Edge {
+    std::uint64_t key[32];
+    std::uint32_t have = 0;
+  };
+  Edge* edge = nullptr;
 
   [[nodiscard]] bool live() const { return opts.live != Live::offline; }
   static Error level_error(Errc c, std::size_t depth, std::uint64_t lo, PhysAddr pa) {
@@ -123,6 +132,67 @@ struct Editor {
     auto p = F::leaf_proto(G::level(depth), LeafSettings{a, contiguous, opts.allow_implied_exec}, tree.caps);
     if (!p) return level_error(p.error().code, depth, lo, PhysAddr{});
     return p;
+  }
+
+
+  /// A dry run's create(): counts the table unless an earlier piece already counted it.
+  void count_create(const Slot<F>& s) {
+    if (edge) {
+      const std::size_t d = s.depth + 1;
+      const std::uint64_t key = align_down(s.lo, G::span(s.depth));
+      if (((edge->have >> d) & 1U) && edge->key[d] == key) return;
+      edge->key[d] = key;
+      edge->have |= 1U << d;
+    }
+    ++report.tables_added;
+  }
+
+  /// The walk of the fresh table `c` failed (only when a TableMemory broke its reserve()
+  /// promise): give it and every table already linked into it back.
+  void discard(const Slot<F>& s, const Child& c) {
+    if constexpr (Commit) {
+      release_children_at(s.depth + 1, c.ptr);
+      mem.unmap(c.ptr, s.depth + 1);
+      mem.release(c.pa, request(s.depth + 1));
+      --report.tables_added;
+    }
+  }
+  template <std::size_t D>
+  void release_children(const void* ptr) {
+    if constexpr (D + 1 < G::kDepth) {
+      const Entry* e = static_cast<const Entry*>(ptr);
+      for (std::size_t k = 0; k < G::entries(D); ++k) {
+        const Decoded x = F::decode(G::level(D), e[k]);
+        if (x.kind != EntryKind::table) continue;
+        if (void* p = mem.map(x.addr, D + 1)) {
+          release_children<D + 1>(p);
+          mem.unmap(p, D + 1);
+        }
+        mem.release(x.addr, request(D + 1));
+        --report.tables_added;
+      }
+    }
+  }
+  void release_children_at(std::size_t depth, const void* ptr) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      ((I == depth ? release_children<I>(ptr) : void()), ...);
+    }(std::make_index_sequence<G::kDepth>{});
+  }
+
+  /// A new table for depth `depth` (below the entry at depth - 1 covering `lo`). A table the
+  /// format cannot link (misaligned, or beyond its output address size) is given back:
+  /// Errc::misaligned_table / pa_out_of_range; no table is ever linked at a PA it cannot encode.
+  Result<NewTable> allocate_table(std::size_t depth, std::uint64_t lo) {
+    auto t = mem.allocate(request(depth));
+    if (!t) return level_error(Errc::out_of_memory, depth - 1, lo, PhysAddr{});
+    const bool aligned = t->pa.aligned(G::table_align(depth));
+    if (aligned && t->pa.value + (G::table_bytes(depth) - 1) <= G::kPaLimit) return *t;
+    give_back(depth, *t);
+    return level_error(aligned ? Errc::pa_out_of_range : Errc::misaligned_table, depth - 1, lo, t->pa);
+  }
+  void give_back(std::size_t depth, const NewTable& t) {
+    mem.unmap(t.ptr, depth);
+    mem.release(t.pa, request(depth));
   }
 
   /// Dry run: may the valid entry `old` become `next` under the live policy?
@@ -201,8 +271,8 @@ struct Editor {
       if (s.table) PTLIB_TRY(check_change(s.depth, s.table[s.index], F::table(G::level(s.depth), PhysAddr{}), s.lo));
       return Step::split;
     } else {
-      auto t = mem.allocate(request(d));
-      if (!t) return level_error(Errc::out_of_memory, s.depth, s.lo, PhysAddr{});
+      auto t = allocate_table(d, s.lo);
+      if (!t) return t.error();
       Entry* e = static_cast<Entry*>(t->ptr);
       const auto L = G::level(d);
       for (std::size_t k = 0; k < G::entries(d); ++k) e[k] = F::leaf(L, *p, block + k * G::span(d));
@@ -214,7 +284,7 @@ struct Editor {
     }
   }
 
-  // Defaults for the walk contract.
+  // Defaults for the walk contract (discard: above).
   Result<Step> absent(const Slot<F>&) { return Step::done; }
   Result<Child> create(const Slot<F>&) { return Child{}; }
   void link(const Slot<F>&, const Child&) {}
@@ -245,9 +315,9 @@ inline void fill_leaves(typename F::Entry* __restrict e, std::size_t n, typename
 }
 
 /// map: fills invalid entries with the largest leaves possible, creating tables on the way.
-template <PagingFormat F, class M, class S, bool Commit>
-struct MapVisitor : Editor<F, M, S, Commit> {
-  using Base = Editor<F, M, S, Commit>;
+template <PagingFormat F, bool Commit>
+struct MapVisitor : Editor<F, Commit> {
+  using Base = Editor<F, Commit>;
   using typename Base::Entry;
   using typename Base::G;
   std::uint64_t va0;  // tree offset of the first VA
@@ -316,13 +386,14 @@ struct MapVisitor : Editor<F, M, S, Commit> {
   }
 
   Result<Child> create(const Slot<F>& s) {
-    ++this->report.tables_added;
     if constexpr (!Commit) {
+      this->count_create(s);
       return Child{};
     } else {
+      ++this->report.tables_added;
       const std::size_t d = s.depth + 1;
-      auto t = this->mem.allocate(Base::request(d));
-      if (!t) return Base::level_error(Errc::out_of_memory, s.depth, s.lo, PhysAddr{});
+      auto t = this->allocate_table(d, s.lo);
+      if (!t) return t.error();
       // The walk writes every entry in [first, last]; clear the rest (so no table is zeroed twice).
       Entry* e = static_cast<Entry*>(t->ptr);
       const std::size_t first = G::index(s.lo, d), last = G::index(s.hi - 1, d);
@@ -349,9 +420,9 @@ struct MapVisitor : Editor<F, M, S, Commit> {
 };
 
 /// unmap: clears leaves, splits blocks that straddle the range's edges, releases emptied tables.
-template <PagingFormat F, class M, class S, bool Commit>
-struct UnmapVisitor : Editor<F, M, S, Commit> {
-  using Base = Editor<F, M, S, Commit>;
+template <PagingFormat F, bool Commit>
+struct UnmapVisitor : Editor<F, Commit> {
+  using Base = Editor<F, Commit>;
   using typename Base::Entry;
   using typename Base::G;
   std::uint64_t lo, hi;  // the call's range (tree offsets)
@@ -384,25 +455,39 @@ struct UnmapVisitor : Editor<F, M, S, Commit> {
 };
 
 /// protect: rewrites the attributes of every leaf in the range, splitting at the edges.
-template <PagingFormat F, class M, class S, bool Commit>
-struct ProtectVisitor : Editor<F, M, S, Commit> {
-  using Base = Editor<F, M, S, Commit>;
+template <PagingFormat F, bool Commit>
+struct ProtectVisitor : Editor<F, Commit> {
+  using Base = Editor<F, Commit>;
   using typename Base::Entry;
   using typename Base::G;
   std::uint64_t lo, hi;
   Attrs attrs;
 
   Result<Step> leaf(const Slot<F>& s) {
+    if (s.entry.attrs == attrs) return Step::done;  // a no-op writes nothing: no unfold, no split
     bool unfolded = false;
     PTLIB_TRY(this->unfold(s, lo, hi, unfolded));
-    if (!s.full) {
-      if (s.entry.attrs == attrs) return Step::done;  // nothing to change in this block
-      return this->split(s);
-    }
+    if (!s.full) return this->split(s);
     const bool contiguous = s.entry.contiguous && !unfolded;
     auto p = this->proto(s.depth, attrs, contiguous, s.lo);
     if (!p) return p.error();
     const auto L = G::level(s.depth);
+    if (const unsigned k = contiguous ? F::contig_log2(L, this->tree.caps) : 0) {
+      // A whole contiguous run changes as one (Arm ARM: the entries of a run must agree): with
+      // break-before-make the whole run is cleared, invalidated, then rewritten. Its first
+      // entry does it; the others then already hold their new value.
+      const auto r = Base::run_of(s, k);
+      if (s.index != r.first) return Step::done;
+      const std::uint64_t base = leaf_output(s).value;
+      auto next = [&](std::size_t j) { return F::leaf(L, *p, PhysAddr(base + j * G::span(s.depth))); };
+      if constexpr (Commit) {
+        this->replace(s.depth, s.table + r.first, r.count, r.lo, next);
+      } else {
+        if (s.table) PTLIB_TRY(this->check_change(s.depth, s.table[s.index], next(0), s.lo));
+      }
+      this->report.leaves_changed += r.count;
+      return Step::done;
+    }
     const Entry next = F::leaf(L, *p, leaf_output(s));
     if constexpr (Commit) {
       if (s.table[s.index] == next) return Step::done;
@@ -420,9 +505,9 @@ struct ProtectVisitor : Editor<F, M, S, Commit> {
 
 /// compact: folds a table whose entries are uniform leaves continuing one another's output
 /// addresses back into one block, and releases the table (post-order, so folds cascade up).
-template <PagingFormat F, class M, class S, bool Commit>
-struct CompactVisitor : Editor<F, M, S, Commit> {
-  using Base = Editor<F, M, S, Commit>;
+template <PagingFormat F, bool Commit>
+struct CompactVisitor : Editor<F, Commit> {
+  using Base = Editor<F, Commit>;
   using typename Base::Entry;
   using typename Base::G;
 
@@ -489,69 +574,425 @@ Result<std::uint64_t> check_range(VirtAddr va, PhysAddr pa, std::uint64_t size) 
   return lo;
 }
 
-/// The visitor for an operation (dry run or commit), and its range.
-template <PagingFormat F, class M, class S, bool Commit>
-struct Visitors {
-  using E = Editor<F, M, S, Commit>;
-  static auto make(E e, const op::Map& o, std::uint64_t lo) {
-    return MapVisitor<F, M, S, Commit>{e, lo, o.pa, o.attrs};
+/// An operation as a run-time value: what the engine's compiled entry points take.
+enum class OpKind : std::uint8_t { map, unmap, protect, compact };
+struct AnyOp {
+  OpKind kind{};
+  VirtAddr va{};
+  PhysAddr pa{};
+  std::uint64_t size = 0;
+  Attrs attrs{};
+};
+constexpr AnyOp any_op(const op::Map& o) { return {OpKind::map, o.va, o.pa, o.size, o.attrs}; }
+constexpr AnyOp any_op(const op::Unmap& o) { return {OpKind::unmap, o.va, PhysAddr{}, o.size, Attrs{}}; }
+constexpr AnyOp any_op(const op::Protect& o) { return {OpKind::protect, o.va, PhysAddr{}, o.size, o.attrs}; }
+constexpr AnyOp any_op(const op::Compact& o) { return {OpKind::compact, o.va, PhysAddr{}, o.size, Attrs{}}; }
+
+/// Operations read through a function: one op, or the pieces of a boot map computed on demand.
+/// `batch`: the pieces of one all-or-nothing map (map_linear, map_image, map_identity).
+struct OpList {
+  const void* ctx = nullptr;
+  AnyOp (*at)(const void*, std::size_t) = nullptr;
+  std::size_t count = 0;
+  bool batch = false;
+  AnyOp operator[](std::size_t i) const { return at(ctx, i); }
+  static OpList one(const AnyOp& o) {
+    return {&o, [](const void* c, std::size_t) { return *static_cast<const AnyOp*>(c); }, 1, false};
   }
-  static auto make(E e, const op::Unmap& o, std::uint64_t lo) {
-    return UnmapVisitor<F, M, S, Commit>{e, lo, lo + o.size};
+  template <class Fn>
+  static OpList pieces(const Fn& fn, std::size_t n) {
+    return {&fn, [](const void* c, std::size_t i) { return any_op((*static_cast<const Fn*>(c))(i)); }, n, true};
   }
-  static auto make(E e, const op::Protect& o, std::uint64_t lo) {
-    return ProtectVisitor<F, M, S, Commit>{e, lo, lo + o.size, o.attrs};
-  }
-  static auto make(E e, const op::Compact&, std::uint64_t) { return CompactVisitor<F, M, S, Commit>{e, {}}; }
 };
 
-template <PagingFormat F, class Op>
-Result<std::uint64_t> check_op(const Op& o) {
-  if constexpr (std::is_same_v<Op, op::Map>) return check_range<F>(o.va, o.pa, o.size);
-  else return check_va_range<F>(o.va, o.size);
+template <PagingFormat F>
+constexpr TableRequest table_request() {
+  using G = Geometry<F>;
+  return TableRequest{G::table_bytes(1), G::table_align(1), false, 1};
 }
 
-/// The dry run of `o`: every error it would meet, and the tables it would add.
-template <PagingFormat F, TableMemory M, class Op>
-Result<std::size_t> dry_run(const Tree<F>& tree, M& mem, const Op& o, const Options& opts) {
+template <PagingFormat F>
+Result<std::uint64_t> check_op(const AnyOp& o) {
+  if (o.kind == OpKind::map) return check_range<F>(o.va, o.pa, o.size);
+  return check_va_range<F>(o.va, o.size);
+}
+
+/// Calls fn(visitor) with the visitor of `o` (dry run or commit).
+template <PagingFormat F, bool Commit, class Fn>
+auto with_visitor(const Editor<F, Commit>& e, const AnyOp& o, std::uint64_t lo, Fn&& fn) {
+  switch (o.kind) {
+    case OpKind::map: {
+      MapVisitor<F, Commit> v{e, lo, o.pa, o.attrs};
+      return fn(v);
+    }
+    case OpKind::unmap: {
+      UnmapVisitor<F, Commit> v{e, lo, lo + o.size};
+      return fn(v);
+    }
+    case OpKind::protect: {
+      ProtectVisitor<F, Commit> v{e, lo, lo + o.size, o.attrs};
+      return fn(v);
+    }
+    default: {
+      CompactVisitor<F, Commit> v{e, {}};
+      return fn(v);
+    }
+  }
+}
+
+/// The dry run of `o`: every error it would meet, and the tables it would add. `edge` dedupes
+/// tables shared with earlier pieces of a batch; `fresh_root` plans against a root not yet made.
+template <PagingFormat F>
+Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts,
+                            typename Editor<F, false>::Edge* edge = nullptr, bool fresh_root = false) {
   using G = Geometry<F>;
   static_assert(G::uniform_tables(), "tables below the root must all have one size");
   auto lo = check_op<F>(o);
   if (!lo) return lo.error();
-  if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
-  NoSync none;
-  auto v = Visitors<F, M, NoSync, false>::make(Editor<F, M, NoSync, false>{tree, mem, none, opts}, o, *lo);
-  PTLIB_TRY(walk_range(tree, mem, *lo, *lo + o.size, v));
-  if constexpr (std::is_same_v<Op, op::Compact>) {
-    if (v.error) return *v.error;
+  if (!fresh_root && !tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
+  Editor<F, false> e{tree, mem, SyncRef{}, opts};
+  e.edge = edge;
+  return with_visitor(e, o, *lo, [&](auto& v) -> Result<std::size_t> {
+    PTLIB_TRY(walk_range(tree, mem, *lo, *lo + o.size, v, fresh_root));
+    if constexpr (requires { v.error; }) {
+      if (v.error) return *v.error;
+    }
+    return v.report.tables_added;
+  });
+}
+
+/// Writes `o`, checked and reserved by a dry run. Fails only when the TableMemory breaks its
+/// reserve() promise (or hands out a table its format cannot link): the tables the walk made
+/// but did not link are released, and a map is undone (its leaves and new tables removed).
+template <PagingFormat F>
+Result<Report> commit(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync) {
+  using G = Geometry<F>;
+  const std::uint64_t lo = G::to_tree(o.va);
+  Editor<F, true> e{tree, mem, sync, opts};
+  return with_visitor(e, o, lo, [&](auto& v) -> Result<Report> {
+    auto w = walk_range(tree, mem, lo, lo + o.size, v);
+    if (!w) {
+      const std::uint64_t stop = G::to_tree(w.error().va);
+      if (o.kind == OpKind::map && stop > lo && stop < lo + o.size) {
+        UnmapVisitor<F, true> undo{Editor<F, true>{tree, mem, sync, opts}, lo, stop};
+        (void)walk_range(tree, mem, lo, stop, undo);
+      }
+      return w.error();
+    }
+    return v.report;
+  });
+}
+
+/// Adds the counts of `r` to `total`.
+inline void merge(Report& total, const Report& r) {
+  total.modified.bits |= r.modified.bits;
+  total.tables_added += r.tables_added;
+  total.tables_released += r.tables_released;
+  total.leaves_changed += r.leaves_changed;
+}
+
+/// plan() of one op, or of a batch of map pieces planned as one: pieces checked in list order,
+/// checked against one another, then dry-run in VA order so that a table two pieces share is
+/// counted once (exact, not the sum of the pieces' plans).
+template <PagingFormat F>
+Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, bool fresh_root) {
+  using G = Geometry<F>;
+  if (!ops.batch) return dry_run(tree, mem, ops[0], opts, nullptr, fresh_root);
+  std::size_t nonempty = 0;
+  for (std::size_t i = 0; i < ops.count; ++i) {
+    const AnyOp o = ops[i];
+    if (o.size == 0) continue;
+    ++nonempty;
+    auto lo = check_op<F>(o);
+    if (!lo) return lo.error();
   }
-  return v.report.tables_added;
+  if (nonempty == 0) return make_error(Errc::zero_size);
+  for (std::size_t j = 1; j < ops.count; ++j) {
+    const AnyOp b = ops[j];
+    if (b.size == 0) continue;
+    for (std::size_t i = 0; i < j; ++i) {
+      const AnyOp a = ops[i];
+      if (a.size && a.va.value <= b.va.value + (b.size - 1) && b.va.value <= a.va.value + (a.size - 1))
+        return make_error(Errc::overlap, b.va, b.pa);
+    }
+  }
+  typename Editor<F, false>::Edge edge{};
+  std::size_t tables = 0;
+  std::uint64_t prev = 0;
+  for (std::size_t step = 0; step < nonempty; ++step) {
+    std::size_t pick = ops.count;
+    std::uint64_t best = 0;
+    for (std::size_t i = 0; i < ops.count; ++i) {
+      const AnyOp o = ops[i];
+      const std::uint64_t t = G::to_tree(o.va);
+      if (o.size && (step == 0 || t > prev) && (pick == ops.count || t < best)) pick = i, best = t;
+    }
+    prev = best;
+    auto n = dry_run(tree, mem, ops[pick], opts, &edge, fresh_root);
+    if (!n) return n.error();
+    tables += *n;
+  }
+  return tables;
+}
+
+/// One-table calls in one walk: a map whose leaves all land in one table. The descent finds the
+/// missing tables and the scan of the target entries finds every error before the first write;
+/// the missing tables are allocated up front (given back if the allocator fails). Returns
+/// nothing when the call needs the general walk (nothing is written then).
+template <PagingFormat F>
+std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
+                                       const Options& opts, SyncRef sync) {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+  using Out = std::optional<Result<Report>>;
+  constexpr std::size_t N = G::kDepth;
+  const std::uint64_t hi = lo + o.size;
+  MapVisitor<F, true> v{Editor<F, true>{tree, mem, sync, opts}, lo, o.pa, o.attrs};
+  // The leaves' depth: the shallowest allowed level that va, pa and size are all aligned to.
+  std::size_t t = N - 1;
+  const std::uint64_t bits = lo | o.pa.value | o.size;
+  for (std::size_t d = 0; d + 1 < N; ++d)
+    if (v.leaf_allowed(d) && (bits & (G::span(d) - 1)) == 0) {
+      t = d;
+      break;
+    }
+  if (t > 0 && (lo >> G::shift(t - 1)) != ((hi - 1) >> G::shift(t - 1))) return std::nullopt;
+
+  Entry* tab[N] = {};
+  tab[0] = static_cast<Entry*>(mem.map(tree.root, 0));
+  if (!tab[0]) return Out(Error{Errc::malformed_entry, VirtAddr{}, tree.root, Error::kNoLevel, nullptr});
+  std::size_t d = 0;  // the deepest existing table on the path
+  auto finish = [&](Out r) {
+    for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
+    return r;
+  };
+  using B = Editor<F, true>;
+  for (; d < t; ++d) {
+    const std::size_t i = G::index(lo, d);
+    const Decoded e = F::decode(G::level(d), tab[d][i]);
+    if (e.kind == EntryKind::invalid) break;
+    if (e.kind == EntryKind::leaf) {
+      const Slot<F> s{d, tab[d], i, 1, lo, hi, false, e};
+      return finish(B::level_error(Errc::overlap, d, lo, leaf_output(s) + (lo - align_down(lo, G::span(d)))));
+    }
+    if (e.kind == EntryKind::malformed) return finish(B::level_error(Errc::malformed_entry, d, lo, e.addr));
+    tab[d + 1] = static_cast<Entry*>(mem.map(e.addr, d + 1));
+    if (!tab[d + 1]) return finish(B::level_error(Errc::malformed_entry, d, lo, e.addr));
+  }
+  // Every target entry must be invalid; the leaf encoding is computed at the first one, as the
+  // general walk does.
+  const std::size_t i0 = G::index(lo, t);
+  const std::size_t n = std::size_t((hi - lo) >> G::shift(t));
+  const auto Lt = G::level(t);
+  bool have_proto = false;
+  Entry proto{};
+  auto get_proto = [&](std::uint64_t at) -> Result<void> {
+    if (have_proto) return {};
+    auto p = v.proto_at(t, false, at);
+    if (!p) return Error{p.error().code, p.error().va, v.pa_at(at), p.error().level, p.error().level_name};
+    proto = *p;
+    have_proto = true;
+    return {};
+  };
+  if (d < t) {
+    if (auto p = get_proto(lo); !p) return finish(p.error());
+  } else {
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::uint64_t at = lo + k * G::span(t);
+      const Decoded e = F::decode(Lt, tab[t][i0 + k]);
+      if (e.kind == EntryKind::invalid) {
+        if (auto p = get_proto(at); !p) return finish(p.error());
+        continue;
+      }
+      if (e.kind == EntryKind::table) return finish(std::nullopt);  // map inside it: the general walk
+      if (e.kind == EntryKind::leaf) {
+        const Slot<F> s{t, tab[t], i0 + k, 1, at, at + G::span(t), true, e};
+        return finish(B::level_error(Errc::overlap, t, at, leaf_output(s)));
+      }
+      return finish(B::level_error(Errc::malformed_entry, t, at, e.addr));
+    }
+  }
+  // Allocate the missing tables (depths d+1 .. t) before writing anything.
+  NewTable fresh[N] = {};
+  const std::size_t missing = t - d;
+  if (missing) {
+    if (!mem.reserve(missing, table_request<F>())) return finish(make_error(Errc::out_of_memory, o.va));
+    for (std::size_t k = d + 1; k <= t; ++k) {
+      auto r = v.allocate_table(k, lo);
+      if (!r) {
+        for (std::size_t j = d + 1; j < k; ++j) v.give_back(j, fresh[j]);
+        return finish(r.error());
+      }
+      fresh[k] = *r;
+      tab[k] = static_cast<Entry*>(fresh[k].ptr);
+      Entry* e = tab[k];
+      if (k < t) {
+        for (std::size_t j = 0; j < G::entries(k); ++j) e[j] = 0;  // link() writes one
+      } else {
+        for (std::size_t j = 0; j < i0; ++j) e[j] = 0;
+        for (std::size_t j = i0 + n; j < G::entries(k); ++j) e[j] = 0;
+      }
+    }
+  }
+  v.write_leaves(Slot<F>{t, tab[t], i0, n, lo, hi, true, {}}, proto);
+  for (std::size_t k = t; k > d; --k)  // link bottom-up: a table is linked once it is filled
+    v.link(Slot<F>{k - 1, tab[k - 1], G::index(lo, k - 1), 1, lo, hi, false, {}}, Child{fresh[k].pa, fresh[k].ptr});
+  v.report.tables_added = missing;
+  for (std::size_t k = d + 1; k <= t; ++k) tab[k] = nullptr;
+  auto out = Out(v.report);
+  for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
+  return out;
+}
+
+/// unmap/protect inside one last-level table whose path is all tables: one walk. Bails out
+/// (nothing written) where the general walk must decide: blocks or contiguous runs to split or
+/// unfold, malformed entries, and a leaf table that unmap would leave empty (to be released).
+template <PagingFormat F>
+std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
+                                              const Options& opts, SyncRef sync) {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+  using Out = std::optional<Result<Report>>;
+  constexpr std::size_t N = G::kDepth;
+  if constexpr (N < 2) {
+    return std::nullopt;
+  } else {
+    const std::uint64_t hi = lo + o.size;
+    if ((lo >> G::shift(N - 2)) != ((hi - 1) >> G::shift(N - 2))) return std::nullopt;
+    Entry* tab[N] = {};
+    std::size_t d = 0;
+    auto finish = [&](Out r) {
+      for (std::size_t k = d + 1; k-- > 0;)
+        if (tab[k]) mem.unmap(tab[k], k);
+      return r;
+    };
+    tab[0] = static_cast<Entry*>(mem.map(tree.root, 0));
+    if (!tab[0]) return std::nullopt;
+    for (; d + 1 < N; ++d) {
+      const Decoded e = F::decode(G::level(d), tab[d][G::index(lo, d)]);
+      if (e.kind != EntryKind::table) return finish(std::nullopt);
+      tab[d + 1] = static_cast<Entry*>(mem.map(e.addr, d + 1));
+      if (!tab[d + 1]) return finish(std::nullopt);
+    }
+    constexpr std::size_t t = N - 1;
+    const auto L = G::level(t);
+    Entry* T = tab[t];
+    const std::size_t i0 = G::index(lo, t);
+    const std::size_t n = std::size_t((hi - lo) >> G::shift(t));
+    using B = Editor<F, true>;
+    B ed{tree, mem, sync, opts};
+    const bool unmapping = o.kind == OpKind::unmap;
+    bool have_proto = false;
+    Entry proto{};
+    std::size_t changes = 0;
+    // Pass 1: every error and every reason to bail, before any write.
+    for (std::size_t k = 0; k < n; ++k) {
+      const Decoded e = F::decode(L, T[i0 + k]);
+      if (e.kind == EntryKind::invalid) continue;
+      if (e.kind != EntryKind::leaf || e.contiguous) return finish(std::nullopt);
+      if (unmapping) {
+        ++changes;
+        continue;
+      }
+      if (e.attrs == o.attrs) continue;  // nothing to change: write nothing
+      const std::uint64_t at = lo + k * G::span(t);
+      if (!have_proto) {
+        auto p = ed.proto(t, o.attrs, false, at);
+        if (!p) return finish(p.error());
+        proto = *p;
+        have_proto = true;
+      }
+      const Entry next = F::leaf(L, proto, e.addr);
+      if (next == T[i0 + k]) continue;
+      if (auto c = ed.check_change(t, T[i0 + k], next, at); !c) return finish(c.error());
+      ++changes;
+    }
+    if (unmapping && opts.release_empty) {
+      // The general walk releases a leaf table left empty; here only non-empty ones stay.
+      bool keeps = false;
+      for (std::size_t j = 0; j < G::entries(t) && !keeps; ++j)
+        if ((j < i0 || j >= i0 + n) && F::decode(L, T[j]).kind != EntryKind::invalid) keeps = true;
+      if (!keeps) return finish(std::nullopt);
+    }
+    // Pass 2: the writes.
+    for (std::size_t k = 0; k < n && changes; ++k) {
+      const Decoded e = F::decode(L, T[i0 + k]);
+      if (e.kind == EntryKind::invalid) continue;
+      const std::uint64_t at = lo + k * G::span(t);
+      Entry next = 0;
+      if (!unmapping) {
+        if (e.attrs == o.attrs) continue;
+        next = F::leaf(L, proto, e.addr);
+        if (next == T[i0 + k]) continue;
+      }
+      ed.replace(t, T + i0 + k, 1, at, [&](std::size_t) { return next; });
+      ++ed.report.leaves_changed;
+    }
+    return finish(ed.report);
+  }
+}
+
+/// apply() of one op or a batch, compiled once per format (see the extern declarations in
+/// formats.hpp): one walk where every error can be found before the first write; otherwise a
+/// dry run (errors, exact table count), a reservation, and the commit walk.
+template <PagingFormat F>
+Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, SyncRef sync) {
+  using G = Geometry<F>;
+  if (!ops.batch) {
+    const AnyOp o = ops[0];
+    auto lo = check_op<F>(o);
+    if (!lo) return lo.error();
+    if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
+    if (o.kind == OpKind::map) {
+      if (auto fast = fast_map(tree, mem, o, *lo, opts, sync)) return *fast;
+    } else if (o.kind != OpKind::compact) {
+      if (auto fast = fast_leaf_table(tree, mem, o, *lo, opts, sync)) return *fast;
+    }
+    auto tables = dry_run(tree, mem, o, opts);
+    if (!tables) return tables.error();
+    if (*tables && !mem.reserve(*tables, table_request<F>())) return make_error(Errc::out_of_memory, o.va);
+    return commit(tree, mem, o, opts, sync);
+  }
+  auto tables = plan_erased(tree, mem, ops, opts, false);
+  if (!tables) return tables.error();
+  std::size_t first = 0;
+  while (ops[first].size == 0) ++first;
+  if (*tables && !mem.reserve(*tables, table_request<F>())) return make_error(Errc::out_of_memory, ops[first].va);
+  Report total{};
+  for (std::size_t i = 0; i < ops.count; ++i) {
+    const AnyOp o = ops[i];
+    if (o.size == 0) continue;
+    auto r = commit(tree, mem, o, opts, sync);
+    if (!r) {  // only when the TableMemory broke its reserve() promise: undo the pieces done
+      for (std::size_t k = 0; k < i; ++k) {
+        const AnyOp done = ops[k];
+        if (done.size) (void)commit(tree, mem, AnyOp{OpKind::unmap, done.va, PhysAddr{}, done.size, Attrs{}}, opts, sync);
+      }
+      return r.error();
+    }
+    merge(total, *r);
+  }
+  return total;
 }
 
 }  // namespace detail
 
 /// How many tables `o` (op::Map, op::Unmap, op::Protect, op::Compact) would allocate, or the
-/// error it would fail with; changes nothing. apply() reserves exactly this many.
+/// error it would fail with; changes nothing. apply() allocates exactly this many.
 template <PagingFormat F, TableMemory M, class Op>
 Result<std::size_t> plan(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}) {
-  return detail::dry_run(tree, mem, o, opts);
+  const detail::AnyOp a = detail::any_op(o);
+  return detail::plan_erased(tree, MemRef(mem), detail::OpList::one(a), opts, false);
 }
 
 /// Applies one operation to the tree: map, unmap, protect or compact (see the wrappers below).
-/// No partial success: a dry run finds every error and counts the tables needed; they are
+/// No partial success: every error is found before the first write (by the one-walk checks of
+/// a one-table call, or by a dry run that also counts the tables needed); the tables are
 /// reserved before the first write. On any error the tables and the allocator are as before.
 template <PagingFormat F, TableMemory M, class Op, SyncHook S = NoSync>
 Result<Report> apply(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}, S&& sync = S{}) {
-  using G = Geometry<F>;
-  using Sync = std::remove_reference_t<S>;
-  auto tables = detail::dry_run(tree, mem, o, opts);
-  if (!tables) return tables.error();
-  if (*tables && !mem.reserve(*tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1}))
-    return make_error(Errc::out_of_memory, o.va);
-  const std::uint64_t lo = G::to_tree(o.va);
-  auto v = detail::Visitors<F, M, Sync, true>::make(detail::Editor<F, M, Sync, true>{tree, mem, sync, opts}, o, lo);
-  PTLIB_TRY(walk_range(tree, mem, lo, lo + o.size, v));
-  return v.report;
+  const detail::AnyOp a = detail::any_op(o);
+  return detail::apply_erased(tree, MemRef(mem), detail::OpList::one(a), opts, SyncRef(sync));
 }
 
 /// Maps [va, va + size) to [pa, pa + size) with `attrs`.

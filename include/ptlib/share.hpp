@@ -79,6 +79,14 @@ struct PreallocVisitor {
       mem.unmap(c.ptr, s.depth + 1);
     }
   }
+  void discard(const Slot<F>& s, const Child& c) {  // only if the memory broke its reserve() promise
+    if constexpr (Commit) {
+      const std::size_t d = s.depth + 1;
+      mem.unmap(c.ptr, d);
+      mem.release(c.pa, TableRequest{G::table_bytes(d), G::table_align(d), false, d});
+      --report.tables_added;
+    }
+  }
   Step table_pre(const Slot<F>& s) { return s.depth < Depth ? Step::descend : Step::done; }
   void table_post(const Slot<F>&, void*) {}
   Result<Step> leaf(const Slot<F>& s) {  // a leaf where a table must be

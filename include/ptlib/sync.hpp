@@ -3,6 +3,7 @@
 // the hook with their barriers and TLB invalidations (arch/<isa> cpu code); hosts record calls.
 #pragma once
 #include <cstdint>
+#include <type_traits>
 
 #include "addr.hpp"
 
@@ -27,5 +28,31 @@ struct NoSync {
   void invalidate(VirtAddr, std::uint64_t) {}
 };
 static_assert(SyncHook<NoSync>);
+
+/// A type-erased sync hook (context + two functions), so the engine is compiled once per
+/// format whatever hook a caller uses. NoSync erases to nothing.
+class SyncRef {
+ public:
+  SyncRef() = default;
+  template <SyncHook S>
+  explicit SyncRef(S& s) {
+    if constexpr (!std::is_same_v<std::remove_const_t<S>, NoSync>) {
+      ctx_ = const_cast<void*>(static_cast<const void*>(&s));
+      publish_ = [](void* c) { static_cast<std::remove_const_t<S>*>(c)->publish(); };
+      invalidate_ = [](void* c, VirtAddr va, std::uint64_t n) { static_cast<std::remove_const_t<S>*>(c)->invalidate(va, n); };
+    }
+  }
+  void publish() const {
+    if (publish_) publish_(ctx_);
+  }
+  void invalidate(VirtAddr va, std::uint64_t size) const {
+    if (invalidate_) invalidate_(ctx_, va, size);
+  }
+
+ private:
+  void* ctx_ = nullptr;
+  void (*publish_)(void*) = nullptr;
+  void (*invalidate_)(void*, VirtAddr, std::uint64_t) = nullptr;
+};
 
 PTLIB_END_NAMESPACE

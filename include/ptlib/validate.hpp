@@ -275,6 +275,13 @@ class Validator {
   Validation out_{};
 };
 
+/// validate() compiled once per format (the access erased).
+template <PagingFormat F>
+Validation validate_erased(const Tree<F>& tree, MemRef access, const ValidateOptions& opts,
+                           std::span<PhysAddr> scratch) {
+  return Validator<F, MemRef>(tree, access, opts, scratch).run();
+}
+
 }  // namespace detail
 
 /// Checks every entry of `tree` (read-only) and reports every problem (see Problem): counts all
@@ -292,7 +299,7 @@ class Validator {
 /// usual case for an Arena), so O(n^2) moves at worst.
 template <PagingFormat F, TableAccess A>
 Validation validate(const Tree<F>& tree, A& access, const ValidateOptions& opts, std::span<PhysAddr> scratch) {
-  return detail::Validator<F, A>(tree, access, opts, scratch).run();
+  return detail::validate_erased(tree, MemRef(access), opts, scratch);
 }
 
 PTLIB_END_NAMESPACE

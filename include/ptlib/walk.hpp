@@ -51,7 +51,8 @@ struct Child {
 ///  - runs of invalid entries: `Result<Step> absent(const Slot&)`. Step::descend asks the walker
 ///    to call `Result<Child> create(const Slot&)` for each entry of the run, walk the new
 ///    ("fresh") table, then `void link(const Slot&, const Child&)` (post-order: a table is
-///    linked only once it is filled). Entries of a fresh table are never read: the creator
+///    linked only once it is filled). When the walk of a fresh table fails, its entries not yet
+///    written are cleared and `void discard(const Slot&, const Child&)` gets it instead of link. Entries of a fresh table are never read: the creator
 ///    fills them or the walk writes them.
 ///  - leaves: `Result<Step> leaf(const Slot&)`. Step::descend: the visitor has replaced the leaf
 ///    by a table of next-level leaves (a split); the walker re-reads the entry and walks into
@@ -67,15 +68,29 @@ namespace detail {
 /// the split of a leaf (dry run).
 enum class Source : std::uint8_t { memory, fresh, split };
 
-template <PagingFormat F, TableAccess A, class V>
+template <PagingFormat F, class V>
 struct Walker {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
-  A& access;
+  MemRef access;
   V& visitor;
 
   template <std::size_t D>
   Result<void> walk(Entry* table, Source src, const Decoded& parent, std::uint64_t lo, std::uint64_t hi) {
+    std::size_t i = G::index(lo, D);
+    auto r = walk_entries<D>(table, src, parent, lo, hi, i);
+    if (!r && src == Source::fresh && table) {
+      // A fresh table that will not be linked: clear what the walk did not write, so the
+      // visitor's discard() can read it (and release the tables linked into it).
+      const std::size_t last = G::index(hi - 1, D);
+      for (std::size_t k = i; k <= last; ++k) table[k] = 0;
+    }
+    return r;
+  }
+
+  template <std::size_t D>
+  Result<void> walk_entries(Entry* table, Source src, const Decoded& parent, std::uint64_t lo, std::uint64_t hi,
+                            std::size_t& i) {
     constexpr std::uint64_t span = G::span(D);
     constexpr auto L = G::level(D);
     auto read = [&](std::size_t i, std::uint64_t base) -> Decoded {
@@ -89,7 +104,6 @@ struct Walker {
       }
       return Decoded{};
     };
-    std::size_t i = G::index(lo, D);
     while (lo < hi) {
       const std::uint64_t base = align_down(lo, span);
       const std::uint64_t end = hi - base > span ? base + span : hi;
@@ -118,7 +132,11 @@ struct Walker {
               Slot<F> one{D, table, i + k, 1, clo, chi, full, {}};
               auto child = visitor.create(one);
               if (!child) return child.error();
-              PTLIB_TRY(walk<D + 1>(static_cast<Entry*>(child->ptr), Source::fresh, e, clo, chi));
+              auto r = walk<D + 1>(static_cast<Entry*>(child->ptr), Source::fresh, e, clo, chi);
+              if (!r) {
+                visitor.discard(one, *child);
+                return r;
+              }
               visitor.link(one, *child);
             }
           } else {
@@ -181,14 +199,23 @@ struct Walker {
 }  // namespace detail
 
 /// Walks [lo, hi) (tree offsets) of `tree` with `visitor` (see the walk contract above).
-template <PagingFormat F, TableAccess A, class V>
-Result<void> walk_range(const Tree<F>& tree, A& access, std::uint64_t lo, std::uint64_t hi, V& visitor) {
+/// `fresh_root`: walk as if the root were a new, all-invalid table (dry runs that plan a tree
+/// before its root exists); the root is then never read.
+template <PagingFormat F, class V>
+Result<void> walk_range(const Tree<F>& tree, MemRef access, std::uint64_t lo, std::uint64_t hi, V& visitor,
+                        bool fresh_root = false) {
+  detail::Walker<F, V> w{access, visitor};
+  if (fresh_root) return w.template walk<0>(nullptr, detail::Source::fresh, Decoded{}, lo, hi);
   void* root = access.map(tree.root, 0);
   if (!root) return Error{Errc::malformed_entry, VirtAddr{}, tree.root, Error::kNoLevel, nullptr};
-  detail::Walker<F, A, V> w{access, visitor};
   auto r = w.template walk<0>(static_cast<typename F::Entry*>(root), detail::Source::memory, Decoded{}, lo, hi);
   access.unmap(root, 0);
   return r;
+}
+template <PagingFormat F, TableAccess A, class V>
+  requires(!std::is_same_v<std::remove_const_t<A>, MemRef>)
+Result<void> walk_range(const Tree<F>& tree, A& access, std::uint64_t lo, std::uint64_t hi, V& visitor) {
+  return walk_range(tree, MemRef(access), lo, hi, visitor);
 }
 
 /// One leaf of a tree, as a read-only walk reports it.
@@ -201,6 +228,7 @@ struct Leaf {
   std::size_t depth = 0;
   Attrs attrs{};
   bool contiguous = false;
+  constexpr bool operator==(const Leaf&) const = default;
 };
 
 /// The answer of translate(): where `va` goes and through which leaf.
@@ -220,13 +248,27 @@ constexpr PhysAddr leaf_output(const Slot<F>& s) {
   return s.entry.addr + (in_run << shift);
 }
 
-template <PagingFormat F, class Fn>
+/// A leaf callback, erased: the walker is instantiated once per format, not once per lambda.
+template <PagingFormat F>
+struct LeafFn {
+  void* ctx;
+  void (*fn)(void*, const Leaf<F>&);
+  void operator()(const Leaf<F>& l) const { fn(ctx, l); }
+  template <class Fn>
+  static LeafFn of(Fn& f) {
+    return LeafFn{const_cast<void*>(static_cast<const void*>(&f)),
+                  [](void* c, const Leaf<F>& l) { (*static_cast<Fn*>(c))(l); }};
+  }
+};
+
+template <PagingFormat F>
 struct LeafVisitor {
   using G = Geometry<F>;
-  Fn& fn;
+  LeafFn<F> fn;
   Result<Step> absent(const Slot<F>&) { return Step::done; }
   Result<Child> create(const Slot<F>&) { return Child{}; }
   void link(const Slot<F>&, const Child&) {}
+  void discard(const Slot<F>&, const Child&) {}
   Step table_pre(const Slot<F>&) { return Step::descend; }
   void table_post(const Slot<F>&, void*) {}
   Result<Step> leaf(const Slot<F>& s) {
@@ -236,6 +278,54 @@ struct LeafVisitor {
     return Step::done;
   }
 };
+
+/// The leaves meeting tree offsets [lo, hi), in VA order (compiled once per format).
+template <PagingFormat F>
+Result<void> leaves_erased(const Tree<F>& tree, MemRef access, std::uint64_t lo, std::uint64_t hi, LeafFn<F> fn) {
+  LeafVisitor<F> v{fn};
+  return walk_range(tree, access, lo, hi, v);
+}
+
+/// One descent from the root to the leaf mapping the page at tree offset `t` (no walker).
+template <PagingFormat F>
+Result<Translation<F>> translate_erased(const Tree<F>& tree, MemRef access, VirtAddr va) {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+  const VirtAddr page(align_down(va.value, G::kPageSize));
+  Errc why{};
+  if (!G::va_in_range(page.value, G::kPageSize, why)) return make_error(why, page);
+  const std::uint64_t t = G::to_tree(page);
+  void* mapped[G::kDepth] = {};
+  auto done = [&](std::size_t n) {
+    for (std::size_t k = n; k-- > 0;) access.unmap(mapped[k], k);
+  };
+  mapped[0] = access.map(tree.root, 0);
+  if (!mapped[0]) return Error{Errc::malformed_entry, VirtAddr{}, tree.root, Error::kNoLevel, nullptr};
+  for (std::size_t d = 0;; ++d) {
+    const auto L = G::level(d);
+    const std::size_t i = G::index(t, d);
+    const Decoded e = F::decode(L, static_cast<const Entry*>(mapped[d])[i]);
+    auto fail = [&](Errc c, PhysAddr pa) -> Error {
+      done(d + 1);
+      return Error{c, c == Errc::not_mapped ? va : G::to_va(t), pa, c == Errc::not_mapped ? Error::kNoLevel : level_number<F>(L),
+                   c == Errc::not_mapped ? nullptr : F::level_name(L)};
+    };
+    if (e.kind == EntryKind::invalid) return fail(Errc::not_mapped, PhysAddr{});
+    if (e.kind == EntryKind::malformed) return fail(Errc::malformed_entry, e.addr);
+    if (e.kind == EntryKind::leaf) {
+      const std::uint64_t base = align_down(t, G::span(d));
+      const Slot<F> s{d, nullptr, i, 1, t, t + G::kPageSize, false, e};
+      Translation<F> out{};
+      out.leaf = Leaf<F>{G::to_va(base), leaf_output(s), G::span(d), L, d, e.attrs, e.contiguous};
+      out.pa = out.leaf.pa + (va - out.leaf.va);
+      done(d + 1);
+      return out;
+    }
+    if (d + 1 == G::kDepth) return fail(Errc::malformed_entry, e.addr);
+    mapped[d + 1] = access.map(e.addr, d + 1);
+    if (!mapped[d + 1]) return fail(Errc::malformed_entry, e.addr);
+  }
+}
 }  // namespace detail
 
 /// Calls `fn(const Leaf<F>&)` for every leaf that meets [va, va + size), in VA order.
@@ -249,34 +339,22 @@ Result<void> for_each_leaf(const Tree<F>& tree, A& access, VirtAddr va, std::uin
   if (va.value + (size - 1) < va.value) return make_error(Errc::range_wraps, va);
   Errc why{};
   if (!G::va_in_range(va.value, size, why)) return make_error(why, va);
-  detail::LeafVisitor<F, Fn> v{fn};
   const std::uint64_t lo = G::to_tree(va);
-  return walk_range(tree, access, lo, lo + size, v);
+  return detail::leaves_erased(tree, MemRef(access), lo, lo + size, detail::LeafFn<F>::of(fn));
 }
 
 /// Calls `fn` for every leaf of the tree. For sign-extended formats the low half comes first.
 template <PagingFormat F, TableAccess A, class Fn>
 Result<void> for_each_leaf(const Tree<F>& tree, A& access, Fn&& fn) {
   using G = Geometry<F>;
-  detail::LeafVisitor<F, Fn> v{fn};
-  return walk_range(tree, access, 0, G::kVaMask + 1, v);
+  return detail::leaves_erased(tree, MemRef(access), 0, G::kVaMask + 1, detail::LeafFn<F>::of(fn));
 }
 
 /// Translates one virtual address. Errors: Errc::not_mapped (with the VA), the VA range
 /// errors, Errc::malformed_entry.
 template <PagingFormat F, TableAccess A>
 Result<Translation<F>> translate(const Tree<F>& tree, A& access, VirtAddr va) {
-  using G = Geometry<F>;
-  Translation<F> t{};
-  bool found = false;
-  auto fn = [&](const Leaf<F>& l) {
-    t.leaf = l;
-    t.pa = l.pa + (va - l.va);
-    found = true;
-  };
-  PTLIB_TRY(for_each_leaf(tree, access, VirtAddr(align_down(va.value, G::kPageSize)), G::kPageSize, fn));
-  if (!found) return make_error(Errc::not_mapped, va);
-  return t;
+  return detail::translate_erased(tree, MemRef(access), va);
 }
 
 PTLIB_END_NAMESPACE
