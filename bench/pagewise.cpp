@@ -4,6 +4,8 @@
 #include <cstring>
 #include <string>
 
+#include <ptlib/cursor.hpp>
+
 #include "harness.hpp"
 
 namespace bench {
@@ -82,7 +84,7 @@ typename F::Entry leaf_proto_of(const Attrs& a) {
 /// W4 (map), W4u (unmap, tables kept) or W4p (protect rw- -> r--): kW4Pages calls in VA order over
 /// W1's range, ptlib and the plain walker timed in the same iteration on their own tables.
 template <PagingFormat F>
-void w4(benchmark::State& st, Op op) {
+void w4(benchmark::State& st, Op op, bool cursor) {
   using G = Geometry<F>;
   const std::size_t bytes = arena_for<F>(page_map_tables<F>(kW1Va, kW1Size));
   const Buffer& b = buffer(bytes);
@@ -103,8 +105,17 @@ void w4(benchmark::State& st, Op op) {
       for (std::uint64_t i = 0; i < kW4Pages; ++i) plain.map_page(t0 + (i << 12), kW1Pa.value + (i << 12), rw);
     }
     bool ok = true;
+    Cursor<F, Arena> cur(*t, a, keep);
     const std::uint64_t s0 = now_ns();
-    for (std::uint64_t i = 0; i < kW4Pages; ++i) {
+    for (std::uint64_t i = 0; cursor && i < kW4Pages; ++i) {
+      const VirtAddr va(kW1Va.value + (i << 12));
+      switch (op) {
+        case Op::map: ok &= cur.map_page(va, PhysAddr(kW1Pa.value + (i << 12)), kAttrs).ok(); break;
+        case Op::unmap: ok &= cur.unmap_page(va).ok(); break;
+        case Op::protect: ok &= cur.protect_page(va, kReadOnly).ok(); break;
+      }
+    }
+    for (std::uint64_t i = 0; !cursor && i < kW4Pages; ++i) {
       const VirtAddr va(kW1Va.value + (i << 12));
       switch (op) {
         case Op::map: ok &= map(*t, a, va, PhysAddr(kW1Pa.value + (i << 12)), 4096, kAttrs, page_only()).ok(); break;
@@ -189,9 +200,16 @@ void w3_plain(benchmark::State& st) {
 
 template <PagingFormat F>
 void register_format() {
-  reg(name<F>("W4"), [](benchmark::State& st) { w4<F>(st, Op::map); })->Unit(benchmark::kMillisecond);
-  reg(name<F>("W4u"), [](benchmark::State& st) { w4<F>(st, Op::unmap); })->Unit(benchmark::kMillisecond);
-  reg(name<F>("W4p"), [](benchmark::State& st) { w4<F>(st, Op::protect); })->Unit(benchmark::kMillisecond);
+  // map()/unmap()/protect() of one page per call, and the same calls through a Cursor.
+  for (bool cursor : {false, true}) {
+    const std::string how = cursor ? "/cursor" : "";
+    reg(name<F>(("W4" + how).c_str()), [=](benchmark::State& st) { w4<F>(st, Op::map, cursor); })
+        ->Unit(benchmark::kMillisecond);
+    reg(name<F>(("W4u" + how).c_str()), [=](benchmark::State& st) { w4<F>(st, Op::unmap, cursor); })
+        ->Unit(benchmark::kMillisecond);
+    reg(name<F>(("W4p" + how).c_str()), [=](benchmark::State& st) { w4<F>(st, Op::protect, cursor); })
+        ->Unit(benchmark::kMillisecond);
+  }
   if constexpr (fits_w3<F>())
     reg(name<F>("W3/vs_plain"), [](benchmark::State& st) { w3_plain<F>(st); })->Unit(benchmark::kMillisecond);
 }

@@ -2,7 +2,7 @@
 # Builds a ptlib translation unit in a small external project configured with a shipped cross
 # file, then checks the object with check_object.sh (nothing undefined beyond the memory
 # functions, no static constructors):
-#   meson: tests/freestanding/usage.cpp (the whole engine for every format), cross/meson/<t>.ini,
+#   meson: tests/freestanding/usage.cpp (the whole engine for the target architecture's formats), cross/meson/<t>.ini,
 #          ptlib as a subproject;
 #   cmake: <source> (default tests/freestanding/usage.cpp), cross/cmake/<t>.cmake.
 # Usage: cross_build.sh meson|cmake <source root> <target> <work dir> [source]
