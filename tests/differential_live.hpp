@@ -309,6 +309,7 @@ struct Area : Workload<F> {
   using G = Geometry<F>;
   bool usable = true;
   std::size_t depth;
+  std::uint64_t max_pages = 0;  // a bound on ops that are not whole blocks, in pages (0: none)
   int where;
 
   Area(std::size_t d, int where_, bool pa_top) : depth(d), where(where_) {
@@ -341,7 +342,12 @@ struct Area : Workload<F> {
       o.pa = this->pa_base + align_down(o.pa - this->pa_base, this->S) + o.lo % this->S;
       if (o.pa + o.size - 1 > G::kPaLimit) o.pa = align_down(G::kPaLimit + 1 - o.size, this->S) - this->S + o.lo % this->S;
     }
-    // At most ~4096 leaves per map: the largest leaf VA and PA allow bounds the size.
+    bound(o);
+    return o;
+  }
+  /// At most ~4096 leaves per map: the largest leaf VA and PA allow bounds the size.
+  void bound(Op& o) const {
+    if (max_pages && o.size % this->S != 0 && o.size > max_pages * this->P) o.size = max_pages * this->P;
     if (o.kind == Op::map) {
       std::uint64_t leaf = G::kPageSize;
       for (std::size_t d = 0; d < G::kDepth; ++d)
@@ -352,7 +358,6 @@ struct Area : Workload<F> {
         }
       o.size = std::min(o.size, 4096 * leaf);
     }
-    return o;
   }
   [[nodiscard]] std::string describe() const {
     static constexpr const char* kWhere[] = {"bottom of the lower half", "top of the lower half",
@@ -369,6 +374,7 @@ struct LiveRunner {
   Runner<F> r;
   Tlb<F> tlb;
   bool probe = false;  // before each op: fail each of its allocations, honestly and as a liar
+  bool liars = true;   // probes include lying allocators
   std::uint64_t probes = 0, liar_failures = 0, bbm_refusals = 0, ooms = 0;
 
   LiveRunner(std::uint64_t w0, std::uint64_t window, Live live, std::size_t arena_bytes = 64 << 20,
@@ -431,6 +437,7 @@ struct LiveRunner {
     if (!need.ok() || *need == 0) return std::nullopt;
     for (std::size_t k = 0; k < *need; ++k)
       for (bool liar : {false, true}) {
+        if (liar && !liars) continue;
         ++probes;
         const Memory::Snapshot before = r.mem.snapshot();
         const TableView<F> view(r.tree, r.mem.arena);

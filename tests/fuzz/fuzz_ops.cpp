@@ -1,11 +1,24 @@
 // libFuzzer target: decodes its input into a format (any of test::EngineFormats, the fake
-// included) and a sequence of map / unmap / protect / compact operations inside the
-// differential test's window, runs them through diff::Runner (each checked against the interval
-// model, translate and validate(), the whole tree compared after every one), and traps on the
-// first disagreement after printing the decoded operations.
+// included), a set-up (live policy, failing allocators, arena, window) and a sequence of map /
+// unmap / protect / compact operations inside the window, runs them through diff::LiveRunner
+// (each checked against the interval model, translate and validate(), the whole tree compared
+// after every one; under a live policy a TLB model fed by the sync hook; with probes, every
+// allocation of every op failed once honestly and once by a lying allocator first), and traps
+// on the first disagreement after printing the decoded operations.
+//
+// PTLIB_FUZZ_LIARS=0 (environment) leaves the lying allocators out of the probes.
+//
+// Cheap per input: one buffer per format (256 tables), reused; a new input refills only the
+// bytes the previous one used with the 0xa5 garbage, and gets a new Arena, root, model and TLB.
 //
 // Input layout (every input decodes: reads past the end give 0, so mutations stay meaningful):
 //   byte 0            format index (mod the number of formats)
+//   byte 1            set-up: bits 0-1 live policy (offline, refuse, break_before_make, offline),
+//                     bit 2 allocation probes, bit 3 small arena (12 tables; runs out), bit 4
+//                     base PA 0x1000_1020 (not table-aligned), bits 5-6 window (bottom / top of
+//                     the lower half, bottom / top of the upper half, or of the whole range)
+//   byte 2            bits 0-2 block level (an index into the levels that can hold a block; 0 =
+//                     just above pages), bit 3 PAs at the format's limit
 //   then per op, 9 bytes (at most kMaxOps ops):
 //   [0] kind (bits 0-1: map unmap protect compact), size class (bits 2-4, see size_of),
 //       VA alignment (bits 5-6: none, block, contiguous run, none), bit 7 unused
@@ -26,7 +39,7 @@
 #include <utility>
 #include <vector>
 
-#include "differential.hpp"
+#include "differential_live.hpp"
 
 namespace {
 using namespace ptlib;
@@ -63,7 +76,7 @@ const Attrs kCommon[] = {test::kRwxg,
 
 /// One operation from 9 bytes, clamped into the workload's window and PA room.
 template <class F>
-Op decode_op(Bytes& in, const diff::Workload<F>& w) {
+Op decode_op(Bytes& in, const diff::Area<F>& w) {
   const std::uint64_t P = w.P, S = w.S, run = w.run;
   const std::uint8_t b0 = in.u8();
   const std::uint16_t sz = in.u16(), va = in.u16(), pa = in.u16();
@@ -84,7 +97,7 @@ Op decode_op(Bytes& in, const diff::Workload<F>& w) {
   o.lo = w.w0 + (va % ((w.window - o.size) / P + 1)) * P;
   const std::uint64_t align = ((b0 >> 5) & 3) == 1 ? S : ((b0 >> 5) & 3) == 2 ? run : P;
   if (o.lo - w.w0 >= o.lo % align) o.lo -= o.lo % align;
-  o.pa = align_down((std::uint64_t{pa} * S) % (w.pa_room - o.size), S);
+  o.pa = w.pa_base + align_down((std::uint64_t{pa} * S) % (w.pa_room - o.size), S);
   switch (b7 & 3) {
     case 0: o.pa += o.lo % S; break;
     case 1: o.pa += o.lo % run; break;
@@ -101,42 +114,75 @@ Op decode_op(Bytes& in, const diff::Workload<F>& w) {
   o.release_empty = (b7 & 0x60) != 0x60;
   if (b8 < 0x80) o.attrs = kCommon[b8 % std::size(kCommon)];
   else o.attrs = Attrs{Perm(b8 & 0x1f), MemType((b8 >> 5) & 3)};
+  w.bound(o);
   return o;
 }
 
-/// A runner per format, made once (its 64 MiB arena is costly to create) and put back into
-/// the state of a new one before each input: the arena's handed-out bytes refilled with the
-/// 0xa5 garbage, an empty allocator, a new root, an empty model and zero counters.
+/// The block levels a window may use: just above pages, then every other level with blocks.
 template <class F>
-diff::Runner<F>& fresh_runner(const diff::Workload<F>& w) {
-  static diff::Runner<F>* r = nullptr;  // never freed: lives as long as the fuzzing process
-  if (!r) {
-    r = new diff::Runner<F>(w.w0, w.window);
-    return *r;
-  }
-  test::Memory& m = r->mem;
-  std::memset(m.buf.get(), 0xa5, m.arena.used());
-  m.arena = Arena(m.buf.get(), m.arena.capacity(), PhysAddr(test::Memory::kBase));
-  auto t = make_tree<F>(m.arena, r->caps);
+std::size_t block_depth(unsigned pick) {
+  using G = Geometry<F>;
+  std::size_t depths[G::kDepth] = {G::kDepth - 2}, n = 1;
+  for (std::size_t d = 0; d + 2 < G::kDepth; ++d)
+    if (F::can_leaf(G::level(d), test::full_caps<F>())) depths[n++] = d;
+  return depths[pick % n];
+}
+
+/// A runner per format, made once with a buffer of 256 tables and put back into the state of a
+/// new one before each input: the bytes the last input used refilled with the 0xa5 garbage, an
+/// Arena of the size and base PA the input asks for, a new root, an empty model, TLB and counters.
+template <class F>
+diff::LiveRunner<F>& fresh_runner(const diff::Area<F>& w, Live live, bool small, bool odd) {
+  using G = Geometry<F>;
+  static constexpr std::size_t kBytes = (256 * G::table_bytes(G::kDepth - 1) + 0x10000 + 0xffff) & ~std::size_t{0xffff};
+  static diff::LiveRunner<F>* r = nullptr;  // never freed: lives as long as the fuzzing process
+  if (!r) r = new diff::LiveRunner<F>(w.w0, w.window, live, kBytes);
+  test::Memory& m = r->r.mem;
+  std::memset(m.buf.get(), 0xa5, std::min(kBytes, m.arena.used() + 0x10000));
+  const std::size_t bytes = small ? (G::table_bytes(0) + 12 * G::table_bytes(G::kDepth - 1) + 0x1ffff) & ~std::size_t{0xffff}
+                                  : kBytes;
+  m.arena = Arena(m.buf.get(), bytes, PhysAddr(odd ? 0x1000'1020 : test::Memory::kBase));
+  auto t = make_tree<F>(m.arena, r->r.caps);
   if (!t) __builtin_trap();
-  r->tree = *t;
-  r->model = diff::Model{};
-  r->empties_allowed = false;
-  std::fill(std::begin(r->ok), std::end(r->ok), 0);
-  r->refused = r->splits = r->released = r->folds = 0;
+  diff::Runner<F>& x = r->r;
+  x.tree = *t;
+  x.model = diff::Model{};
+  x.empties_allowed = false;
+  std::fill(std::begin(x.ok), std::end(x.ok), 0);
+  x.refused = x.splits = x.released = x.folds = 0;
+  x.w0 = w.w0;
+  x.window = w.window;
+  x.live = live;
+  x.bbm_refusals_ok = live == Live::refuse;
+  x.oom_ok = true;  // every arena here is finite: out_of_memory must change nothing
+  x.last_error.reset();
+  r->tlb = diff::Tlb<F>{};
+  r->tlb.tree = &x.tree;
+  r->tlb.arena = &m.arena;
+  r->probes = r->liar_failures = r->bbm_refusals = r->ooms = 0;
   return *r;
 }
 
 template <class F>
 void run(Bytes in) {
-  const diff::Workload<F> w;
-  diff::Runner<F>& r = fresh_runner<F>(w);
+  const std::uint8_t setup = in.u8(), level = in.u8();
+  const Live live = (setup & 3) == 1 ? Live::refuse : (setup & 3) == 2 ? Live::break_before_make : Live::offline;
+  diff::Area<F> w(block_depth<F>(level & 7), (setup >> 5) & 3, (level & 8) != 0);
+  if (!w.usable) w = diff::Area<F>(Geometry<F>::kDepth - 2, 1, (level & 8) != 0);
+  if (!w.usable) __builtin_trap();
+  // Under a live policy every publish() reads the whole tree, probes repeat each op: ops that
+  // are not whole blocks stay below 64 pages there.
+  if (live != Live::offline || (setup & 4)) w.max_pages = 64;
+  diff::LiveRunner<F>& r = fresh_runner<F>(w, live, (setup & 8) != 0, (setup & 16) != 0);
+  r.probe = (setup & 4) != 0;
+  static const bool liars = !std::getenv("PTLIB_FUZZ_LIARS") || std::getenv("PTLIB_FUZZ_LIARS")[0] != '0';
+  r.liars = liars;
   std::vector<Op> ops;
   while (in.n > 0 && ops.size() < kMaxOps) {
     ops.push_back(decode_op<F>(in, w));
     if (auto f = r.step(ops.back(), ops.size() - 1, /*full=*/true)) {
-      std::fprintf(stderr, "%s op #%zu: %s\nops (replay with diff::replay<%s>({...})):\n", F::kName, ops.size() - 1,
-                   f->c_str(), F::kName);
+      std::fprintf(stderr, "%s set-up %#x %#x (%s) op #%zu: %s\nops:\n", F::kName, setup, level,
+                   w.describe().c_str(), ops.size() - 1, f->c_str());
       for (const auto& o : ops) std::fprintf(stderr, "  %s,\n", diff::to_string(o).c_str());
       __builtin_trap();
     }

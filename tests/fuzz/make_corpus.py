@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Writes the fuzz_ops seed corpus (tests/fuzz/corpus/): one short lifecycle per format family,
-in the input layout documented at the top of fuzz_ops.cpp. Usage: make_corpus.py [DIR]."""
+"""Writes the fuzz_ops seed corpus (tests/fuzz/corpus/): one short lifecycle per format family and
+set-up (offline; Live::refuse; break-before-make with allocation probes; a small arena at a base
+PA that is not table-aligned; the upper half with big blocks and PAs at the limit), in the input
+layout documented at the top of fuzz_ops.cpp. Usage: make_corpus.py [DIR]."""
 import os
 import sys
 
@@ -15,6 +17,19 @@ NO_ALIGN, BLOCK_ALIGN, RUN_ALIGN = 0, 1, 2
 LIKE_VA, LIKE_RUN, PA_BLOCK, PA_OFF = range(4)
 ANY_LEAF, PAGE_ONLY, BLOCK_MAX = 0, 1, 2
 RWXG, RW, RX, R, RWU, DEV, NC, WC, X_ONLY, RXG, W_ONLY = range(11)
+# Set-up byte: live policy (bits 0-1), probes (bit 2), small arena (bit 3), odd base (bit 4),
+# window (bits 5-6: bottom/top of the lower half, bottom/top of the upper half); level byte:
+# block level index (bits 0-2), PAs at the limit (bit 3).
+OFFLINE, REFUSE, BBM = 0, 1, 2
+PROBES, SMALL, ODD = 4, 8, 16
+LOW_BOTTOM, LOW_TOP, HIGH_BOTTOM, HIGH_TOP = (w << 5 for w in range(4))
+SETUPS = {
+    'offline': (OFFLINE | LOW_TOP, 0),
+    'refuse': (REFUSE | LOW_BOTTOM, 0),
+    'bbm-probes': (BBM | PROBES | LOW_TOP, 0),
+    'small-odd': (BBM | SMALL | ODD | HIGH_BOTTOM, 0),
+    'high-blocks': (REFUSE | HIGH_TOP, 1 | 8),
+}
 
 
 def op(kind, size_class, size, page, pa_block=4, align=NO_ALIGN, place=LIKE_VA, max_leaf=ANY_LEAF,
@@ -46,8 +61,9 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), 'corpus')
     os.makedirs(out, exist_ok=True)
     for name, index in FORMATS.items():
-        with open(os.path.join(out, name), 'wb') as f:
-            f.write(bytes([index]) + b''.join(LIFECYCLE))
+        for setup, (b1, b2) in SETUPS.items():
+            with open(os.path.join(out, name + '-' + setup), 'wb') as f:
+                f.write(bytes([index, b1, b2]) + b''.join(LIFECYCLE))
 
 
 if __name__ == '__main__':
