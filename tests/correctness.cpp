@@ -461,3 +461,44 @@ TEMPLATE_LIST_TEST_CASE("a cursor's one-page calls give the trees, reports and e
   CHECK(ra.count(test::Recorder::Event::invalidate) == rb.count(test::Recorder::Event::invalidate));
   CHECK(ra.count(test::Recorder::Event::publish) == rb.count(test::Recorder::Event::publish));
 }
+
+TEMPLATE_LIST_TEST_CASE("unmap and protect with an allocator that breaks its promise change no translation",
+                        "[correctness][item7]", EngineFormats) {
+  using F = TestType;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  const std::uint64_t P = R::P, T = R::T;
+  // Two pages, then a block (the review's x86-pae case: pages cleared before the block split
+  // that fails). The call covers the pages whole and the block in part: it must split.
+  for (int op = 0; op < 2; ++op) {
+    Memory m;
+    const Tree<F> tree = new_tree<F>(m.arena);
+    Options full;
+    full.contiguous = false;
+    REQUIRE(map(tree, m.arena, R::va(T - 2 * P), PhysAddr(R::pa0 + T - 2 * P), T + 2 * P, kRwxg, full).ok());
+    {
+      auto t = translate(tree, m.arena, R::va(T));
+      REQUIRE(t.ok());
+      REQUIRE(t->leaf.size == T);  // the block
+    }
+    const std::uint64_t probes[] = {T - 2 * P, T - P, T, T + P, 2 * T - P};
+    auto where = [&] {
+      std::vector<std::uint64_t> pa;
+      for (std::uint64_t off : probes) {
+        auto t = translate(tree, m.arena, R::va(off));
+        pa.push_back(t ? t->pa.value : 0);
+      }
+      return pa;
+    };
+    const auto before = where();
+    const auto in_use = m.arena.tables_in_use();
+    Limited liar{m.arena, 0, true};
+    const Attrs ro{Perm::read | Perm::exec | Perm::global};
+    auto r = op == 0 ? unmap(tree, liar, R::va(T - 2 * P), 3 * P) : protect(tree, liar, R::va(T - 2 * P), 3 * P, ro);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code == Errc::out_of_memory);
+    CHECK(where() == before);
+    CHECK(m.arena.tables_in_use() == in_use);
+    CHECK(test::leaves(tree, m.arena).size() == 3);  // the two pages and the block, unchanged
+  }
+}

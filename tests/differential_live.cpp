@@ -52,9 +52,9 @@ template <class F>
 LiveRunner<F> make_runner(const Area<F>& w, const Config& c) {
   using G = Geometry<F>;
   if (!c.odd) return LiveRunner<F>(w.w0, w.window, c.live);
-  // Room for the root and about six tables, 64 KiB granular (aligned_alloc), placed at
-  // 0x1000_1020: every table PA must be aligned up from there.
-  const std::size_t bytes = (G::table_bytes(0) + 5 * G::table_bytes(G::kDepth - 1) + 0x1ffff) & ~std::size_t{0xffff};
+  // Room for the root and six tables, placed at 0x1000_1020: every table PA must be aligned up
+  // from there (the arena loses up to one table's alignment to that).
+  const std::size_t bytes = G::table_align(0) + 6 * G::table_align(G::kDepth - 1);
   return LiveRunner<F>(w.w0, w.window, c.live, bytes, 0x1000'1020, true);
 }
 

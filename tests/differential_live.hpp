@@ -435,6 +435,8 @@ struct LiveRunner {
     const Options opts = options(o);
     const Result<std::size_t> need = plan_of(o);
     if (!need.ok() || *need == 0) return std::nullopt;
+    // An arena that cannot hold the tables fails the call by itself (small arenas): no probe.
+    if (!r.mem.arena.reserve(*need, TableRequest{G::table_bytes(1), G::table_align(1), false, 1})) return std::nullopt;
     for (std::size_t k = 0; k < *need; ++k)
       for (bool liar : {false, true}) {
         if (liar && !liars) continue;

@@ -221,6 +221,27 @@ TEST_CASE("a layout with the image in the linear map uses one offset for both", 
   }
 }
 
+TEST_CASE("32-bit ARM with more RAM than lowmem: the lowmem window is the linear map, the rest is highmem",
+          "[layouts][placement][highmem]") {
+  // Linux's 3G/1G split on ARM: lowmem ends at 0xf0000000 (VMALLOC_END - 240 MiB of vmalloc -
+  // 8 MiB gap), so at most 768 MiB of RAM is in the linear map; the rest is highmem, not mapped.
+  const Layout& l = armv7::kLayout3g;
+  REQUIRE(l.highmem);
+  const std::uint64_t ram = 2 * GiB;
+  auto p = place(l, PhysAddr(0x8000'0000), ram, PhysAddr(0x8000'8000), 8 * MiB);
+  REQUIRE(p.ok());
+  CHECK(p->ram_size == l.linear.size);
+  CHECK(p->ram_size + p->highmem_size == ram);
+  CHECK(l.linear.base.value + l.linear.size == 0xf000'0000);
+  // The last lowmem byte translates; the first highmem byte has no linear address.
+  CHECK(*p->phys_to_virt(PhysAddr(0x8000'0000 + p->ram_size - 1)) == VirtAddr(0xefff'ffff));
+  CHECK_FALSE(p->phys_to_virt(PhysAddr(0x8000'0000 + p->ram_size)).ok());
+  // A layout without highmem still refuses RAM larger than its linear map.
+  auto big = place(riscv::kLayoutSv39, PhysAddr(0x8000'0000), 129 * GiB, PhysAddr(0x8020'0000), MiB);
+  REQUIRE_FALSE(big.ok());
+  CHECK(big.error().code == Errc::va_out_of_range);
+}
+
 TEST_CASE("a placement refuses RAM or an image that does not fit its layout", "[layouts][placement]") {
   auto big = place(riscv::kLayoutSv39, PhysAddr(0x8000'0000), 129 * GiB, PhysAddr(0x8020'0000), MiB);
   REQUIRE_FALSE(big.ok());

@@ -14,6 +14,13 @@
 
 #include "fake_format.hpp"
 
+// The fake format's engine is compiled once too (tests/fake_engine.cpp), like the named formats'.
+#if defined(PTLIB_COMPILED_ENGINE) && !defined(PTLIB_FAKE_ENGINE_DEFINITION)
+PTLIB_BEGIN_NAMESPACE
+PTLIB_ENGINE_INSTANCES(extern, fake::Scrambled)
+PTLIB_END_NAMESPACE
+#endif
+
 namespace test {
 using namespace ptlib;
 
@@ -39,8 +46,10 @@ struct Memory {
   std::unique_ptr<unsigned char, Free> buf;
   Arena arena;
 
-  explicit Memory(std::size_t bytes = 4 << 20)
-      : buf(static_cast<unsigned char*>(std::aligned_alloc(65536, bytes))), arena(buf.get(), bytes, PhysAddr(kBase)) {
+  /// `bytes` need not be a multiple of 64 KiB: the buffer is rounded up, the arena is not.
+  explicit Memory(std::size_t bytes = 4 << 20, PhysAddr base = PhysAddr(kBase))
+      : buf(static_cast<unsigned char*>(std::aligned_alloc(65536, (bytes + 0xffff) & ~std::size_t{0xffff}))),
+        arena(buf.get(), bytes, base) {
     std::memset(buf.get(), 0xa5, bytes);  // garbage: the engine must never rely on zeroed memory
   }
 

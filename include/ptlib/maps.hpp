@@ -34,7 +34,8 @@ namespace detail {
 template <PagingFormat F, TableMemory M, class At, SyncHook S>
 Result<Report> map_batch(const Tree<F>& tree, M& mem, std::size_t count, At&& at, const Options& opts, S& sync) {
   if (count == 0) return make_error(Errc::zero_size);
-  return apply_erased(tree, MemRef(mem), OpList::pieces(at, count), opts, SyncRef(sync));
+  return apply_erased<F, ops_for(OpKind::map), kUndo<M>>(tree, MemRef(mem), OpList::pieces(at, count), opts,
+                                                        SyncRef(sync));
 }
 
 }  // namespace detail
@@ -208,7 +209,8 @@ Result<IdentityMap<Formats>> build_identity(M& mem, std::span<const Bank> banks,
   // Plan everything against an empty root before allocating anything.
   const Tree<F> planned{PhysAddr{}, caps};
   if (banks.empty()) return make_error(Errc::zero_size);
-  auto planned_tables = plan_erased(planned, MemRef(mem), OpList::pieces(at, banks.size()), opts, true);
+  auto planned_tables =
+      plan_erased<F, ops_for(OpKind::map)>(planned, MemRef(mem), OpList::pieces(at, banks.size()), opts, true);
   if (!planned_tables) return planned_tables.error();
   const std::size_t tables = *planned_tables;
   const TableRequest root_req{G::table_bytes(0), G::table_align(0), true, 0};

@@ -90,6 +90,8 @@ class Arena {
  public:
   constexpr Arena(void* buffer, std::size_t bytes, PhysAddr base)
       : buf_(static_cast<unsigned char*>(buffer)), size_(bytes), base_(base) {}
+  /// reserve() is exact: the engine needs no rollback for this memory.
+  static constexpr bool kReservesExactly = true;
 
   std::optional<NewTable> allocate(const TableRequest& r) {
     if (FreeList* f = find(r); f && f->count) {

@@ -114,6 +114,10 @@ struct Editor {
     std::uint32_t have = 0;
   };
   Edge* edge = nullptr;
+  /// Commit of unmap/protect, first pass: only the splits and unfolds (which allocate but change
+  /// no translation), so a TableMemory that breaks its reserve() promise fails before any
+  /// translation changed; the second pass then allocates nothing.
+  bool splits_only = false;
 
   [[nodiscard]] bool live() const { return opts.live != Live::offline; }
   static Error level_error(Errc c, std::size_t depth, std::uint64_t lo, PhysAddr pa) {
@@ -431,6 +435,7 @@ struct UnmapVisitor : Editor<F, Commit> {
     bool unfolded = false;
     PTLIB_TRY(this->unfold(s, lo, hi, unfolded));
     if (!s.full) return this->split(s);
+    if (this->splits_only) return Step::done;
     if constexpr (Commit) {
       this->replace(s.depth, s.table + s.index, 1, s.lo, [](std::size_t) { return Entry{0}; });
     }
@@ -440,7 +445,7 @@ struct UnmapVisitor : Editor<F, Commit> {
 
   void table_post(const Slot<F>& s, void* table) {
     if constexpr (Commit) {
-      if (!this->opts.release_empty) return;
+      if (!this->opts.release_empty || this->splits_only) return;
       const std::size_t d = s.depth + 1;
       const auto L = G::level(d);
       const Entry* e = static_cast<const Entry*>(table);
@@ -468,6 +473,7 @@ struct ProtectVisitor : Editor<F, Commit> {
     bool unfolded = false;
     PTLIB_TRY(this->unfold(s, lo, hi, unfolded));
     if (!s.full) return this->split(s);
+    if (this->splits_only) return Step::done;
     const bool contiguous = s.entry.contiguous && !unfolded;
     auto p = this->proto(s.depth, attrs, contiguous, s.lo);
     if (!p) return p.error();
@@ -576,6 +582,23 @@ Result<std::uint64_t> check_range(VirtAddr va, PhysAddr pa, std::uint64_t size) 
 
 /// An operation as a run-time value: what the engine's compiled entry points take.
 enum class OpKind : std::uint8_t { map, unmap, protect, compact };
+/// A set of operation kinds (bit k = OpKind k): the kinds an instance of the engine handles.
+/// The compiled library handles all; a header-only kernel instantiates only the kinds it calls,
+/// so a kernel that only maps carries no unmap/protect/compact code.
+inline constexpr unsigned kAllOps = 0xf;
+constexpr unsigned op_bit(OpKind k) { return 1U << unsigned(k); }
+#if defined(PTLIB_COMPILED_ENGINE)
+constexpr unsigned ops_for(OpKind) { return kAllOps; }
+template <class M>
+inline constexpr bool kUndo = true;
+#else
+constexpr unsigned ops_for(OpKind k) { return op_bit(k); }
+/// Whether calls through M need the rollback of a broken reserve() promise: not for memory that
+/// declares `static constexpr bool kReservesExactly = true` (Arena, StaticPool, ImageBuilder:
+/// their reserve() is exact), so a kernel using them carries no rollback code.
+template <class M>
+inline constexpr bool kUndo = !requires { requires M::kReservesExactly; };
+#endif
 struct AnyOp {
   OpKind kind{};
   VirtAddr va{};
@@ -617,32 +640,41 @@ Result<std::uint64_t> check_op(const AnyOp& o) {
   return check_va_range<F>(o.va, o.size);
 }
 
-/// Calls fn(visitor) with the visitor of `o` (dry run or commit).
-template <PagingFormat F, bool Commit, class Fn>
-auto with_visitor(const Editor<F, Commit>& e, const AnyOp& o, std::uint64_t lo, Fn&& fn) {
-  switch (o.kind) {
-    case OpKind::map: {
+/// Calls fn(visitor) with the visitor of `o` (dry run or commit); kinds outside Mask are not
+/// compiled in (the public calls never pass one).
+template <PagingFormat F, bool Commit, unsigned Mask, class Fn>
+auto with_visitor(const Editor<F, Commit>& e, const AnyOp& o, std::uint64_t lo, Fn&& fn)
+    -> decltype(fn(std::declval<MapVisitor<F, Commit>&>())) {
+  if constexpr ((Mask & op_bit(OpKind::map)) != 0) {
+    if (o.kind == OpKind::map) {
       MapVisitor<F, Commit> v{e, lo, o.pa, o.attrs};
       return fn(v);
     }
-    case OpKind::unmap: {
+  }
+  if constexpr ((Mask & op_bit(OpKind::unmap)) != 0) {
+    if (o.kind == OpKind::unmap) {
       UnmapVisitor<F, Commit> v{e, lo, lo + o.size};
       return fn(v);
     }
-    case OpKind::protect: {
+  }
+  if constexpr ((Mask & op_bit(OpKind::protect)) != 0) {
+    if (o.kind == OpKind::protect) {
       ProtectVisitor<F, Commit> v{e, lo, lo + o.size, o.attrs};
       return fn(v);
     }
-    default: {
+  }
+  if constexpr ((Mask & op_bit(OpKind::compact)) != 0) {
+    if (o.kind == OpKind::compact) {
       CompactVisitor<F, Commit> v{e, {}};
       return fn(v);
     }
   }
+  return make_error(Errc::unsupported_attrs, o.va);  // not reached
 }
 
 /// The dry run of `o`: every error it would meet, and the tables it would add. `edge` dedupes
 /// tables shared with earlier pieces of a batch; `fresh_root` plans against a root not yet made.
-template <PagingFormat F>
+template <PagingFormat F, unsigned Mask = kAllOps>
 Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts,
                             typename Editor<F, false>::Edge* edge = nullptr, bool fresh_root = false) {
   using G = Geometry<F>;
@@ -652,7 +684,7 @@ Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, con
   if (!fresh_root && !tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
   Editor<F, false> e{tree, mem, SyncRef{}, opts};
   e.edge = edge;
-  return with_visitor(e, o, *lo, [&](auto& v) -> Result<std::size_t> {
+  return with_visitor<F, false, Mask>(e, o, *lo, [&](auto& v) -> Result<std::size_t> {
     PTLIB_TRY(walk_range(tree, mem, *lo, *lo + o.size, v, fresh_root));
     if constexpr (requires { v.error; }) {
       if (v.error) return *v.error;
@@ -661,24 +693,51 @@ Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, con
   });
 }
 
+/// Removes what a map of [o.va, o.va + o.size) wrote (its leaves, and the tables it left empty):
+/// the rollback after a TableMemory broke its reserve() promise.
+template <PagingFormat F>
+void undo_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync) {
+  using G = Geometry<F>;
+  const std::uint64_t lo = G::to_tree(o.va);
+  Options release = opts;
+  release.release_empty = true;
+  UnmapVisitor<F, true> undo{Editor<F, true>{tree, mem, sync, release}, lo, lo + o.size};
+  (void)walk_range(tree, mem, lo, lo + o.size, undo);
+}
+
 /// Writes `o`, checked and reserved by a dry run. Fails only when the TableMemory breaks its
 /// reserve() promise (or hands out a table its format cannot link): the tables the walk made
 /// but did not link are released, and a map is undone (its leaves and new tables removed).
-template <PagingFormat F>
-Result<Report> commit(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync) {
+template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
+Result<Report> commit(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync,
+                      std::size_t tables = 0) {
   using G = Geometry<F>;
   const std::uint64_t lo = G::to_tree(o.va);
   Editor<F, true> e{tree, mem, sync, opts};
-  return with_visitor(e, o, lo, [&](auto& v) -> Result<Report> {
+  std::size_t split_tables = 0;
+  if constexpr (Undo) {
+    if (tables && (o.kind == OpKind::unmap || o.kind == OpKind::protect)) {
+      // Splits first: if the memory breaks its promise, no translation has changed yet.
+      Editor<F, true> first{tree, mem, sync, opts};
+      first.splits_only = true;
+      auto r = with_visitor<F, true, Mask>(first, o, lo, [&](auto& v) -> Result<Report> {
+        PTLIB_TRY(walk_range(tree, mem, lo, lo + o.size, v));
+        return v.report;
+      });
+      if (!r) return r.error();
+      split_tables = r->tables_added;
+      e.report.modified = r->modified;
+    }
+  }
+  return with_visitor<F, true, Mask>(e, o, lo, [&](auto& v) -> Result<Report> {
     auto w = walk_range(tree, mem, lo, lo + o.size, v);
     if (!w) {
       const std::uint64_t stop = G::to_tree(w.error().va);
-      if (o.kind == OpKind::map && stop > lo && stop < lo + o.size) {
-        UnmapVisitor<F, true> undo{Editor<F, true>{tree, mem, sync, opts}, lo, stop};
-        (void)walk_range(tree, mem, lo, stop, undo);
-      }
+      if constexpr (Undo)
+        if (o.kind == OpKind::map && stop > lo && stop < lo + o.size) undo_map(tree, mem, AnyOp{OpKind::unmap, o.va, PhysAddr{}, stop - lo, Attrs{}}, opts, sync);
       return w.error();
     }
+    v.report.tables_added += split_tables;
     return v.report;
   });
 }
@@ -694,10 +753,10 @@ inline void merge(Report& total, const Report& r) {
 /// plan() of one op, or of a batch of map pieces planned as one: pieces checked in list order,
 /// checked against one another, then dry-run in VA order so that a table two pieces share is
 /// counted once (exact, not the sum of the pieces' plans).
-template <PagingFormat F>
+template <PagingFormat F, unsigned Mask = kAllOps>
 Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, bool fresh_root) {
   using G = Geometry<F>;
-  if (!ops.batch) return dry_run(tree, mem, ops[0], opts, nullptr, fresh_root);
+  if (!ops.batch) return dry_run<F, Mask>(tree, mem, ops[0], opts, nullptr, fresh_root);
   std::size_t nonempty = 0;
   for (std::size_t i = 0; i < ops.count; ++i) {
     const AnyOp o = ops[i];
@@ -728,7 +787,7 @@ Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, con
       if (o.size && (step == 0 || t > prev) && (pick == ops.count || t < best)) pick = i, best = t;
     }
     prev = best;
-    auto n = dry_run(tree, mem, ops[pick], opts, &edge, fresh_root);
+    auto n = dry_run<F, Mask>(tree, mem, ops[pick], opts, &edge, fresh_root);
     if (!n) return n.error();
     tables += *n;
   }
@@ -935,7 +994,7 @@ std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, c
 /// apply() of one op or a batch, compiled once per format (see the extern declarations in
 /// formats.hpp): one walk where every error can be found before the first write; otherwise a
 /// dry run (errors, exact table count), a reservation, and the commit walk.
-template <PagingFormat F>
+template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
 Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, SyncRef sync) {
   using G = Geometry<F>;
   if (!ops.batch) {
@@ -943,17 +1002,20 @@ Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const O
     auto lo = check_op<F>(o);
     if (!lo) return lo.error();
     if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
-    if (o.kind == OpKind::map) {
-      if (auto fast = fast_map(tree, mem, o, *lo, opts, sync)) return *fast;
-    } else if (o.kind != OpKind::compact) {
-      if (auto fast = fast_leaf_table(tree, mem, o, *lo, opts, sync)) return *fast;
+    if constexpr ((Mask & op_bit(OpKind::map)) != 0) {
+      if (o.kind == OpKind::map)
+        if (auto fast = fast_map(tree, mem, o, *lo, opts, sync)) return *fast;
     }
-    auto tables = dry_run(tree, mem, o, opts);
+    if constexpr ((Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
+      if (o.kind == OpKind::unmap || o.kind == OpKind::protect)
+        if (auto fast = fast_leaf_table(tree, mem, o, *lo, opts, sync)) return *fast;
+    }
+    auto tables = dry_run<F, Mask>(tree, mem, o, opts);
     if (!tables) return tables.error();
     if (*tables && !mem.reserve(*tables, table_request<F>())) return make_error(Errc::out_of_memory, o.va);
-    return commit(tree, mem, o, opts, sync);
+    return commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
   }
-  auto tables = plan_erased(tree, mem, ops, opts, false);
+  auto tables = plan_erased<F, Mask>(tree, mem, ops, opts, false);
   if (!tables) return tables.error();
   std::size_t first = 0;
   while (ops[first].size == 0) ++first;
@@ -962,11 +1024,13 @@ Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const O
   for (std::size_t i = 0; i < ops.count; ++i) {
     const AnyOp o = ops[i];
     if (o.size == 0) continue;
-    auto r = commit(tree, mem, o, opts, sync);
+    auto r = commit<F, Mask, Undo>(tree, mem, o, opts, sync);
     if (!r) {  // only when the TableMemory broke its reserve() promise: undo the pieces done
-      for (std::size_t k = 0; k < i; ++k) {
-        const AnyOp done = ops[k];
-        if (done.size) (void)commit(tree, mem, AnyOp{OpKind::unmap, done.va, PhysAddr{}, done.size, Attrs{}}, opts, sync);
+      if constexpr (Undo) {
+        for (std::size_t k = 0; k < i; ++k) {
+          const AnyOp done = ops[k];
+          if (done.size) undo_map(tree, mem, done, opts, sync);
+        }
       }
       return r.error();
     }
@@ -981,8 +1045,9 @@ Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const O
 /// error it would fail with; changes nothing. apply() allocates exactly this many.
 template <PagingFormat F, TableMemory M, class Op>
 Result<std::size_t> plan(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}) {
+  constexpr detail::OpKind kind = detail::any_op(Op{}).kind;
   const detail::AnyOp a = detail::any_op(o);
-  return detail::plan_erased(tree, MemRef(mem), detail::OpList::one(a), opts, false);
+  return detail::plan_erased<F, detail::ops_for(kind)>(tree, MemRef(mem), detail::OpList::one(a), opts, false);
 }
 
 /// Applies one operation to the tree: map, unmap, protect or compact (see the wrappers below).
@@ -991,8 +1056,10 @@ Result<std::size_t> plan(const Tree<F>& tree, M& mem, const Op& o, const Options
 /// reserved before the first write. On any error the tables and the allocator are as before.
 template <PagingFormat F, TableMemory M, class Op, SyncHook S = NoSync>
 Result<Report> apply(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}, S&& sync = S{}) {
+  constexpr detail::OpKind kind = detail::any_op(Op{}).kind;
   const detail::AnyOp a = detail::any_op(o);
-  return detail::apply_erased(tree, MemRef(mem), detail::OpList::one(a), opts, SyncRef(sync));
+  return detail::apply_erased<F, detail::ops_for(kind), detail::kUndo<M>>(tree, MemRef(mem), detail::OpList::one(a), opts,
+                                                                          SyncRef(sync));
 }
 
 /// Maps [va, va + size) to [pa, pa + size) with `attrs`.

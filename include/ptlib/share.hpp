@@ -153,6 +153,23 @@ Result<PreallocPlan<F>> plan_preallocate(const Tree<F>& tree, A& access, VirtAdd
   return v.plan;
 }
 
+namespace detail {
+/// preallocate() with memory and sync hook erased (compiled once per format and depth).
+template <std::size_t Depth, PagingFormat F>
+Result<Report> preallocate_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, std::uint64_t size,
+                                  const Options& opts, SyncRef sync) {
+  using G = Geometry<F>;
+  auto planned = plan_preallocate<Depth>(tree, mem, va, size);
+  if (!planned) return planned.error();
+  if (planned->tables && !mem.reserve(planned->tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1}))
+    return make_error(Errc::out_of_memory, va);
+  const std::uint64_t lo = G::to_tree(va);
+  detail::PreallocVisitor<F, Depth, MemRef, SyncRef, true> v{mem, sync, opts.live != Live::offline};
+  PTLIB_TRY(walk_range(tree, mem, lo, lo + size, v));
+  return v.report;
+}
+}  // namespace detail
+
 /// Makes every entry at depths 0..Depth that meets [va, va + size) point to a table, allocating
 /// the missing tables (filled with invalid entries). Afterwards no map, unmap-without-release or
 /// protect inside the range writes an entry at depth <= Depth, so roots sharing the entries of
@@ -166,16 +183,7 @@ Result<PreallocPlan<F>> plan_preallocate(const Tree<F>& tree, A& access, VirtAdd
 template <std::size_t Depth, PagingFormat F, TableMemory M, SyncHook S = NoSync>
 Result<Report> preallocate(const Tree<F>& tree, M& mem, VirtAddr va, std::uint64_t size, const Options& opts = {},
                            S&& sync = S{}) {
-  using G = Geometry<F>;
-  auto planned = plan_preallocate<Depth>(tree, mem, va, size);
-  if (!planned) return planned.error();
-  if (planned->tables && !mem.reserve(planned->tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1}))
-    return make_error(Errc::out_of_memory, va);
-  const std::uint64_t lo = G::to_tree(va);
-  using Sync = std::remove_reference_t<S>;
-  detail::PreallocVisitor<F, Depth, M, Sync, true> v{mem, sync, opts.live != Live::offline};
-  PTLIB_TRY(walk_range(tree, mem, lo, lo + size, v));
-  return v.report;
+  return detail::preallocate_erased<Depth>(tree, MemRef(mem), va, size, opts, SyncRef(sync));
 }
 
 /// What SharedKernel::sync() did.
@@ -266,7 +274,8 @@ class SharedKernel {
   template <TableMemory M>
   Result<Tree<F>> create_root(M& mem) {
     if (count_ == slots_.size()) return make_error(Errc::out_of_memory, va());
-    auto t = detail::copy_into_new_root(ref_, mem, mem, lo_, hi_, SyncDepth);
+    MemRef m(mem);
+    auto t = detail::copy_into_new_root<F, MemRef, MemRef>(ref_, m, m, lo_, hi_, SyncDepth);
     if (!t) return t;
     slots_[count_++] = t->root;
     return t;
@@ -277,7 +286,14 @@ class SharedKernel {
   /// unmap the user half first; carries the first such VA), malformed_entry (unreachable root).
   /// No partial success.
   template <TableMemory M>
-  Result<void> release_root(M& mem, PhysAddr root) {
+  Result<void> release_root(M& memory, PhysAddr root) {
+    MemRef mem(memory);
+    return release_root_erased(mem, root);
+  }
+
+  /// (release_root() with the memory erased: compiled once per format and sync depth.)
+  Result<void> release_root_erased(MemRef& mem, PhysAddr root) {
+    using M = MemRef;
     using Entry = typename F::Entry;
     void* p = mem.map(root, 0);
     if (!p) return Error{Errc::malformed_entry, va(), root, Error::kNoLevel, nullptr};
@@ -333,14 +349,18 @@ class SharedKernel {
     const std::uint64_t a = *lo > lo_ ? *lo : lo_;
     const std::uint64_t b = *lo + size < hi_ ? *lo + size : hi_;
     if (a >= b) return SyncReport{};
-    return mirror(mem, a, b, opts, hook);
+    MemRef m(mem);
+    SyncRef h(hook);
+    return mirror(m, a, b, opts, h);
   }
 
   /// Makes every root's whole shared range equal to the reference's (after add() of a root
   /// built elsewhere, or to repair). Errors and guarantees as sync().
   template <TableMemory M, SyncHook S = NoSync>
   Result<SyncReport> sync_all(M& mem, const Options& opts = {}, S&& hook = S{}) {
-    return mirror(mem, lo_, hi_, opts, hook);
+    MemRef m(mem);
+    SyncRef h(hook);
+    return mirror(m, lo_, hi_, opts, h);
   }
 
   /// preallocate<SyncDepth>() on the reference: after it, kernel maps in [va, va + size) never

@@ -418,6 +418,8 @@ class StaticPool {
 
  public:
   constexpr StaticPool() = default;
+  /// reserve() is exact (an Arena inside): the engine needs no rollback for this memory.
+  static constexpr bool kReservesExactly = true;
   StaticPool(const StaticPool&) = delete;
   StaticPool& operator=(const StaticPool&) = delete;
 
@@ -481,6 +483,8 @@ class ImageBuilder {
 
   /// An empty builder (no buffer); use create().
   ImageBuilder() = default;
+  /// reserve() is exact (an Arena inside): the engine needs no rollback for this memory.
+  static constexpr bool kReservesExactly = true;
 
   /// Starts an image in `buffer` (`bytes` long) for physical address `load_pa`, and allocates its
   /// root at offset 0. Errors: Errc::misaligned_table (load_pa not aligned to pool_align<F>(),
