@@ -199,62 +199,60 @@ class Arena {
   FreeList lists_[4]{};
 };
 
-/// A type-erased TableAccess / TableMemory: a context pointer and a table of five functions,
-/// so the engine is compiled once per format, not once per allocator. Memory that reaches every
-/// table at a fixed offset (direct_window()) is reached without a call.
+/// A type-erased TableAccess / TableMemory: a context pointer and five functions, so the engine
+/// is compiled once per format, not once per allocator. Memory that reaches every table at a
+/// fixed offset (direct_window()) is reached without a call.
+///
+/// The function pointers are taken in the constructor (in code), not read from a table in
+/// memory: a kernel that runs at an address other than its link address (linked at its
+/// physical address, running at its virtual one, as the demo kernels do) gets addresses where
+/// the code now runs on targets whose code addresses are PC-relative (RISC-V medany, AArch64,
+/// x86-64; see docs/freestanding.md for 32-bit Arm).
 class MemRef {
  public:
-  struct Ops {
-    void* (*map)(void*, PhysAddr, std::size_t);
-    void (*unmap)(void*, void*, std::size_t);
-    std::optional<NewTable> (*allocate)(void*, const TableRequest&);
-    bool (*reserve)(void*, std::size_t, const TableRequest&);
-    void (*release)(void*, PhysAddr, const TableRequest&);
-  };
-
   template <TableAccess A>
-  explicit MemRef(A& a) : ctx_(const_cast<void*>(static_cast<const void*>(&a))), ops_(&kOps<std::remove_const_t<A>>) {
+    requires(!std::is_same_v<std::remove_const_t<A>, MemRef>)
+  explicit MemRef(A& a) : ctx_(const_cast<void*>(static_cast<const void*>(&a))) {
+    using T = std::remove_const_t<A>;
     if constexpr (requires { a.direct_window(); }) {
       const DirectWindow w = a.direct_window();
       direct_ = true;
       offset_ = w.offset;
       lo_ = w.lo;
       bytes_ = w.bytes;
+    } else {
+      map_ = [](void* c, PhysAddr pa, std::size_t d) -> void* { return static_cast<T*>(c)->map(pa, d); };
+      unmap_ = [](void* c, void* p, std::size_t d) { static_cast<T*>(c)->unmap(p, d); };
+    }
+    if constexpr (TableMemory<T>) {
+      allocate_ = [](void* c, const TableRequest& r) -> std::optional<NewTable> { return static_cast<T*>(c)->allocate(r); };
+      reserve_ = [](void* c, std::size_t n, const TableRequest& r) -> bool { return static_cast<T*>(c)->reserve(n, r); };
+      release_ = [](void* c, PhysAddr pa, const TableRequest& r) { static_cast<T*>(c)->release(pa, r); };
     }
   }
 
   void* map(PhysAddr pa, std::size_t depth) const {
     if (direct_) return pa.value - lo_ < bytes_ ? reinterpret_cast<void*>(std::uintptr_t(pa.value) + offset_) : nullptr;
-    return ops_->map(ctx_, pa, depth);
+    return map_(ctx_, pa, depth);
   }
   void unmap(void* p, std::size_t depth) const {
-    if (!direct_) ops_->unmap(ctx_, p, depth);
+    if (!direct_) unmap_(ctx_, p, depth);
   }
-  std::optional<NewTable> allocate(const TableRequest& r) const { return ops_->allocate(ctx_, r); }
-  bool reserve(std::size_t n, const TableRequest& r) const { return ops_->reserve(ctx_, n, r); }
-  void release(PhysAddr pa, const TableRequest& r) const { ops_->release(ctx_, pa, r); }
+  std::optional<NewTable> allocate(const TableRequest& r) const {
+    return allocate_ ? allocate_(ctx_, r) : std::nullopt;
+  }
+  bool reserve(std::size_t n, const TableRequest& r) const { return reserve_ && reserve_(ctx_, n, r); }
+  void release(PhysAddr pa, const TableRequest& r) const {
+    if (release_) release_(ctx_, pa, r);
+  }
 
  private:
-  template <class A>
-  static constexpr Ops kOps = {
-      [](void* c, PhysAddr pa, std::size_t d) -> void* { return static_cast<A*>(c)->map(pa, d); },
-      [](void* c, void* p, std::size_t d) { static_cast<A*>(c)->unmap(p, d); },
-      [](void* c, const TableRequest& r) -> std::optional<NewTable> {
-        if constexpr (TableMemory<A>) return static_cast<A*>(c)->allocate(r);
-        else return (void)c, (void)r, std::nullopt;
-      },
-      [](void* c, std::size_t n, const TableRequest& r) -> bool {
-        if constexpr (TableMemory<A>) return static_cast<A*>(c)->reserve(n, r);
-        else return (void)c, (void)n, (void)r, false;
-      },
-      [](void* c, PhysAddr pa, const TableRequest& r) {
-        if constexpr (TableMemory<A>) static_cast<A*>(c)->release(pa, r);
-        else (void)c, (void)pa, (void)r;
-      },
-  };
-
   void* ctx_;
-  const Ops* ops_;
+  void* (*map_)(void*, PhysAddr, std::size_t) = nullptr;
+  void (*unmap_)(void*, void*, std::size_t) = nullptr;
+  std::optional<NewTable> (*allocate_)(void*, const TableRequest&) = nullptr;
+  bool (*reserve_)(void*, std::size_t, const TableRequest&) = nullptr;
+  void (*release_)(void*, PhysAddr, const TableRequest&) = nullptr;
   bool direct_ = false;
   std::uintptr_t offset_ = 0;
   std::uint64_t lo_ = 0, bytes_ = 0;
