@@ -46,11 +46,7 @@ class Cursor {
       if (d.kind == EntryKind::invalid) return Report{};
       if (d.kind == EntryKind::leaf && !d.contiguous) {
         *e = 0;
-        if (opts_.live != Live::offline) {
-          sync_.publish();
-          sync_.invalidate(va, G::kPageSize);
-        }
-        return one_leaf();
+        return changed(va);
       }
     }
     Options keep = opts_;
@@ -69,11 +65,7 @@ class Cursor {
           if (next == *e) return Report{};
           if (opts_.live == Live::offline || !F::needs_bbm(kLeafLevel, *e, next)) {
             *e = next;
-            if (opts_.live != Live::offline) {
-              sync_.publish();
-              sync_.invalidate(va, G::kPageSize);
-            }
-            return one_leaf();
+            return changed(va);
           }
         }
       }
@@ -95,6 +87,14 @@ class Cursor {
     r.modified.set(kLast);
     r.leaves_changed = 1;
     return r;
+  }
+  /// After a valid leaf at `va` changed: publish and invalidate it on a live tree.
+  Report changed(VirtAddr va) {
+    if (opts_.live != Live::offline) {
+      sync_.publish();
+      sync_.invalidate(va, G::kPageSize);
+    }
+    return one_leaf();
   }
 
   /// The entry of the page at `va` in the remembered table, or nullptr (not remembered, or the

@@ -897,10 +897,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
   for (std::size_t k = t; k > d; --k)  // link bottom-up: a table is linked once it is filled
     v.link(Slot<F>{k - 1, tab[k - 1], G::index(lo, k - 1), 1, lo, hi, false, {}}, Child{fresh[k].pa, fresh[k].ptr});
   v.report.tables_added = missing;
-  for (std::size_t k = d + 1; k <= t; ++k) tab[k] = nullptr;
-  auto out = Out(v.report);
-  for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
-  return out;
+  return finish(v.report);  // the new tables were unmapped by link(); finish() unmaps the rest
 }
 
 /// unmap/protect inside one last-level table whose path is all tables: one walk. Bails out
