@@ -71,7 +71,7 @@ Result<reg> activate(const Tree<F>& tree, std::uint32_t asid = 0) {
   write_satp(want);
   sfence_vma_all();
   // MODE and PPN must read back as written; the ASID field may hold fewer bits (ASIDLEN).
-  constexpr reg asid_field = sizeof(reg) == 4 ? reg(0x1ff) << 22 : reg(0xffff) << 44;
+  constexpr reg asid_field = reg(sizeof(reg) == 4 ? 0x1ffULL << 22 : 0xffffULL << 44);
   if ((read_satp() & ~asid_field) != (want & ~asid_field))
     return make_error(Errc::mode_not_supported, VirtAddr{}, tree.root);
   return want;
