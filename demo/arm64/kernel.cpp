@@ -64,11 +64,6 @@ using HighOf = ptlib::arm64::Vmsa<Low::kGranule, ptlib::Geometry<Low>::kVaBits, 
 
 /// ID_AA64MMFR0_EL1.PARange (Arm ARM D19.2) in bits; TCR_EL1.IPS never exceeds it.
 constinit unsigned g_pa_bits = 48;
-unsigned pa_range_bits(u64 mmfr0) {
-  constexpr unsigned kBits[] = {32, 36, 40, 42, 44, 48, 52};
-  const unsigned r = unsigned(mmfr0 & 0xf);
-  return r < 7 ? kBits[r] : 52;
-}
 
 // The probe protocol with arm64_trap(): arm, access, disarm. A data or instruction abort while
 // armed is recorded; the access is skipped (a fetch returns to the probe's caller).
@@ -247,7 +242,7 @@ template <class Low>
 extern "C" [[noreturn]] void arm64_main() {
   demo::g_dev[0] = kUartPa;
   const u64 mmfr0 = cpu::read_id_aa64mmfr0_el1(), mmfr2 = cpu::read_id_aa64mmfr2_el1();
-  g_pa_bits = pa_range_bits(mmfr0);
+  g_pa_bits = cpu::pa_range_bits(mmfr0);
   demo::puts("ID_AA64MMFR0_EL1=");
   demo::put_hex(mmfr0);
   demo::puts(" ID_AA64MMFR2_EL1=");

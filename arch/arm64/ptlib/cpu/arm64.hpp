@@ -58,6 +58,15 @@ inline u64 read_id_aa64mmfr2_el1() {
   return v;
 }
 
+/// ID_AA64MMFR0_EL1.PARange (D19.2: 0b0000 32 bits .. 0b0110 52 bits) in bits, capped at 52:
+/// TCR_EL1.IPS (TcrOptions::pa_bits) should not exceed it.
+constexpr unsigned pa_range_bits(u64 id_aa64mmfr0) {
+  constexpr unsigned kBits[] = {32, 36, 40, 42, 44, 48, 52};
+  const unsigned r = unsigned(id_aa64mmfr0 & 0xf);
+  return r < 7 ? kBits[r] : 52;
+}
+static_assert(pa_range_bits(0x1124) == 44 && pa_range_bits(0x5) == 48);  // Cortex-A72 TRM: 0x1124, 44 bits
+
 inline void isb() { asm volatile("isb" ::: "memory"); }
 inline void dsb_ish() { asm volatile("dsb ish" ::: "memory"); }
 inline void dsb_ishst() { asm volatile("dsb ishst" ::: "memory"); }

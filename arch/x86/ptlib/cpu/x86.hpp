@@ -137,13 +137,28 @@ Result<void> enable_paging(const Tree<F>& tree, const Cr3Options& o3 = {}, const
   return {};
 }
 
-/// With paging on: CR3 = `tree`'s root (same mode), then every translation dropped, global ones
-/// included (flush_all()): the old tree's global entries would survive a MOV to CR3.
-/// Errors: those of x86::cr3() (nothing is written).
+/// With paging on, in F's paging mode (set up by enable_paging() or by the boot code): the
+/// IA32_EFER bits for F (NXE before any XD entry is used), the CR4 bits (PGE), CR0.WP, CR3 =
+/// `tree`'s root, then every translation dropped, global ones included (flush_all()): the old
+/// tree's global entries would survive a MOV to CR3.
+/// Errors: those of x86::cr3() and x86::cr4(), and mode_not_supported when the CPU is in
+/// another paging mode (CR4.PAE or CR4.LA57 differ: they cannot change while paging is on) or
+/// lacks NX for Caps::nx. Nothing is written on error.
 template <PagingFormat F>
-Result<void> switch_tables(const Tree<F>& tree, const Cr3Options& o3 = {}) {
+Result<void> switch_tables(const Tree<F>& tree, const Cr3Options& o3 = {}, const Cr4Options& o4 = {}) {
   auto c3 = cr3(tree, o3);
   if (!c3) return c3.error();
+  auto c4 = cr4<F>(tree.caps, o4);
+  if (!c4) return c4.error();
+  const ControlBits e = efer<F>(tree.caps);
+  const Features f = features();
+  const word mode_bits = word(cr::kCr4Pae | cr::kCr4La57), now = read_cr4();
+  if ((word(c4->apply(now)) & mode_bits) != (now & mode_bits) || ((e.set & cr::kEferNxe) && !f.nx) ||
+      ((c4->set & cr::kCr4Pge) && !f.pge))
+    return make_error(Errc::mode_not_supported, VirtAddr{}, tree.root);
+  if (has_efer(f)) wrmsr(kMsrEfer, e.apply(rdmsr(kMsrEfer)));
+  write_cr4(word(c4->apply(now)));
+  write_cr0(word(kCr0.apply(read_cr0())));
   write_cr3(word(*c3));
   flush_all();
   return {};
