@@ -12,6 +12,7 @@
 #include <ptlib/riscv_boot.hpp>
 
 #include "boot.hpp"
+#include "downgrade.hpp"
 
 namespace {
 
@@ -111,6 +112,13 @@ struct Hooks {
   static void write_return(std::uintptr_t va) {
     *reinterpret_cast<volatile std::uint16_t*>(va) = 0x8082;  // c.jr ra (RVC, "ret")
     asm volatile("fence.i" ::: "memory");
+  }
+  /// TLB maintenance (Sync: SFENCE.VMA per page): a permission downgrade and an unmap that
+  /// releases no table (demo/common/downgrade.hpp), on scratch RAM in the middle of RAM (away
+  /// from the image and from Boot's tables at the top) at a vmalloc VA past the common checks'.
+  template <class S>
+  static void arch_checks(const S& s, const ptlib::Placement& p) {
+    demo::downgrade_check<Hooks>(s, p, kRamBase + kRamSize / 2, layout().vmalloc.base + (64ULL << 20));
   }
   [[noreturn]] static void exit(bool pass) {
     // sifive_test: 0x5555 = pass (status 0), (code << 16) | 0x3333 = fail with status `code`.

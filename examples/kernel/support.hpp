@@ -1,12 +1,21 @@
 // What each example kernel needs besides ptlib, the same on every architecture: the memory
-// functions compilers call in freestanding code, text output over the kernel's putc(), and
-// check(), which stops the kernel with ptlib's error when a call failed. Include it in exactly
-// one translation unit (it defines memset, memcpy and memmove).
+// functions compilers call in freestanding code (libc.hpp), text output over the kernel's putc(),
+// check(), which stops the kernel with ptlib's error when a call failed, the image's sections
+// from the linker script, and the last step (a read through the linear map, the verdict line).
+// Include it in exactly one translation unit (libc.hpp defines memset and friends).
 #pragma once
+#include <array>
 #include <cstddef>
 #include <cstdint>
 
+#include <ptlib/maps.hpp>
 #include <ptlib/result.hpp>
+
+#include "libc.hpp"
+
+// The image's bounds, from link.ld: every section start is page-aligned (map_image() maps whole
+// pages); data runs to __image_end with .bss and the stack.
+extern "C" char __image_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __image_end[];
 
 namespace example {
 
@@ -53,30 +62,43 @@ void check(const R& r, const char* what) {
   exit(false);
 }
 
+/// Where the image is loaded (it runs there: linked at its load address) and its sections for
+/// ptlib::map_image(): text r-x, rodata r--, data rw- no-exec.
+struct Image {
+  std::uint64_t load = 0;
+  std::array<ptlib::Section, 3> sections{};
+};
+inline Image image() {
+  const auto load = std::uint64_t(reinterpret_cast<std::uintptr_t>(__image_start));
+  auto at = [&](const char* sym) { return std::uint64_t(reinterpret_cast<std::uintptr_t>(sym)) - load; };
+  return {load,
+          {{{"text", 0, at(__text_end), ptlib::SectionKind::text},
+            {"rodata", at(__rodata_start), at(__rodata_end) - at(__rodata_start), ptlib::SectionKind::rodata},
+            {"data", at(__data_start), at(__image_end) - at(__data_start), ptlib::SectionKind::data}}}};
+}
+
+/// ", N tables from a B-byte pool".
+template <class Pool>
+void put_pool(Pool& pool) {
+  puts(", ");
+  put_dec(pool.tables_in_use());
+  puts(" tables from a ");
+  put_dec(pool.capacity());
+  puts("-byte pool");
+}
+
+/// The last step: the same RAM at two addresses (a word of .data, and its alias at
+/// linear_offset in the linear map), then the verdict line the test suite reads, and exit.
+[[noreturn]] inline void finish(const char* name, std::uint64_t linear_offset, bool ok = true) {
+  static volatile std::uint64_t word = 0x5a5a'1234'5678'a5a5ULL;
+  const auto alias = std::uintptr_t(reinterpret_cast<std::uintptr_t>(&word) + linear_offset);
+  const bool same = *reinterpret_cast<volatile std::uint64_t*>(alias) == word;
+  puts(same ? "the linear map reads what the image wrote\n" : "the linear-map alias reads otherwise\n");
+  puts(same && ok ? "PASS " : "FAIL ");
+  puts(name);
+  puts("\n");
+  exit(same && ok);
+}
+
 }  // namespace example
 
-// Compilers call these for struct copies and large initialisers even in freestanding code
-// (docs/freestanding.md, section 5). no_builtin keeps the loops from becoming calls to themselves.
-extern "C" {
-__attribute__((no_builtin)) void* memset(void* d, int c, std::size_t n) {
-  auto* p = static_cast<unsigned char*>(d);
-  while (n--) *p++ = static_cast<unsigned char>(c);
-  return d;
-}
-__attribute__((no_builtin)) void* memcpy(void* __restrict d, const void* __restrict s, std::size_t n) {
-  auto* p = static_cast<unsigned char*>(d);
-  const auto* q = static_cast<const unsigned char*>(s);
-  while (n--) *p++ = *q++;
-  return d;
-}
-__attribute__((no_builtin)) void* memmove(void* d, const void* s, std::size_t n) {
-  auto* p = static_cast<unsigned char*>(d);
-  const auto* q = static_cast<const unsigned char*>(s);
-  if (p < q) {
-    while (n--) *p++ = *q++;
-  } else {
-    while (n--) p[n] = q[n];
-  }
-  return d;
-}
-}

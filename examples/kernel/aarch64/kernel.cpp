@@ -20,7 +20,7 @@
 #include <ptlib/maps.hpp>        // map_image(), map_linear(), make_split()
 #include <ptlib/tables.hpp>      // table_budget(), StaticPool
 
-#include "../support.hpp"        // puts/put_hex, check(), memset/memcpy
+#include "../support.hpp"        // puts/put_hex, check(), image(), finish(), memset/memcpy
 
 using namespace ptlib;
 using u64 = std::uint64_t;
@@ -45,8 +45,6 @@ static_assert(pool_align<Low>() == pool_align<High>());
 constinit StaticPool<pool_bytes<Low>(table_budget<Low>(kLowRegions)) + pool_bytes<High>(table_budget<High>(kHighRegions)),
                      pool_align<Low>()>
     pool;
-
-extern "C" char __image_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __image_end[];
 
 constinit u64 uart = kUartPa;  // the UART's address: physical until the switch, fixmap after it
 
@@ -75,14 +73,8 @@ extern "C" [[noreturn]] void kmain() {
   // ---- 2. The trees ----------------------------------------------------------------------
   auto space = make_split<Low, High>(pool);  // both roots, or neither
   check(space, "make_split");
-  const u64 load = reinterpret_cast<std::uintptr_t>(__image_start);
-  auto at = [&](const char* sym) { return u64(reinterpret_cast<std::uintptr_t>(sym)) - load; };
-  const Section sections[] = {
-      {"text", 0, at(__text_end), SectionKind::text},
-      {"rodata", at(__rodata_start), at(__rodata_end) - at(__rodata_start), SectionKind::rodata},
-      {"data", at(__data_start), at(__image_end) - at(__data_start), SectionKind::data},  // + bss, stack
-  };
-  check(map_image(space->low, pool, VirtAddr(load), PhysAddr(load), sections), "map the image");
+  const example::Image img = example::image();  // load address, text/rodata/data from link.ld
+  check(map_image(space->low, pool, VirtAddr(img.load), PhysAddr(img.load), img.sections), "map the image");
   const Bank ram[] = {{PhysAddr(kRamBase), kRamSize}};
   check(map_linear(space->high, pool, ram, kLinearOffset), "map RAM");  // 2 MiB blocks here
   const Attrs dev{Perm::read | Perm::write | Perm::global, MemType::device};  // Device-nGnRE (MAIR index 2)
@@ -104,18 +96,9 @@ extern "C" [[noreturn]] void kmain() {
   example::put_hex(regs->ttbr1);
   example::puts(" TCR_EL1=");
   example::put_hex(regs->tcr);
-  example::puts(", ");
-  example::put_dec(pool.tables_in_use());
-  example::puts(" tables from a ");
-  example::put_dec(pool.capacity());
-  example::puts("-byte pool; this line goes through the UART at ");
+  example::put_pool(pool);
+  example::puts("; this line goes through the UART at ");
   example::put_hex(kUartVa);
   example::puts("\n");
-  // The same RAM through two addresses: a word of .data (TTBR0), and its linear alias (TTBR1).
-  static volatile u64 word = 0x5a5a'1234'5678'a5a5ULL;
-  const auto alias = reinterpret_cast<volatile u64*>(reinterpret_cast<std::uintptr_t>(&word) + kLinearOffset);
-  const bool same = *alias == word;
-  example::puts(same ? "the linear map reads what the image wrote\n" : "the linear-map alias differs\n");
-  example::puts(same ? "PASS example-arm64-4k-48\n" : "FAIL example-arm64-4k-48\n");
-  example::exit(same);
+  example::finish("example-arm64-4k-48", kLinearOffset);
 }

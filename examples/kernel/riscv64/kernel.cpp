@@ -19,7 +19,7 @@
 #include <ptlib/riscv_boot.hpp>  // riscv::Sv39, its layout, riscv::satp()
 #include <ptlib/tables.hpp>      // table_budget(), StaticPool
 
-#include "../support.hpp"        // puts/put_hex, check(), memset/memcpy
+#include "../support.hpp"        // puts/put_hex, check(), image(), finish(), memset/memcpy
 
 using namespace ptlib;
 using u64 = std::uint64_t;
@@ -47,9 +47,6 @@ constexpr std::array<Region, 3> kRegions{{
 }};
 constinit StaticPool<pool_bytes<F>(table_budget<F>(kRegions)), pool_align<F>()> pool;
 
-// The image's section bounds, from link.ld (page-aligned: map_image() maps whole pages).
-extern "C" char __image_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __image_end[];
-
 // The devices' current addresses: physical until the switch, fixmap after it.
 constinit u64 uart = kUartPa, exit_dev = kExitPa;
 
@@ -75,14 +72,8 @@ extern "C" [[noreturn]] void kmain() {
   // make_tree allocates the root. Caps{} assumes no Svnapot or Svpbmt (QEMU's default CPU).
   auto tree = make_tree<F>(pool);
   check(tree, "make_tree");
-  const u64 load = reinterpret_cast<std::uintptr_t>(__image_start);
-  auto at = [&](const char* sym) { return u64(reinterpret_cast<std::uintptr_t>(sym)) - load; };
-  const Section sections[] = {
-      {"text", 0, at(__text_end), SectionKind::text},
-      {"rodata", at(__rodata_start), at(__rodata_end) - at(__rodata_start), SectionKind::rodata},
-      {"data", at(__data_start), at(__image_end) - at(__data_start), SectionKind::data},  // + bss, stack
-  };
-  check(map_image(*tree, pool, VirtAddr(load), PhysAddr(load), sections), "map the image");
+  const example::Image img = example::image();  // load address, text/rodata/data from link.ld
+  check(map_image(*tree, pool, VirtAddr(img.load), PhysAddr(img.load), img.sections), "map the image");
   const Bank ram[] = {{PhysAddr(kRamBase), kRamSize}};
   check(map_linear(*tree, pool, ram, kLinearOffset), "map RAM");  // 2 MiB pages here
   // A device without Svpbmt: PBMT = 0 defers to the platform's PMAs, which make this I/O memory.
@@ -98,18 +89,9 @@ extern "C" [[noreturn]] void kmain() {
 
   example::puts("Sv39 on: satp=");
   example::put_hex(*satp);
-  example::puts(", ");
-  example::put_dec(pool.tables_in_use());
-  example::puts(" tables from a ");
-  example::put_dec(pool.capacity());
-  example::puts("-byte pool; this line goes through the UART at ");
+  example::put_pool(pool);
+  example::puts("; this line goes through the UART at ");
   example::put_hex(kUartVa);
   example::puts("\n");
-  // The same RAM through two addresses: a word of .data, and its alias in the linear map.
-  static volatile u64 word = 0x5a5a'1234'5678'a5a5ULL;
-  const auto alias = reinterpret_cast<volatile u64*>(reinterpret_cast<std::uintptr_t>(&word) + kLinearOffset);
-  const bool same = *alias == word;
-  example::puts(same ? "the linear map reads what the image wrote\n" : "the linear-map alias differs\n");
-  example::puts(same ? "PASS example-sv39\n" : "FAIL example-sv39\n");
-  example::exit(same);
+  example::finish("example-sv39", kLinearOffset);
 }

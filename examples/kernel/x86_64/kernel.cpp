@@ -23,7 +23,7 @@
 #include <ptlib/tables.hpp>    // table_budget(), StaticPool
 #include <ptlib/x86_boot.hpp>  // x86::Long4, its layout, cr3()/cr4()/efer()
 
-#include "../support.hpp"      // puts/put_hex, check(), memset/memcpy
+#include "../support.hpp"      // puts/put_hex, check(), image(), finish(), memset/memcpy
 
 using namespace ptlib;
 using u64 = std::uint64_t;
@@ -47,8 +47,6 @@ constexpr std::array<Region, 3> kRegions{{
     {VirtAddr(kApicVa), kPage},              // the local APIC
 }};
 constinit StaticPool<pool_bytes<F>(table_budget<F>(kRegions)), pool_align<F>()> pool;
-
-extern "C" char __image_start[], __text_end[], __rodata_start[], __rodata_end[], __data_start[], __image_end[];
 
 void outb(std::uint16_t port, std::uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
 std::uint8_t inb(std::uint16_t port) {
@@ -74,14 +72,8 @@ extern "C" [[noreturn]] void kmain() {
   // Capabilities from CPUID: NX (then data is no-exec), 1 GiB pages if the CPU has them.
   auto tree = make_tree<F>(pool, x86::cpu::caps(x86::cpu::features()));
   check(tree, "make_tree");
-  const u64 load = reinterpret_cast<std::uintptr_t>(__image_start);
-  auto at = [&](const char* sym) { return u64(reinterpret_cast<std::uintptr_t>(sym)) - load; };
-  const Section sections[] = {
-      {"text", 0, at(__text_end), SectionKind::text},
-      {"rodata", at(__rodata_start), at(__rodata_end) - at(__rodata_start), SectionKind::rodata},
-      {"data", at(__data_start), at(__image_end) - at(__data_start), SectionKind::data},  // + bss, stack
-  };
-  check(map_image(*tree, pool, VirtAddr(load), PhysAddr(load), sections), "map the image");
+  const example::Image img = example::image();  // load address, text/rodata/data from link.ld
+  check(map_image(*tree, pool, VirtAddr(img.load), PhysAddr(img.load), img.sections), "map the image");
   const Bank ram[] = {{PhysAddr(kRamBase), kRamSize}};
   check(map_linear(*tree, pool, ram, kLinearOffset), "map RAM");  // 2 MiB pages here
   const Attrs dev{Perm::read | Perm::write | Perm::global, MemType::device};  // PCD|PWT: uncached
@@ -92,20 +84,10 @@ extern "C" [[noreturn]] void kmain() {
 
   example::puts("4-level paging on ptlib's tables: CR3=");
   example::put_hex(x86::cpu::read_cr3());
-  example::puts(", ");
-  example::put_dec(pool.tables_in_use());
-  example::puts(" tables from a ");
-  example::put_dec(pool.capacity());
-  example::puts("-byte pool\n");
+  example::put_pool(pool);
   const std::uint32_t apic = *reinterpret_cast<volatile std::uint32_t*>(kApicVa + 0x30);
-  example::puts("local APIC version register through the fixmap: ");
+  example::puts("\nlocal APIC version register through the fixmap: ");
   example::put_hex(apic);
   example::puts("\n");
-  // The same RAM through two addresses: a word of .data, and its alias in the linear map.
-  static volatile u64 word = 0x5a5a'1234'5678'a5a5ULL;
-  const auto alias = reinterpret_cast<volatile u64*>(reinterpret_cast<std::uintptr_t>(&word) + kLinearOffset);
-  const bool ok = *alias == word && (apic & 0xf0) == 0x10;  // 1XH: an integrated APIC (SDM 10.4.8)
-  example::puts(ok ? "the linear map reads what the image wrote\nPASS example-x86-64-l4\n"
-                   : "FAIL example-x86-64-l4\n");
-  example::exit(ok);
+  example::finish("example-x86-64-l4", kLinearOffset, (apic & 0xf0) == 0x10);  // 1XH: integrated APIC (SDM 10.4.8)
 }

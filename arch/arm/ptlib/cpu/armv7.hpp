@@ -76,36 +76,21 @@ inline void tlbiasidis(std::uint8_t asid) { asm volatile("mcr p15, 0, %0, c8, c3
 inline void tlbiallis() { asm volatile("mcr p15, 0, %0, c8, c3, 0" ::"r"(0) : "memory"); }
 inline void bpiallis() { asm volatile("mcr p15, 0, %0, c7, c1, 6" ::"r"(0) : "memory"); }
 
-/// Complete invalidations: table writes visible, TLBI + BPIALLIS, completion on every PE, ISB.
-inline void invalidate_va(u32 va) {
+/// Runs TLB maintenance `op` completely: DSB ISHST so the walk sees the table writes before it,
+/// the TLB operations, BPIALLIS, DSB ISH for their completion on every PE of the domain, ISB.
+template <class Op>
+void maintain(Op&& op) {
   dsb_ishst();
-  tlbimvaais(va);
+  op();
   bpiallis();
   dsb_ish();
   isb();
 }
-inline void invalidate_va(u32 va, std::uint8_t asid) {
-  dsb_ishst();
-  tlbimvais(va, asid);
-  bpiallis();
-  dsb_ish();
-  isb();
-}
+inline void invalidate_va(u32 va) { maintain([&] { tlbimvaais(va); }); }
+inline void invalidate_va(u32 va, std::uint8_t asid) { maintain([&] { tlbimvais(va, asid); }); }
 /// Every non-global entry of one ASID (global entries stay).
-inline void invalidate_asid(std::uint8_t asid) {
-  dsb_ishst();
-  tlbiasidis(asid);
-  bpiallis();
-  dsb_ish();
-  isb();
-}
-inline void invalidate_all() {
-  dsb_ishst();
-  tlbiallis();
-  bpiallis();
-  dsb_ish();
-  isb();
-}
+inline void invalidate_asid(std::uint8_t asid) { maintain([&] { tlbiasidis(asid); }); }
+inline void invalidate_all() { maintain(tlbiallis); }
 /// ICIALLUIS: every instruction cache to the point of unification, Inner Shareable.
 inline void icialluis() { asm volatile("mcr p15, 0, %0, c7, c1, 0\n dsb ish\n isb" ::"r"(0) : "memory"); }
 
@@ -162,15 +147,7 @@ struct TlbSync {
     isb();
   }
   void invalidate(VirtAddr va, u64 size) {
-    dsb_ishst();
-    if (size > kMaxPages * kPage) {
-      tlbiallis();
-    } else {
-      for (u64 off = 0; off < size; off += kPage) tlbimvaais(u32(va.value + off));
-    }
-    bpiallis();
-    dsb_ish();
-    isb();
+    maintain([&] { for_each_page_or_all(va, size, kPage, kMaxPages, [](u64 a) { tlbimvaais(u32(a)); }, tlbiallis); });
   }
 };
 static_assert(SyncHook<TlbSync>);

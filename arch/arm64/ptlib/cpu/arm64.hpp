@@ -86,32 +86,20 @@ inline void tlbi_vae1is(u64 va, std::uint16_t asid) {
 inline void tlbi_aside1is(std::uint16_t asid) { asm volatile("tlbi aside1is, %0" ::"r"(u64{asid} << 48) : "memory"); }
 inline void tlbi_vmalle1is() { asm volatile("tlbi vmalle1is" ::: "memory"); }
 
-/// Complete invalidations (K11.5.3): table writes visible, TLBI, completion on every PE, ISB.
-inline void invalidate_va(u64 va) {
+/// Runs TLB maintenance `op` completely (K11.5.3): DSB ISHST so the walk sees the table writes
+/// before it, the TLBIs, DSB ISH for their completion on every PE of the domain, ISB.
+template <class Op>
+void maintain(Op&& op) {
   dsb_ishst();
-  tlbi_vaae1is(va);
+  op();
   dsb_ish();
   isb();
 }
-inline void invalidate_va(u64 va, std::uint16_t asid) {
-  dsb_ishst();
-  tlbi_vae1is(va, asid);
-  dsb_ish();
-  isb();
-}
+inline void invalidate_va(u64 va) { maintain([&] { tlbi_vaae1is(va); }); }
+inline void invalidate_va(u64 va, std::uint16_t asid) { maintain([&] { tlbi_vae1is(va, asid); }); }
 /// Every non-global entry of one ASID (global entries stay).
-inline void invalidate_asid(std::uint16_t asid) {
-  dsb_ishst();
-  tlbi_aside1is(asid);
-  dsb_ish();
-  isb();
-}
-inline void invalidate_all() {
-  dsb_ishst();
-  tlbi_vmalle1is();
-  dsb_ish();
-  isb();
-}
+inline void invalidate_asid(std::uint16_t asid) { maintain([&] { tlbi_aside1is(asid); }); }
+inline void invalidate_all() { maintain(tlbi_vmalle1is); }
 /// IC IALLUIS: every instruction cache to the point of unification, Inner Shareable.
 inline void ic_ialluis() { asm volatile("ic ialluis\n dsb ish\n isb" ::: "memory"); }
 
@@ -178,14 +166,7 @@ struct TlbSync {
     isb();
   }
   void invalidate(VirtAddr va, u64 size) {
-    dsb_ishst();
-    if (size > kMaxPages * kPage) {
-      tlbi_vmalle1is();
-    } else {
-      for (u64 off = 0; off < size; off += kPage) tlbi_vaae1is(va.value + off);
-    }
-    dsb_ish();
-    isb();
+    maintain([&] { for_each_page_or_all(va, size, kPage, kMaxPages, tlbi_vaae1is, tlbi_vmalle1is); });
   }
 };
 

@@ -93,8 +93,7 @@ struct TlbSync {
   static_assert(kMaxPages * kPage < (2ULL << 20), "a non-leaf change must always take the full fence");
   void publish() { fence_w_w(); }
   void invalidate(VirtAddr va, std::uint64_t size) {
-    if (size > kMaxPages * kPage) return sfence_vma_all();
-    for (std::uint64_t off = 0; off < size; off += kPage) sfence_vma(reg(va.value + off));
+    for_each_page_or_all(va, size, kPage, kMaxPages, [](std::uint64_t a) { sfence_vma(reg(a)); }, sfence_vma_all);
   }
 };
 static_assert(SyncHook<TlbSync>);

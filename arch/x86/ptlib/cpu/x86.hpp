@@ -109,30 +109,47 @@ inline void flush_all() {
   }
 }
 
+namespace detail {
+/// The register values of F's mode for `tree`, and the CPU's features, for enable_paging() and
+/// switch_tables(). Errors: those of cr3() and cr4(); mode_not_supported when the CPU lacks NX
+/// (Caps::nx) or PGE (Cr4Options::pge).
+struct ModeRegs {
+  std::uint64_t cr3 = 0;
+  ControlBits cr4{}, efer{};
+  Features cpu{};
+};
+template <PagingFormat F>
+Result<ModeRegs> mode_regs(const Tree<F>& tree, const Cr3Options& o3, const Cr4Options& o4) {
+  auto c3 = cr3(tree, o3);
+  if (!c3) return c3.error();
+  auto c4 = cr4<F>(tree.caps, o4);
+  if (!c4) return c4.error();
+  const ModeRegs m{*c3, *c4, efer<F>(tree.caps), features()};
+  if (((m.efer.set & cr::kEferNxe) && !m.cpu.nx) || ((m.cr4.set & cr::kCr4Pge) && !m.cpu.pge))
+    return make_error(Errc::mode_not_supported, VirtAddr{}, tree.root);
+  return m;
+}
+}  // namespace detail
+
 /// Turns paging on, from code running with it off (32-bit protected mode): CR4 (PSE / PAE /
 /// LA57 / PGE as ptlib computes for F and `caps`), CR3 = the root, IA32_EFER (LME for 4-/5-level,
 /// NXE with Caps::nx) when the CPU has it, then CR0.PG|WP|PE. For 4-/5-level paging the CPU is
 /// then in IA-32e mode, compatibility submode: the caller far-jumps to a 64-bit code segment.
 /// Run it from identity-mapped code. Errors: those of x86::cr3() and x86::cr4() (nothing is
 /// written), and mode_not_supported when the CPU lacks what F needs (PAE, LM, LA57, NX for
-/// Caps::nx) or paging / IA-32e mode did not come on.
+/// Caps::nx, PGE) or paging / IA-32e mode did not come on.
 template <PagingFormat F>
 Result<void> enable_paging(const Tree<F>& tree, const Cr3Options& o3 = {}, const Cr4Options& o4 = {}) {
-  auto c3 = cr3(tree, o3);
-  if (!c3) return c3.error();
-  auto c4 = cr4<F>(tree.caps, o4);
-  if (!c4) return c4.error();
-  const ControlBits e = efer<F>(tree.caps);
-  const Features f = features();
-  const bool need_pae = c4->set & cr::kCr4Pae, need_lm = e.set & cr::kEferLme, need_nx = e.set & cr::kEferNxe;
-  if ((need_pae && !f.pae) || (need_lm && !f.lm) || (need_nx && !f.nx) || ((c4->set & cr::kCr4La57) && !f.la57) ||
-      ((c4->set & cr::kCr4Pge) && !f.pge))
+  auto m = detail::mode_regs(tree, o3, o4);
+  if (!m) return m.error();
+  const bool lm = m->efer.set & cr::kEferLme;
+  if (((m->cr4.set & cr::kCr4Pae) && !m->cpu.pae) || (lm && !m->cpu.lm) || ((m->cr4.set & cr::kCr4La57) && !m->cpu.la57))
     return make_error(Errc::mode_not_supported, VirtAddr{}, tree.root);
-  write_cr4(word(c4->apply(read_cr4())));
-  write_cr3(word(*c3));
-  if (has_efer(f)) wrmsr(kMsrEfer, e.apply(rdmsr(kMsrEfer)));
+  write_cr4(word(m->cr4.apply(read_cr4())));
+  write_cr3(word(m->cr3));
+  if (has_efer(m->cpu)) wrmsr(kMsrEfer, m->efer.apply(rdmsr(kMsrEfer)));
   write_cr0(word(kCr0.apply(read_cr0())));
-  const bool on = need_lm ? ((rdmsr(kMsrEfer) >> 10) & 1) : (read_cr0() & cr::kCr0Pg) != 0;  // EFER.LMA
+  const bool on = lm ? ((rdmsr(kMsrEfer) >> 10) & 1) : (read_cr0() & cr::kCr0Pg) != 0;  // EFER.LMA
   if (!on) return make_error(Errc::mode_not_supported, VirtAddr{}, tree.root);
   return {};
 }
@@ -143,23 +160,18 @@ Result<void> enable_paging(const Tree<F>& tree, const Cr3Options& o3 = {}, const
 /// tree's global entries would survive a MOV to CR3.
 /// Errors: those of x86::cr3() and x86::cr4(), and mode_not_supported when the CPU is in
 /// another paging mode (CR4.PAE or CR4.LA57 differ: they cannot change while paging is on) or
-/// lacks NX for Caps::nx. Nothing is written on error.
+/// lacks NX for Caps::nx or PGE. Nothing is written on error.
 template <PagingFormat F>
 Result<void> switch_tables(const Tree<F>& tree, const Cr3Options& o3 = {}, const Cr4Options& o4 = {}) {
-  auto c3 = cr3(tree, o3);
-  if (!c3) return c3.error();
-  auto c4 = cr4<F>(tree.caps, o4);
-  if (!c4) return c4.error();
-  const ControlBits e = efer<F>(tree.caps);
-  const Features f = features();
+  auto m = detail::mode_regs(tree, o3, o4);
+  if (!m) return m.error();
   const word mode_bits = word(cr::kCr4Pae | cr::kCr4La57), now = read_cr4();
-  if ((word(c4->apply(now)) & mode_bits) != (now & mode_bits) || ((e.set & cr::kEferNxe) && !f.nx) ||
-      ((c4->set & cr::kCr4Pge) && !f.pge))
+  if ((word(m->cr4.apply(now)) & mode_bits) != (now & mode_bits))
     return make_error(Errc::mode_not_supported, VirtAddr{}, tree.root);
-  if (has_efer(f)) wrmsr(kMsrEfer, e.apply(rdmsr(kMsrEfer)));
-  write_cr4(word(c4->apply(now)));
+  if (has_efer(m->cpu)) wrmsr(kMsrEfer, m->efer.apply(rdmsr(kMsrEfer)));
+  write_cr4(word(m->cr4.apply(now)));
   write_cr0(word(kCr0.apply(read_cr0())));
-  write_cr3(word(*c3));
+  write_cr3(word(m->cr3));
   flush_all();
   return {};
 }
@@ -173,8 +185,7 @@ struct TlbSync {
   static constexpr std::uint64_t kPage = 4096, kMaxPages = 64;
   void publish() { asm volatile("" ::: "memory"); }
   void invalidate(VirtAddr va, std::uint64_t size) {
-    if (size > kMaxPages * kPage) return flush_all();
-    for (std::uint64_t off = 0; off < size; off += kPage) invlpg(word(va.value + off));
+    for_each_page_or_all(va, size, kPage, kMaxPages, [](std::uint64_t a) { invlpg(word(a)); }, flush_all);
   }
 };
 static_assert(SyncHook<TlbSync>);
