@@ -129,6 +129,9 @@ struct Hooks {
   }
 
   using Sync = cpu::TlbSync<Low>;
+  /// ASID 0: TTBR0_EL1's (split_regs with the default ASID, TCR_EL1.A1 = 0).
+  static void flush_address_space() { cpu::invalidate_asid(0); }
+  static void flush_page_in_address_space(std::uintptr_t va) { cpu::invalidate_va(va, 0); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset);
   static void on_high() {

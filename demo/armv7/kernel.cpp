@@ -101,6 +101,9 @@ struct Hooks {
   }
 
   using Sync = cpu::TlbSync;  // DSB ISHST; TLBIMVAAIS per page / TLBIALLIS, BPIALLIS, DSB ISH, ISB
+  /// ASID 0: TTBR0's (split_regs with the default ASID, TTBCR.A1 = 0).
+  static void flush_address_space() { cpu::invalidate_asid(0); }
+  static void flush_page_in_address_space(std::uintptr_t va) { cpu::invalidate_va(u32(va), 0); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset);
   static void on_high();

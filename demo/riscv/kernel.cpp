@@ -83,6 +83,9 @@ struct Hooks {
   }
 
   using Sync = ptlib::riscv::cpu::TlbSync;  // FENCE W,W; SFENCE.VMA per page / all
+  /// ASID 0: satp's (ptlib::riscv::cpu::activate(tree) with the default ASID).
+  static void flush_address_space() { ptlib::riscv::cpu::sfence_vma_asid(0); }
+  static void flush_page_in_address_space(std::uintptr_t va) { ptlib::riscv::cpu::sfence_vma(va, 0); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset);
   static void on_high() {

@@ -221,6 +221,9 @@ struct Hooks {
   }
 
   using Sync = cpu::TlbSync;  // INVLPG per page, a full flush (CR3 + CR4.PGE) for large ranges
+  /// No PCIDs: a CR3 reload drops every non-global entry; INVLPG one page.
+  static void flush_address_space() { cpu::flush_non_global(); }
+  static void flush_page_in_address_space(std::uintptr_t va) { cpu::invlpg(va); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset) { x86_continue(fn, offset); }
   static void on_high() { load_descriptor_tables(); }

@@ -15,8 +15,10 @@
 //    drops every translation, global ones included. 4.10.4.3: a change from not present to
 //    present needs no invalidation (a spurious page fault at most). 4.4.1: with PAE paging, a
 //    MOV to CR3 loads the four PDPTEs, which the CPU uses from then on.
-//  - x86 table walks see the CPU's own stores in program order (no barrier to publish). INVLPG
-//    acts on this CPU only: other CPUs need an IPI (a TLB shootdown), not here.
+//  - vol. 3A "Memory Ordering in P6 and More Recent Processor Families": writes are not
+//    reordered with older writes, so a table's contents reach the walker before the entry that
+//    links it with plain stores (Linux's set_pte is one). INVLPG acts on this CPU only: other
+//    CPUs need an IPI (a TLB shootdown), not here.
 #pragma once
 #if !defined(__i386__) && !defined(__x86_64__)
 #error "<ptlib/cpu/x86.hpp> holds x86 instructions: include it only in x86 kernel code"
@@ -177,7 +179,7 @@ Result<void> switch_tables(const Tree<F>& tree, const Cr3Options& o3 = {}, const
 }
 
 /// ptlib's sync hook for a live tree (Options::live), this CPU:
-///  - publish(): a compiler barrier (the walker sees this CPU's stores in order);
+///  - publish(): a compiler barrier (stores become visible in program order);
 ///  - invalidate(va, size): INVLPG per 4 KiB page, or flush_all() above kMaxPages pages. A
 ///    changed PAE PDPTE comes with its whole 1 GiB, over kMaxPages: the CR3 reload then loads
 ///    the PDPTEs again (SDM 4.4.1).
