@@ -31,7 +31,7 @@ using High = arm64::Vmsa<arm64::Granule::k4K, 48, VaRule::high>;       // TTBR1_
 constexpr u64 kRamBase = 0x4000'0000, kRamSize = 128ULL << 20;
 constexpr u64 kUartPa = 0x0900'0000;      // PL011: data register at +0, flag register at +0x18
 constexpr u64 kLoadPa = 0x4020'0000;      // link.ld
-constexpr u64 kPage = 4096, kImageMax = 1ULL << 20;
+constexpr u64 kPage = 4096, kImageMax = 1ULL << 20;  // link.ld asserts the image fits
 
 // ---- Where things go: ptlib's 48-bit layout -----------------------------------------------
 constexpr const Layout& kLayout = arm64::kLayout48;

@@ -30,7 +30,7 @@ constexpr u64 kRamBase = 0x8020'0000;     // RAM after OpenSBI's first 2 MiB (it
 constexpr u64 kRamSize = 126ULL << 20;
 constexpr u64 kUartPa = 0x1000'0000;      // ns16550: THR at +0, LSR at +5 (bit 5: THR empty)
 constexpr u64 kExitPa = 0x10'0000;        // sifive_test: 0x5555 powers off with status 0
-constexpr u64 kPage = 4096, kImageMax = 1ULL << 20;  // link.ld keeps the image below 1 MiB
+constexpr u64 kPage = 4096, kImageMax = 1ULL << 20;  // link.ld asserts the image fits
 
 // ---- Where things go: ptlib's Sv39 layout -------------------------------------------------
 constexpr const Layout& kLayout = riscv::kLayoutSv39;

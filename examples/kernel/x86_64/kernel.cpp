@@ -33,7 +33,7 @@ using F = x86::Long4;
 constexpr u64 kRamBase = 0, kRamSize = 126ULL << 20;  // QEMU keeps the top 128 KiB for ACPI
 constexpr u64 kLoadPa = 0x10'0000;                    // link.ld
 constexpr u64 kApicPa = 0xfee0'0000;
-constexpr u64 kPage = 4096, kImageMax = 1ULL << 20;
+constexpr u64 kPage = 4096, kImageMax = 1ULL << 20;  // link.ld asserts the image fits
 
 // ---- Where things go: ptlib's 4-level layout ----------------------------------------------
 constexpr const Layout& kLayout = x86::kLayoutLong4;
