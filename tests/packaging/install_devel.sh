@@ -14,9 +14,9 @@ prefix=$(opt prefix); libdir=$(opt libdir); datadir=$(opt datadir); includedir=$
 (cd "$work/dest$prefix" && find . -type f -o -type l | sed 's|^\./||' | sort) > "$work/files.txt"
 echo "installed under $prefix:"; sed 's/^/  /' "$work/files.txt"
 status=0
-unexpected=$(grep -vxE "$includedir/ptlib/[A-Za-z0-9_-]+\.hpp|$datadir/pkgconfig/ptlib(-host)?\.pc|$libdir/cmake/ptlib/ptlib(ConfigVersion|Config)\.cmake|$libdir/libptlib_[a-z_]+\.a" "$work/files.txt" || true)
+unexpected=$(grep -vxE "$includedir/ptlib/(cpu/)?[A-Za-z0-9_-]+\.hpp|$datadir/pkgconfig/ptlib(-host)?\.pc|$libdir/cmake/ptlib/ptlib(ConfigVersion|Config)\.cmake|$libdir/libptlib_[a-z_]+\.a" "$work/files.txt" || true)
 if [ -n "$unexpected" ]; then echo "FAIL: not development files:"; echo "$unexpected"; status=1; fi
-for f in "$includedir/ptlib/ptlib.hpp" "$includedir/ptlib/formats.hpp" "$datadir/pkgconfig/ptlib.pc" \
+for f in "$includedir/ptlib/ptlib.hpp" "$includedir/ptlib/formats.hpp" "$includedir/ptlib/cpu/riscv.hpp" "$datadir/pkgconfig/ptlib.pc" \
          "$libdir/cmake/ptlib/ptlibConfig.cmake" "$libdir/cmake/ptlib/ptlibConfigVersion.cmake"; do
   grep -qxF "$f" "$work/files.txt" || { echo "FAIL: $f was not installed"; status=1; }
 done
