@@ -128,13 +128,18 @@ typedef struct ptlib_format_info {
   size_t table_bytes, table_align; /* every other table */
 } ptlib_format_info;
 
-/* Whether this build of the library has `format` (a one-family build has only its family's). */
+/* Whether this build of the library has `format` (a build may select families or formats:
+ * docs/c-api.md, PTLIB_C_FAMILIES and PTLIB_C_FORMAT_MASK). */
 bool ptlib_has_format(ptlib_format format);
 /* The format's name, or NULL for an unknown format. */
 const char* ptlib_format_name(ptlib_format format);
 /* The format with this name (PTLIB_E_UNKNOWN_FORMAT when none). */
 ptlib_status ptlib_format_from_name(const char* name, ptlib_format* out);
 ptlib_status ptlib_format_info_of(ptlib_format format, ptlib_format_info* out);
+/* log2 of the entries in a contiguous run at `depth` (0 = root) with these capabilities (arm64
+ * Contiguous bit, RISC-V Svnapot with PTLIB_CAP_SVNAPOT); 0: no runs at that level.
+ * INVALID_ARGUMENT for a depth beyond the format's levels or caps of another family. */
+ptlib_status ptlib_contiguous_log2(ptlib_format format, uint32_t caps, uint32_t depth, uint32_t* out);
 
 /* ---------------------------------------------------------------------------------------------
  * Attributes: permission bits | one memory type. */

@@ -7,6 +7,12 @@
 
 #include <new>
 
+// One engine instance per format for every operation kind (see ops.hpp), when not linked with
+// the compiled engine.
+#if !defined(PTLIB_COMPILED_ENGINE) && !defined(PTLIB_ENGINE_ALL_OPS)
+#define PTLIB_ENGINE_ALL_OPS 1
+#endif
+
 #include <ptlib/arm64_boot.hpp>
 #include <ptlib/armv7_boot.hpp>
 #include <ptlib/formats.hpp>
@@ -17,6 +23,11 @@
 
 #ifndef PTLIB_C_FAMILIES
 #define PTLIB_C_FAMILIES 15
+#endif
+// Finer: bit n set = the format whose ptlib_format value is n is compiled in (a kernel that uses
+// one format: -DPTLIB_C_FORMAT_MASK='(1ULL << PTLIB_SV39)').
+#ifndef PTLIB_C_FORMAT_MASK
+#define PTLIB_C_FORMAT_MASK (~0ULL)
 #endif
 
 namespace {
@@ -64,19 +75,29 @@ constexpr unsigned kRiscv = 1, kArm64 = 2, kX86 = 4, kArmv7 = 8;
 #endif
 #define PTLIB_C_FORMATS(X) PTLIB_C_RISCV(X) PTLIB_C_ARM64(X) PTLIB_C_X86(X) PTLIB_C_ARMV7(X)
 
+}  // namespace
+// Each format's family (outside the anonymous namespace: an unused specialization there would
+// be an unused internal variable).
+namespace ptlib_c_api {
+using namespace ptlib;
 template <class F>
-constexpr unsigned kFamily = 0;
-#define PTLIB_C_FAMILY_OF(E, T, FAM) template <> constexpr unsigned kFamily<T> = FAM;
+inline constexpr unsigned kFamily = 0;
+#define PTLIB_C_FAMILY_OF(E, T, FAM) template <> inline constexpr unsigned kFamily<T> = FAM;
 PTLIB_C_FORMATS(PTLIB_C_FAMILY_OF)
 #undef PTLIB_C_FAMILY_OF
+}  // namespace ptlib_c_api
+namespace {
+using ptlib_c_api::kFamily;
 
 /// Calls fn.template operator()<F>() for the format `f`; PTLIB_E_UNKNOWN_FORMAT when this build
 /// has no such format.
 template <class Fn>
 ptlib_status dispatch(ptlib_format f, Fn&& fn) {
   switch (f) {
-#define PTLIB_C_CASE(E, T, FAM) \
-  case E: return fn.template operator()<T>();
+#define PTLIB_C_CASE(E, T, FAM)                                        \
+  case E:                                                              \
+    if constexpr (((PTLIB_C_FORMAT_MASK) >> unsigned(E)) & 1) return fn.template operator()<T>(); \
+    break;
     PTLIB_C_FORMATS(PTLIB_C_CASE)
 #undef PTLIB_C_CASE
     default: break;
@@ -355,13 +376,38 @@ bool ptlib_has_format(ptlib_format format) {
 }
 
 const char* ptlib_format_name(ptlib_format format) {
-  // The names of every format, whether or not this build has it.
-  static constexpr const char* kNames[PTLIB_FORMAT_COUNT] = {
-      "sv32", "sv39", "sv48", "sv57", "arm64-4k-39", "arm64-4k-48", "arm64-4k-52", "arm64-16k-47", "arm64-16k-48",
-      "arm64-16k-52", "arm64-64k-42", "arm64-64k-48", "arm64-64k-52", "x86-32", "x86-pae", "x86-64-l4", "x86-64-l5",
-      "armv7-lpae", "arm64-4k-39-ttbr1", "arm64-4k-48-ttbr1", "arm64-4k-52-ttbr1", "arm64-16k-47-ttbr1",
-      "arm64-16k-48-ttbr1", "arm64-16k-52-ttbr1", "arm64-64k-42-ttbr1", "arm64-64k-48-ttbr1", "arm64-64k-52-ttbr1"};
-  return std::uint32_t(format) < PTLIB_FORMAT_COUNT ? kNames[format] : nullptr;
+  // Every format's name, whether or not this build has it (a switch, not a table of pointers:
+  // code that runs away from its link address computes these addresses PC-relative).
+  switch (format) {
+    case PTLIB_SV32: return "sv32";
+    case PTLIB_SV39: return "sv39";
+    case PTLIB_SV48: return "sv48";
+    case PTLIB_SV57: return "sv57";
+    case PTLIB_ARM64_4K_39: return "arm64-4k-39";
+    case PTLIB_ARM64_4K_48: return "arm64-4k-48";
+    case PTLIB_ARM64_4K_52: return "arm64-4k-52";
+    case PTLIB_ARM64_16K_47: return "arm64-16k-47";
+    case PTLIB_ARM64_16K_48: return "arm64-16k-48";
+    case PTLIB_ARM64_16K_52: return "arm64-16k-52";
+    case PTLIB_ARM64_64K_42: return "arm64-64k-42";
+    case PTLIB_ARM64_64K_48: return "arm64-64k-48";
+    case PTLIB_ARM64_64K_52: return "arm64-64k-52";
+    case PTLIB_X86_32: return "x86-32";
+    case PTLIB_X86_PAE: return "x86-pae";
+    case PTLIB_X86_64_L4: return "x86-64-l4";
+    case PTLIB_X86_64_L5: return "x86-64-l5";
+    case PTLIB_ARMV7_LPAE: return "armv7-lpae";
+    case PTLIB_ARM64_4K_39_TTBR1: return "arm64-4k-39-ttbr1";
+    case PTLIB_ARM64_4K_48_TTBR1: return "arm64-4k-48-ttbr1";
+    case PTLIB_ARM64_4K_52_TTBR1: return "arm64-4k-52-ttbr1";
+    case PTLIB_ARM64_16K_47_TTBR1: return "arm64-16k-47-ttbr1";
+    case PTLIB_ARM64_16K_48_TTBR1: return "arm64-16k-48-ttbr1";
+    case PTLIB_ARM64_16K_52_TTBR1: return "arm64-16k-52-ttbr1";
+    case PTLIB_ARM64_64K_42_TTBR1: return "arm64-64k-42-ttbr1";
+    case PTLIB_ARM64_64K_48_TTBR1: return "arm64-64k-48-ttbr1";
+    case PTLIB_ARM64_64K_52_TTBR1: return "arm64-64k-52-ttbr1";
+    default: return nullptr;
+  }
 }
 
 ptlib_status ptlib_format_from_name(const char* name, ptlib_format* out) {
@@ -395,6 +441,17 @@ ptlib_status ptlib_format_info_of(ptlib_format format, ptlib_format_info* out) {
     i.table_bytes = G::table_bytes(G::kDepth > 1 ? 1 : 0);
     i.table_align = G::table_align(G::kDepth > 1 ? 1 : 0);
     *out = i;
+    return PTLIB_OK;
+  });
+}
+
+ptlib_status ptlib_contiguous_log2(ptlib_format format, std::uint32_t caps, std::uint32_t depth, std::uint32_t* out) {
+  if (!out) return PTLIB_E_INVALID_ARGUMENT;
+  return dispatch(format, [&]<class F>() {
+    using G = Geometry<F>;
+    typename F::Caps c{};
+    if (!to_caps<F>(caps, c) || depth >= G::kDepth) return PTLIB_E_INVALID_ARGUMENT;
+    *out = F::contig_log2(G::level(depth), c);
     return PTLIB_OK;
   });
 }
