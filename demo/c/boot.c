@@ -294,7 +294,7 @@ static bool live_edit(const ptlib_memory* mem, edit_kind k, uint64_t va, uint64_
 static void checks(const ptlib_memory* mem);
 
 static void phase2(void) {
-  size_t i;
+  size_t i, tables;
   ptlib_memory mem;
   ptlib_error err;
   ptlib_bank ram;
@@ -361,8 +361,9 @@ static void phase2(void) {
   for (i = 0; i < g_arch.device_count; ++i)
     map_or_stop(&g_final, &mem, dev_va(i), g_arch.devices[i].pa, round_page(g_arch.devices[i].size),
                 g_arch.device_attrs, "phase 2: device map");
+  tables = TABLE_PAGES - pages_free();
   demo_puts("phase 2: ");
-  demo_put_dec(TABLE_PAGES - pages_free());
+  demo_put_dec(tables);
   demo_puts(" tables built through the linear map (direct offset ");
   demo_put_hex(g_va_pa_offset);
   demo_puts(")\n");
@@ -378,7 +379,7 @@ static void phase2(void) {
     demo_puts(" levels=");
     demo_put_dec(fi.levels);
     demo_puts(" tables=");
-    demo_put_dec(TABLE_PAGES - pages_free());
+    demo_put_dec(tables);
     demo_puts("\n");
   }
   arch_exit(demo_verdict(g_arch.name));
