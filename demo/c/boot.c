@@ -74,8 +74,12 @@ static uint64_t g_page;
 static uint64_t g_va_pa_offset, g_image_va, g_image_size, g_kernel_offset;
 static bool g_separate_image, g_nx = true;
 static demo_space g_final;
-static uint64_t __attribute__((aligned(65536))) g_pool1[POOL1_PAGES * 4096 / 8];
+#ifndef DEMO_PHASE2_ONLY
+static uint64_t __attribute__((aligned(4096))) g_pool1[POOL1_PAGES * 4096 / 8];
 static ptlib_arena g_arena1;
+#endif
+static bool g_resumed; /* demo_resume(): the image's PA and VA are given */
+static uint64_t g_resume_pa, g_resume_va;
 static volatile uintptr_t g_alias_word;
 static volatile uint32_t __attribute__((aligned(16))) g_nx_slot[4];
 static const uintptr_t g_ro_word = (uintptr_t)0x0123456789abcdefULL;
@@ -104,6 +108,7 @@ static void print_error(const ptlib_error* e) {
 }
 
 void demo_stop(const char* what, const ptlib_error* err) {
+  if (!g_arch.name) arch_describe(&g_arch);
   if (err) print_error(err);
   demo_check(false, what);
   demo_verdict(g_arch.name);
@@ -167,12 +172,24 @@ static void describe(void) {
   g_separate_image = g_layout.image_window.size != 0;
   g_va_pa_offset = g_layout.linear.base - g_arch.ram_base;
   g_image_va = g_separate_image ? g_layout.image_window.base : g_arch.load_pa + g_va_pa_offset;
+  if (g_resumed) {
+    g_arch.load_pa = g_resume_pa;
+    g_image_va = g_resume_va;
+  }
   g_kernel_offset = g_image_va - g_arch.load_pa;
   g_image_size = round_page((uint64_t)(__image_end - __image_start));
 }
 
 static void phase2(void);
 
+void demo_resume(uint64_t load_pa, uint64_t image_va) {
+  g_resumed = true;
+  g_resume_pa = load_pa;
+  g_resume_va = image_va;
+  phase2();
+}
+
+#ifndef DEMO_PHASE2_ONLY
 void demo_boot(void) {
   size_t i;
   demo_space sp;
@@ -208,6 +225,7 @@ void demo_boot(void) {
   demo_puts("phase 1: MMU on\n");
   arch_continue_at(phase2, (uintptr_t)g_kernel_offset);
 }
+#endif
 
 /* ---- phase 2: table pages from the top of RAM, through the linear map ---- */
 
@@ -241,10 +259,12 @@ static bool pages_reserve(void* ctx, size_t n, size_t bytes, size_t align) {
   return bytes <= g_page && align <= g_page && n <= pages_free();
 }
 static void pages_release(void* ctx, uint64_t pa, size_t bytes, size_t align) {
+  uint32_t i = 0;
   (void)ctx;
   (void)bytes;
   (void)align;
-  g_used &= ~(1u << (uint32_t)((pa - g_tables_pa) / g_page));
+  while (i < TABLE_PAGES && g_tables_pa + (uint64_t)i * g_page != pa) ++i; /* no 64-bit division on i686 */
+  if (i < TABLE_PAGES) g_used &= ~(1u << i);
 }
 /* The final tables' memory: set in code, at the address phase 2 runs at. */
 static ptlib_memory final_memory(void) {
@@ -301,11 +321,10 @@ static void phase2(void) {
   ptlib_section sections[3];
   ptlib_options o;
   const uint64_t start = (uint64_t)(uintptr_t)__image_start;
-  const uint64_t ram_top = g_arch.ram_base + g_arch.ram_size;
   const ptlib_tree* t;
   arch_on_high();
   describe(); /* again: every address in g_arch is now the high one */
-  g_tables_pa = ram_top - TABLE_PAGES * g_page;
+  g_tables_pa = g_arch.ram_base + g_arch.ram_size - TABLE_PAGES * g_page;
   g_scratch_pa = (g_tables_pa - SCRATCH_BYTES) & ~(MIB(2) - 1);
   mem = final_memory();
   mem.direct_lo = g_tables_pa;

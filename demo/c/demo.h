@@ -77,6 +77,10 @@ void arch_checks(const demo_space* s, const ptlib_memory* mem, uint64_t image_va
 
 /* ---- the flow (boot.c) ---- */
 void demo_boot(void); /* phase 1, MMU off, at the load address; does not return */
+/* Phase 2 in a program of its own (x86-64: the 64-bit part after the 32-bit loader's phase 1),
+ * loaded at load_pa and running at image_va on tables that map it, the linear map and the
+ * devices as phase 1 does. Does not return. */
+void demo_resume(uint64_t load_pa, uint64_t image_va);
 /* A step the boot cannot go on without failed: FAIL with it (and the error) and exit. */
 void demo_stop(const char* what, const ptlib_error* err);
 /* The tree of `s` whose VA range holds [va, va + size) (NULL: none). */
