@@ -432,6 +432,26 @@ typedef struct ptlib_layout {
  * WRONG_FAMILY (a format without a layout). */
 ptlib_status ptlib_layout_of(ptlib_format format, ptlib_layout* out);
 
+/* A layout placed on a machine (ptlib::place): RAM [ram_base, ram_base + ram_size) and the image
+ * loaded at [load_pa, load_pa + image_size). The linear map is va = pa + va_pa_offset; the image
+ * runs at image_va = load_pa + va_kernel_pa_offset (the start of the image window, or inside the
+ * linear map for layouts without one). With layout.highmem, RAM past the linear region is
+ * highmem_size bytes not mapped (ram_size is then the lowmem). */
+typedef struct ptlib_placement {
+  ptlib_layout layout;
+  uint64_t ram_base, ram_size, load_pa, image_size;
+  uint64_t va_pa_offset, va_kernel_pa_offset, image_va, highmem_size;
+} ptlib_placement;
+/* Errors: ZERO_SIZE, MISALIGNED_PA (ram_base or load_pa not a multiple of `page`),
+ * VA_OUT_OF_RANGE (RAM larger than the linear region without highmem, or the image larger than
+ * its window), PA_OUT_OF_RANGE (an image in the linear map outside RAM or lowmem). */
+ptlib_status ptlib_place(const ptlib_layout* layout, uint64_t ram_base, uint64_t ram_size, uint64_t load_pa,
+                         uint64_t image_size, uint64_t page, ptlib_placement* out, ptlib_error* err);
+/* __pa(): a linear-map or image address. NOT_MAPPED when neither range holds va. */
+ptlib_status ptlib_virt_to_phys(const ptlib_placement* p, uint64_t va, uint64_t* pa, ptlib_error* err);
+/* __va(): the linear-map address of RAM at pa. NOT_MAPPED when pa is not in (lowmem) RAM. */
+ptlib_status ptlib_phys_to_virt(const ptlib_placement* p, uint64_t pa, uint64_t* va, ptlib_error* err);
+
 /* ---------------------------------------------------------------------------------------------
  * Register values. Errors: WRONG_FAMILY for a tree of another architecture, and those listed. */
 

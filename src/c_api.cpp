@@ -737,6 +737,56 @@ ptlib_status ptlib_layout_of(ptlib_format format, ptlib_layout* out) {
   return PTLIB_OK;
 }
 
+}  // extern "C"
+namespace {
+Layout to_layout(const ptlib_layout& c) {
+  auto r = [](const ptlib_region& g) { return Region{VirtAddr(g.base), g.size}; };
+  return Layout{c.name ? c.name : "", r(c.user), r(c.linear), r(c.vmalloc), r(c.image_window), r(c.fixmap),
+                c.module_reach, c.user_separate, c.highmem};
+}
+ptlib_layout from_layout(const Layout& l) {
+  auto r = [](const Region& g) { return ptlib_region{g.base.value, g.size}; };
+  return ptlib_layout{l.name,        r(l.user),      r(l.linear),     r(l.vmalloc), r(l.image_window),
+                      r(l.fixmap),   l.module_reach, l.user_separate, l.highmem};
+}
+Placement to_placement(const ptlib_placement& c) {
+  return Placement{to_layout(c.layout), PhysAddr(c.ram_base), c.ram_size,       PhysAddr(c.load_pa),
+                   c.image_size,        c.va_pa_offset,       c.va_kernel_pa_offset, VirtAddr(c.image_va),
+                   c.highmem_size};
+}
+}  // namespace
+extern "C" {
+
+ptlib_status ptlib_place(const ptlib_layout* layout, std::uint64_t ram_base, std::uint64_t ram_size,
+                         std::uint64_t load_pa, std::uint64_t image_size, std::uint64_t page, ptlib_placement* out,
+                         ptlib_error* err) {
+  if (!layout || !out || !page || (page & (page - 1))) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  auto p = place(to_layout(*layout), PhysAddr(ram_base), ram_size, PhysAddr(load_pa), image_size, page);
+  if (!p) return fail(p.error(), err);
+  *out = ptlib_placement{*layout,          p->ram_base.value, p->ram_size,          p->load_pa.value,
+                         p->image_size,    p->va_pa_offset,   p->va_kernel_pa_offset, p->image_va.value,
+                         p->highmem_size};
+  out->layout = from_layout(p->layout);
+  out->layout.name = layout->name;
+  return ok(err);
+}
+
+ptlib_status ptlib_virt_to_phys(const ptlib_placement* p, std::uint64_t va, std::uint64_t* pa, ptlib_error* err) {
+  if (!p || !pa) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  auto r = to_placement(*p).virt_to_phys(VirtAddr(va));
+  if (!r) return fail(r.error(), err);
+  *pa = r->value;
+  return ok(err);
+}
+
+ptlib_status ptlib_phys_to_virt(const ptlib_placement* p, std::uint64_t pa, std::uint64_t* va, ptlib_error* err) {
+  if (!p || !va) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  auto r = to_placement(*p).phys_to_virt(PhysAddr(pa));
+  if (!r) return fail(r.error(), err);
+  *va = r->value;
+  return ok(err);
+}
+
 // ---- registers ---------------------------------------------------------------------------------
 
 ptlib_status ptlib_riscv_satp(const ptlib_tree* tree, std::uint32_t asid, std::uint64_t* out, ptlib_error* err) {

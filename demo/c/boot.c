@@ -161,23 +161,25 @@ static uint64_t dev_va(size_t i) {
 }
 static uint64_t test_va(unsigned k) { return g_layout.vmalloc.base + k * TEST_SPACING; }
 
-/* Constants and placement: the layout's linear map holds RAM at va = pa + g_va_pa_offset; the
- * image runs at its window (or, without one, inside the linear map). */
+/* Constants and placement (ptlib_place): the layout's linear map holds RAM at va = pa +
+ * g_va_pa_offset; the image runs at its window (or, without one, inside the linear map). */
 static void describe(void) {
   ptlib_format_info fi;
+  ptlib_placement pl;
+  ptlib_error err;
   arch_describe(&g_arch);
   if (ptlib_layout_of(g_arch.layout_format, &g_layout) != PTLIB_OK) demo_stop("the layout of the format", 0);
   if (ptlib_format_info_of(g_arch.layout_format, &fi) != PTLIB_OK) demo_stop("the format's facts", 0);
   g_page = fi.page_size;
   g_separate_image = g_layout.image_window.size != 0;
-  g_va_pa_offset = g_layout.linear.base - g_arch.ram_base;
-  g_image_va = g_separate_image ? g_layout.image_window.base : g_arch.load_pa + g_va_pa_offset;
-  if (g_resumed) {
-    g_arch.load_pa = g_resume_pa;
-    g_image_va = g_resume_va;
-  }
-  g_kernel_offset = g_image_va - g_arch.load_pa;
+  if (g_resumed) g_arch.load_pa = g_resume_pa;
   g_image_size = round_page((uint64_t)(__image_end - __image_start));
+  if (ptlib_place(&g_layout, g_arch.ram_base, g_arch.ram_size, g_arch.load_pa, g_image_size, g_page, &pl, &err) !=
+      PTLIB_OK)
+    demo_stop("place the layout", &err);
+  g_va_pa_offset = pl.va_pa_offset;
+  g_image_va = g_resumed ? g_resume_va : pl.image_va; /* resumed: where phase 1 mapped this program */
+  g_kernel_offset = g_image_va - g_arch.load_pa;
 }
 
 static void phase2(void);
@@ -203,7 +205,6 @@ void demo_boot(void) {
   demo_puts("\n");
   load = (uint64_t)(uintptr_t)__image_start;
   if (load != g_arch.load_pa || g_image_size > g_arch.image_max) demo_stop("image loaded at load_pa, within image_max", 0);
-  if (g_layout.linear.size < g_arch.ram_size) demo_stop("RAM fits the layout's linear map", 0);
 
   ptlib_arena_init(&g_arena1, g_pool1, sizeof g_pool1, (uint64_t)(uintptr_t)g_pool1);
   mem = ptlib_arena_memory(&g_arena1);

@@ -517,6 +517,24 @@ static void test_misc(void) {
       CHECK(ptlib_layout_of(PTLIB_SV39, &l) == PTLIB_OK && l.linear.base == UINT64_C(0xffffffd600000000));
     }
     if (ptlib_has_format(PTLIB_ARM64_4K_39)) CHECK(ptlib_layout_of(PTLIB_ARM64_4K_39, &l) == PTLIB_E_WRONG_FAMILY);
+    if (ptlib_has_format(PTLIB_SV39)) {
+      /* place(): the linear map puts RAM at the layout's linear base; the image runs at the
+       * start of the image window (the layout's definitions). */
+      ptlib_placement p;
+      uint64_t v = 0;
+      const uint64_t ram = UINT64_C(0x80000000), load = UINT64_C(0x80200000);
+      CHECK(ptlib_layout_of(PTLIB_SV39, &l) == PTLIB_OK);
+      CHECK(ptlib_place(&l, ram, UINT64_C(128) << 20, load, UINT64_C(2) << 20, 4096, &p, &e) == PTLIB_OK);
+      CHECK(p.va_pa_offset == l.linear.base - ram && p.image_va == l.image_window.base &&
+            p.va_kernel_pa_offset == l.image_window.base - load && p.highmem_size == 0);
+      CHECK(ptlib_virt_to_phys(&p, l.image_window.base + 0x10, &v, &e) == PTLIB_OK && v == load + 0x10);
+      CHECK(ptlib_virt_to_phys(&p, l.linear.base + 0x20, &v, &e) == PTLIB_OK && v == ram + 0x20);
+      CHECK(ptlib_phys_to_virt(&p, ram + 5, &v, &e) == PTLIB_OK && v == l.linear.base + 5);
+      CHECK(ptlib_phys_to_virt(&p, ram + (UINT64_C(128) << 20), &v, &e) == PTLIB_E_NOT_MAPPED);
+      CHECK(ptlib_virt_to_phys(&p, l.vmalloc.base, &v, &e) == PTLIB_E_NOT_MAPPED && e.va == l.vmalloc.base);
+      CHECK(ptlib_place(&l, ram + 8, UINT64_C(128) << 20, load, 4096, 4096, &p, &e) == PTLIB_E_MISALIGNED_PA);
+      CHECK(ptlib_place(&l, ram, l.linear.size + 4096, load, 4096, 4096, &p, &e) == PTLIB_E_VA_OUT_OF_RANGE);
+    }
   }
 }
 
