@@ -311,6 +311,40 @@ bool to_walk(const ptlib_walk_attrs& w, arm64::WalkAttrs& out) {
   return true;
 }
 
+Layout to_layout(const ptlib_layout& c) {
+  auto r = [](const ptlib_region& g) { return Region{VirtAddr(g.base), g.size}; };
+  return Layout{c.name ? c.name : "", r(c.user), r(c.linear), r(c.vmalloc), r(c.image_window), r(c.fixmap),
+                c.module_reach, c.user_separate, c.highmem};
+}
+ptlib_layout from_layout(const Layout& l) {
+  auto r = [](const Region& g) { return ptlib_region{g.base.value, g.size}; };
+  return ptlib_layout{l.name,        r(l.user),      r(l.linear),     r(l.vmalloc), r(l.image_window),
+                      r(l.fixmap),   l.module_reach, l.user_separate, l.highmem};
+}
+Placement to_placement(const ptlib_placement& c) {
+  return Placement{to_layout(c.layout), PhysAddr(c.ram_base), c.ram_size,       PhysAddr(c.load_pa),
+                   c.image_size,        c.va_pa_offset,       c.va_kernel_pa_offset, VirtAddr(c.image_va),
+                   c.highmem_size};
+}
+
+/// A register value of one family's tree: `value(tree)` gives a Result of it. WRONG_FAMILY for
+/// a tree of another family.
+template <unsigned Family, class Fn>
+ptlib_status register_of(const ptlib_tree* tree, std::uint64_t* out, ptlib_error* err, Fn&& value) {
+  if (!out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  const ptlib_memory none = ptlib_direct_memory(0);
+  return with_tree(tree, &none, err, [&]<class F>(const Tree<F>& t, MemRef) -> ptlib_status {
+    if constexpr (kFamily<F> == Family) {
+      auto r = value(t);
+      if (!r) return fail(r.error(), err);
+      *out = *r;
+      return ok(err);
+    } else {
+      return fail(PTLIB_E_WRONG_FAMILY, err);
+    }
+  });
+}
+
 }  // namespace
 
 extern "C" {
@@ -683,14 +717,8 @@ ptlib_status ptlib_map_identity(const ptlib_format* candidates, std::size_t cand
   Bank b[PTLIB_MAX_BANKS];
   for (std::size_t i = 0; i < count; ++i) b[i] = Bank{PhysAddr(banks[i].pa), banks[i].size};
   const std::span<const Bank> span(b, count);
-  bool any = false;
-  Bank top{};
-  for (const Bank& k : span) {
-    if (k.size == 0) continue;
-    if (!any || k.pa.value + (k.size - 1) > top.pa.value + (top.size - 1)) top = k;
-    any = true;
-  }
-  if (!any) return fail(PTLIB_E_ZERO_SIZE, err);
+  const Bank top = detail::top_bank(span);
+  if (top.size == 0) return fail(PTLIB_E_ZERO_SIZE, err);
   Mem m(mem);
   for (std::size_t i = 0; i < candidate_count; ++i) {
     bool reached = false;
@@ -731,31 +759,9 @@ ptlib_status ptlib_layout_of(ptlib_format format, ptlib_layout* out) {
     return l ? PTLIB_OK : PTLIB_E_WRONG_FAMILY;
   });
   if (s != PTLIB_OK) return s;
-  auto r = [](const Region& g) { return ptlib_region{g.base.value, g.size}; };
-  *out = ptlib_layout{l->name,       r(l->user),      r(l->linear),   r(l->vmalloc), r(l->image_window),
-                      r(l->fixmap),  l->module_reach, l->user_separate, l->highmem};
+  *out = from_layout(*l);
   return PTLIB_OK;
 }
-
-}  // extern "C"
-namespace {
-Layout to_layout(const ptlib_layout& c) {
-  auto r = [](const ptlib_region& g) { return Region{VirtAddr(g.base), g.size}; };
-  return Layout{c.name ? c.name : "", r(c.user), r(c.linear), r(c.vmalloc), r(c.image_window), r(c.fixmap),
-                c.module_reach, c.user_separate, c.highmem};
-}
-ptlib_layout from_layout(const Layout& l) {
-  auto r = [](const Region& g) { return ptlib_region{g.base.value, g.size}; };
-  return ptlib_layout{l.name,        r(l.user),      r(l.linear),     r(l.vmalloc), r(l.image_window),
-                      r(l.fixmap),   l.module_reach, l.user_separate, l.highmem};
-}
-Placement to_placement(const ptlib_placement& c) {
-  return Placement{to_layout(c.layout), PhysAddr(c.ram_base), c.ram_size,       PhysAddr(c.load_pa),
-                   c.image_size,        c.va_pa_offset,       c.va_kernel_pa_offset, VirtAddr(c.image_va),
-                   c.highmem_size};
-}
-}  // namespace
-extern "C" {
 
 ptlib_status ptlib_place(const ptlib_layout* layout, std::uint64_t ram_base, std::uint64_t ram_size,
                          std::uint64_t load_pa, std::uint64_t image_size, std::uint64_t page, ptlib_placement* out,
@@ -790,34 +796,12 @@ ptlib_status ptlib_phys_to_virt(const ptlib_placement* p, std::uint64_t pa, std:
 // ---- registers ---------------------------------------------------------------------------------
 
 ptlib_status ptlib_riscv_satp(const ptlib_tree* tree, std::uint32_t asid, std::uint64_t* out, ptlib_error* err) {
-  if (!out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
-  const ptlib_memory none = ptlib_direct_memory(0);
-  return with_tree(tree, &none, err, [&]<class F>(const Tree<F>& t, MemRef) -> ptlib_status {
-    if constexpr (kFamily<F> == kRiscv) {
-      auto r = riscv::satp(t, asid);
-      if (!r) return fail(r.error(), err);
-      *out = *r;
-      return ok(err);
-    } else {
-      return fail(PTLIB_E_WRONG_FAMILY, err);
-    }
-  });
+  return register_of<kRiscv>(tree, out, err, [&](const auto& t) { return riscv::satp(t, asid); });
 }
 
 ptlib_status ptlib_arm64_ttbr(const ptlib_tree* tree, std::uint32_t asid, bool cnp, std::uint64_t* out,
                               ptlib_error* err) {
-  if (!out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
-  const ptlib_memory none = ptlib_direct_memory(0);
-  return with_tree(tree, &none, err, [&]<class F>(const Tree<F>& t, MemRef) -> ptlib_status {
-    if constexpr (kFamily<F> == kArm64) {
-      auto r = arm64::ttbr(t, asid, cnp);
-      if (!r) return fail(r.error(), err);
-      *out = *r;
-      return ok(err);
-    } else {
-      return fail(PTLIB_E_WRONG_FAMILY, err);
-    }
-  });
+  return register_of<kArm64>(tree, out, err, [&](const auto& t) { return arm64::ttbr(t, asid, cnp); });
 }
 
 ptlib_status ptlib_arm64_tcr(ptlib_format low, ptlib_format high, const ptlib_tcr_options* opts, std::uint64_t* out,
@@ -893,7 +877,6 @@ ptlib_status ptlib_arm64_tcr(ptlib_format low, ptlib_format high, const ptlib_tc
 
 ptlib_status ptlib_x86_cr3(const ptlib_tree* tree, const ptlib_cr3_options* opts, std::uint64_t* out,
                            ptlib_error* err) {
-  if (!out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   x86::Cr3Options o{};
   if (opts) {
     o.pwt = opts->pwt;
@@ -901,17 +884,7 @@ ptlib_status ptlib_x86_cr3(const ptlib_tree* tree, const ptlib_cr3_options* opts
     if (opts->has_pcid) o.pcid = opts->pcid;
     o.no_flush = opts->no_flush;
   }
-  const ptlib_memory none = ptlib_direct_memory(0);
-  return with_tree(tree, &none, err, [&]<class F>(const Tree<F>& t, MemRef) -> ptlib_status {
-    if constexpr (kFamily<F> == kX86) {
-      auto r = x86::cr3(t, o);
-      if (!r) return fail(r.error(), err);
-      *out = *r;
-      return ok(err);
-    } else {
-      return fail(PTLIB_E_WRONG_FAMILY, err);
-    }
-  });
+  return register_of<kX86>(tree, out, err, [&](const auto& t) { return x86::cr3(t, o); });
 }
 
 ptlib_status ptlib_x86_cr4(ptlib_format format, std::uint32_t caps, bool pge, bool pcide, ptlib_control_bits* out,
@@ -947,18 +920,7 @@ ptlib_status ptlib_x86_efer(ptlib_format format, std::uint32_t caps, ptlib_contr
 }
 
 ptlib_status ptlib_armv7_ttbr(const ptlib_tree* tree, std::uint32_t asid, std::uint64_t* out, ptlib_error* err) {
-  if (!out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
-  const ptlib_memory none = ptlib_direct_memory(0);
-  return with_tree(tree, &none, err, [&]<class F>(const Tree<F>& t, MemRef) -> ptlib_status {
-    if constexpr (kFamily<F> == kArmv7) {
-      auto r = armv7::ttbr(t, asid);
-      if (!r) return fail(r.error(), err);
-      *out = *r;
-      return ok(err);
-    } else {
-      return fail(PTLIB_E_WRONG_FAMILY, err);
-    }
-  });
+  return register_of<kArmv7>(tree, out, err, [&](const auto& t) { return armv7::ttbr(t, asid); });
 }
 
 ptlib_status ptlib_armv7_ttbcr(ptlib_format low, const ptlib_tcr_options* opts, std::uint32_t* out, ptlib_error* err) {

@@ -98,18 +98,10 @@ bool arch_activate(const demo_space* s) {
 size_t arch_read_back(const demo_space* s, demo_reg* out) {
   regs r = {0, 0, 0, 0};
   if (!compute(s, &r)) r.ttbr0 = r.ttbr1 = r.tcr = r.mair = 0;
-  out[0].name = "TTBR0_EL1 (ptlib_arm64_ttbr)";
-  out[0].want = r.ttbr0;
-  out[0].got = read_ttbr0_el1();
-  out[1].name = "TTBR1_EL1";
-  out[1].want = r.ttbr1;
-  out[1].got = read_ttbr1_el1();
-  out[2].name = "TCR_EL1 (ptlib_arm64_tcr)";
-  out[2].want = r.tcr;
-  out[2].got = read_tcr_el1();
-  out[3].name = "MAIR_EL1";
-  out[3].want = r.mair;
-  out[3].got = read_mair_el1();
+  out[0] = demo_reg_of("TTBR0_EL1 (ptlib_arm64_ttbr)", r.ttbr0, read_ttbr0_el1());
+  out[1] = demo_reg_of("TTBR1_EL1", r.ttbr1, read_ttbr1_el1());
+  out[2] = demo_reg_of("TCR_EL1 (ptlib_arm64_tcr)", r.tcr, read_tcr_el1());
+  out[3] = demo_reg_of("MAIR_EL1 (PTLIB_ARM64_MAIR_EL1)", r.mair, read_mair_el1());
   return 4;
 }
 
@@ -143,43 +135,24 @@ void arch_on_high(void) {
   __asm__ volatile("adr %0, vectors\n msr vbar_el1, %0\n isb" : "=r"(vec)::"memory");
 }
 
-/* The probe protocol with arm64_trap(): arm, access, disarm. */
-static volatile bool g_armed, g_hit;
-static volatile uint64_t g_esr, g_far;
-static void arm(void) {
-  g_hit = false;
-  g_armed = true;
-  __asm__ volatile("" ::: "memory");
-}
-static demo_probe disarm(void) {
-  demo_probe p = {DEMO_NONE, 0};
-  const unsigned ec = (unsigned)(g_esr >> 26) & 0x3f;
-  __asm__ volatile("" ::: "memory");
-  g_armed = false;
-  if (!g_hit) return p;
-  p.fault = ec == 0x21 ? DEMO_EXEC : ((g_esr >> 6) & 1u) ? DEMO_WRITE : DEMO_READ;
-  p.addr = g_far;
-  return p;
-}
-
 demo_probe arch_try_read(uintptr_t va, uintptr_t* value) {
   uint64_t v = 0;
-  arm();
+  demo_arm();
   __asm__ volatile("ldr %0, [%1]" : "+r"(v) : "r"(va) : "memory");
   *value = (uintptr_t)v;
-  return disarm();
+  return demo_disarm();
 }
 demo_probe arch_try_write(uintptr_t va, uintptr_t value) {
-  arm();
+  demo_arm();
   __asm__ volatile("str %0, [%1]" ::"r"(value), "r"(va) : "memory");
-  return disarm();
+  return demo_disarm();
 }
 demo_probe arch_try_exec(uintptr_t va) {
-  arm();
+  demo_arm();
   __asm__ volatile("blr %0" ::"r"(va)
                    : "x0", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8", "x9", "x10", "x11", "x12", "x13", "x14",
                      "x15", "x16", "x17", "x30", "memory");
-  return disarm();
+  return demo_disarm();
 }
 /* RET (Arm ARM C6.2: 0xd65f03c0), then D-cache clean and I-cache invalidate to the PoU. */
 void arch_write_return(uintptr_t va) {
@@ -238,11 +211,8 @@ void arm64_trap(trap_frame* f);
 void arm64_trap(trap_frame* f) {
   static bool failing;
   const unsigned ec = (unsigned)(f->esr >> 26) & 0x3f;
-  if (g_armed && (ec == 0x25 || ec == 0x21)) {
-    g_esr = f->esr;
-    g_far = f->far;
-    g_hit = true;
-    g_armed = false;
+  if (demo_armed() && (ec == 0x25 || ec == 0x21)) {
+    demo_fault(ec == 0x21 ? DEMO_EXEC : ((f->esr >> 6) & 1u) ? DEMO_WRITE : DEMO_READ, f->far);
     f->elr = ec == 0x25 ? f->elr + 4 : f->x[30];
     return;
   }

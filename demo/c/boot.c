@@ -55,6 +55,42 @@ bool demo_verdict(const char* name) {
   return g_failed == 0;
 }
 
+/* ---- probes ---- */
+
+static volatile bool g_armed, g_hit;
+static volatile demo_access g_kind;
+static volatile uint64_t g_addr;
+
+void demo_arm(void) {
+  g_hit = false;
+  g_armed = true;
+  __asm__ volatile("" ::: "memory");
+}
+bool demo_armed(void) { return g_armed; }
+void demo_fault(demo_access kind, uint64_t addr) {
+  g_kind = kind;
+  g_addr = addr;
+  g_hit = true;
+  g_armed = false;
+}
+demo_probe demo_disarm(void) {
+  demo_probe p = {DEMO_NONE, 0};
+  __asm__ volatile("" ::: "memory");
+  g_armed = false;
+  if (g_hit) {
+    p.fault = g_kind;
+    p.addr = g_addr;
+  }
+  return p;
+}
+demo_reg demo_reg_of(const char* name, uint64_t want, uint64_t got) {
+  demo_reg r;
+  r.name = name;
+  r.want = want;
+  r.got = got;
+  return r;
+}
+
 /* ---- state ---- */
 
 #define KIB(n) ((uint64_t)(n) << 10)

@@ -26,11 +26,20 @@ typedef struct demo_probe {
   uint64_t addr;
 } demo_probe;
 
+/* The protocol between a probing access and the trap handler (boot.c): demo_arm() before the
+ * access; the trap handler, when demo_armed(), records a page fault with demo_fault() (which
+ * disarms) and skips the access; demo_disarm() after it says what happened. */
+void demo_arm(void);
+bool demo_armed(void);
+void demo_fault(demo_access kind, uint64_t addr);
+demo_probe demo_disarm(void);
+
 /* A translation register: what ptlib computed, and what the CPU holds. */
 typedef struct demo_reg {
   const char* name;
   uint64_t want, got;
 } demo_reg;
+demo_reg demo_reg_of(const char* name, uint64_t want, uint64_t got);
 
 /* An address space: one tree (RISC-V, x86) or two by VA range (arm64 TTBR0 + TTBR1). */
 typedef struct demo_space {

@@ -53,9 +53,7 @@ size_t arch_read_back(const demo_space* s, demo_reg* out) {
   uint64_t v = 0;
   ptlib_error err;
   if (ptlib_riscv_satp(&s->tree[0], 0, &v, &err) != PTLIB_OK) v = 0;
-  out[0].name = "satp (ptlib_riscv_satp of the final root)";
-  out[0].want = v;
-  out[0].got = read_satp();
+  out[0] = demo_reg_of("satp (ptlib_riscv_satp of the final root)", v, read_satp());
   return 1;
 }
 
@@ -81,42 +79,24 @@ void arch_on_high(void) {
   __asm__ volatile("lla %0, trap_entry\n csrw stvec, %0" : "=r"(vec)::"memory");
 }
 
-/* The probe protocol with riscv_trap(): arm, access, disarm. */
-static volatile bool g_armed, g_hit;
-static volatile uintptr_t g_cause, g_tval;
-static void arm(void) {
-  g_hit = false;
-  g_armed = true;
-  __asm__ volatile("" ::: "memory");
-}
-static demo_probe disarm(void) {
-  demo_probe p = {DEMO_NONE, 0};
-  __asm__ volatile("" ::: "memory");
-  g_armed = false;
-  if (!g_hit) return p;
-  p.fault = g_cause == 12 ? DEMO_EXEC : g_cause == 13 ? DEMO_READ : DEMO_WRITE;
-  p.addr = g_tval;
-  return p;
-}
-
 demo_probe arch_try_read(uintptr_t va, uintptr_t* value) {
   uintptr_t v = 0;
-  arm();
+  demo_arm();
   __asm__ volatile(REG_L " %0, 0(%1)" : "+r"(v) : "r"(va) : "memory");
   *value = v;
-  return disarm();
+  return demo_disarm();
 }
 demo_probe arch_try_write(uintptr_t va, uintptr_t value) {
-  arm();
+  demo_arm();
   __asm__ volatile(REG_S " %0, 0(%1)" ::"r"(value), "r"(va) : "memory");
-  return disarm();
+  return demo_disarm();
 }
 demo_probe arch_try_exec(uintptr_t va) {
-  arm();
+  demo_arm();
   __asm__ volatile("jalr ra, 0(%0)" ::"r"(va)
                    : "ra", "t0", "t1", "t2", "t3", "t4", "t5", "t6", "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
                      "memory");
-  return disarm();
+  return demo_disarm();
 }
 void arch_write_return(uintptr_t va) {
   *(volatile uint16_t*)va = 0x8082; /* c.jr ra (RVC "ret") */
@@ -140,12 +120,9 @@ void arch_checks(const demo_space* s, const ptlib_memory* mem, uint64_t image_va
 uintptr_t riscv_trap(uintptr_t cause, uintptr_t tval, uintptr_t epc, uintptr_t ra);
 uintptr_t riscv_trap(uintptr_t cause, uintptr_t tval, uintptr_t epc, uintptr_t ra) {
   const bool page_fault = cause == 12 || cause == 13 || cause == 15;
-  if (g_armed && page_fault) {
+  if (demo_armed() && page_fault) {
     uint16_t insn;
-    g_cause = cause;
-    g_tval = tval;
-    g_hit = true;
-    g_armed = false;
+    demo_fault(cause == 12 ? DEMO_EXEC : cause == 13 ? DEMO_READ : DEMO_WRITE, tval);
     if (cause == 12) return ra; /* a fetch fault: back to the probe's caller */
     insn = *(const volatile uint16_t*)epc;
     return epc + ((insn & 3) == 3 ? 4 : 2); /* skip the (maybe compressed) access */

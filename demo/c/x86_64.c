@@ -127,20 +127,11 @@ size_t arch_read_back(const demo_space* s, demo_reg* out) {
   ptlib_x86_cr3(t, 0, &cr3, &err);
   ptlib_x86_cr4(t->format, t->caps, true, false, &cr4, &err);
   ptlib_x86_efer(t->format, t->caps, &efer, &err);
-  out[n].name = "CR3 (ptlib_x86_cr3)";
-  out[n].want = cr3;
-  out[n++].got = read_cr3();
-  out[n].name = "CR4 paging bits (ptlib_x86_cr4)";
-  out[n].want = cr4.set;
-  out[n++].got = read_cr4() & (cr4.set | cr4.clear);
-  if (has_efer()) {
-    out[n].name = "IA32_EFER LME/NXE (ptlib_x86_efer)";
-    out[n].want = efer.set;
-    out[n++].got = rdmsr(MSR_EFER) & (efer.set | efer.clear);
-  }
-  out[n].name = "CR0 PE/WP/PG";
-  out[n].want = PTLIB_X86_CR0_BITS;
-  out[n++].got = read_cr0() & PTLIB_X86_CR0_BITS;
+  out[n++] = demo_reg_of("CR3 (ptlib_x86_cr3)", cr3, read_cr3());
+  out[n++] = demo_reg_of("CR4 paging bits (ptlib_x86_cr4)", cr4.set, read_cr4() & (cr4.set | cr4.clear));
+  if (has_efer())
+    out[n++] = demo_reg_of("IA32_EFER LME/NXE (ptlib_x86_efer)", efer.set, rdmsr(MSR_EFER) & (efer.set | efer.clear));
+  out[n++] = demo_reg_of("CR0 PE/WP/PG (PTLIB_X86_CR0_BITS)", PTLIB_X86_CR0_BITS, read_cr0() & PTLIB_X86_CR0_BITS);
   return n;
 }
 
@@ -169,15 +160,13 @@ typedef struct trap_frame {
 #endif
 } trap_frame;
 
-static volatile word g_resume, g_fault_error, g_fault_addr;
-static volatile bool g_faulted;
+/* Where the trap handler resumes after a probe's page fault (set by the probe's asm). */
+static volatile word g_resume;
 
 void x86_trap(trap_frame* f);
 void x86_trap(trap_frame* f) {
-  if (f->vector == 14 && g_resume) {
-    g_faulted = true;
-    g_fault_error = f->error;
-    g_fault_addr = read_cr2();
+  if (f->vector == 14 && g_resume && demo_armed()) {
+    demo_fault((f->error & 0x10) ? DEMO_EXEC : (f->error & 0x2) ? DEMO_WRITE : DEMO_READ, read_cr2());
     f->ip = g_resume;
     g_resume = 0;
     return;
@@ -194,14 +183,6 @@ void x86_trap(trap_frame* f) {
   demo_stop("no unexpected exception", 0);
 }
 
-static demo_probe probe_result(void) {
-  demo_probe p = {DEMO_NONE, 0};
-  if (!g_faulted) return p;
-  p.fault = (g_fault_error & 0x10) ? DEMO_EXEC : (g_fault_error & 0x2) ? DEMO_WRITE : DEMO_READ;
-  p.addr = g_fault_addr;
-  return p;
-}
-
 /* The probes arm g_resume with the address right after the access (PC-relative). */
 #ifdef __x86_64__
 #define ARM_RESUME "lea 1f(%%rip), %%rax\n\tmov %%rax, %[res]\n\t"
@@ -214,30 +195,30 @@ static demo_probe probe_result(void) {
 #endif
 demo_probe arch_try_read(uintptr_t va, uintptr_t* value) {
   word v = 0;
-  g_faulted = false;
+  demo_arm();
   __asm__ volatile(ARM_RESUME "mov (%[va]), %[v]\n1:" : [v] "+r"(v), [res] "=m"(g_resume) : [va] "r"(va)
                    : SCRATCH, "memory");
   g_resume = 0;
   *value = v;
-  return probe_result();
+  return demo_disarm();
 }
 demo_probe arch_try_write(uintptr_t va, uintptr_t value) {
-  g_faulted = false;
+  demo_arm();
   __asm__ volatile(ARM_RESUME "mov %[v], (%[va])\n1:" : [res] "=m"(g_resume) : [va] "r"(va), [v] "r"(value)
                    : SCRATCH, "memory");
   g_resume = 0;
-  return probe_result();
+  return demo_disarm();
 }
 /* Calls va; after a fetch fault the handler resumes after the call, the saved SP drops the
  * return address. */
 demo_probe arch_try_exec(uintptr_t va) {
   static volatile word saved_sp;
-  g_faulted = false;
+  demo_arm();
   __asm__ volatile("mov " SP ", %[sp]\n\t" ARM_RESUME "call *%[va]\n1:\tmov %[sp], " SP
                    : [res] "=m"(g_resume), [sp] "=m"(saved_sp) : [va] "r"(va)
                    : SCRATCH, "memory");
   g_resume = 0;
-  return probe_result();
+  return demo_disarm();
 }
 /* RET (C3H); x86 keeps instruction fetch coherent with stores (SDM vol. 3A 11.6). */
 void arch_write_return(uintptr_t va) { *(volatile uint8_t*)va = 0xc3; }
