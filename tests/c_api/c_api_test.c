@@ -118,6 +118,19 @@ static bool never_reserve(void* ctx, size_t n, size_t bytes, size_t align) {
   return false;
 }
 
+/* A sync hook that records what the engine asked for. */
+typedef struct recorder {
+  unsigned publishes, invalidates;
+  uint64_t lo, hi; /* the union of the invalidated ranges */
+} recorder;
+static void rec_publish(void* ctx) { ++((recorder*)ctx)->publishes; }
+static void rec_invalidate(void* ctx, uint64_t va, uint64_t size) {
+  recorder* r = (recorder*)ctx;
+  if (!r->invalidates || va < r->lo) r->lo = va;
+  if (!r->invalidates || va + size > r->hi) r->hi = va + size;
+  ++r->invalidates;
+}
+
 /* The VA of tree offset `off` in the format's first range. */
 static uint64_t va_at(const ptlib_format_info* i, uint64_t off) { return i->va_start + off; }
 
@@ -320,6 +333,40 @@ static void test_format(ptlib_format f) {
     CHECK(ptlib_arena_tables_in_use(&arena) == 1); /* every table released but the root */
     CHECK(leaves_of(&tree, &mem).count == 0);
     CHECK(ptlib_translate(&tree, &mem, va1, &pa, &leaf, &err) == PTLIB_E_NOT_MAPPED);
+  }
+
+  /* Live trees through the sync hook: every change of a valid entry is invalidated; a change
+   * of memory type is break-before-make on arm64 and ARMv7 (Arm ARM D8.16.1; ARMv7 B3.10.1), so
+   * PTLIB_LIVE_REFUSE refuses it and changes nothing, PTLIB_LIVE_BREAK_BEFORE_MAKE does it. */
+  {
+    recorder rec = {0, 0, 0, 0};
+    ptlib_sync sync;
+    ptlib_options live = opts;
+    const uint64_t va2 = va0 + 2 * block;
+    const int arm = (f >= PTLIB_ARM64_4K_39 && f <= PTLIB_ARM64_64K_52) || f >= PTLIB_ARMV7_LPAE;
+    leaf_digest one = {0, 0};
+    sync.ctx = &rec;
+    sync.publish = rec_publish;
+    sync.invalidate = rec_invalidate;
+    live.sync = &sync;
+    live.live = PTLIB_LIVE_REFUSE;
+    CHECK(ptlib_map(&tree, &mem, va2, pa0, page, rwg, &opts, NULL, &err) == PTLIB_OK);
+    CHECK(ptlib_leaves(&tree, &mem, va2, page, digest_leaf, &one, &err) == PTLIB_OK && one.count == 1);
+    CHECK(ptlib_protect(&tree, &mem, va2, page, PTLIB_R | PTLIB_G, &live, NULL, &err) == PTLIB_OK);
+    CHECK(rec.invalidates >= 1 && rec.lo <= va2 && rec.hi >= va2 + page);
+    if (arm) {
+      memcpy(pool_copy, pool, POOL_BYTES);
+      rec.invalidates = rec.publishes = 0;
+      CHECK(ptlib_protect(&tree, &mem, va2, page, PTLIB_R | PTLIB_G | PTLIB_MEM_DEVICE, &live, NULL, &err) ==
+            PTLIB_E_NEEDS_BREAK_BEFORE_MAKE);
+      CHECK(err.va == va2 && rec.invalidates == 0 && memcmp(pool, pool_copy, POOL_BYTES) == 0);
+      live.live = PTLIB_LIVE_BREAK_BEFORE_MAKE;
+      CHECK(ptlib_protect(&tree, &mem, va2, page, PTLIB_R | PTLIB_G | PTLIB_MEM_DEVICE, &live, NULL, &err) == PTLIB_OK);
+      CHECK(rec.publishes >= 1 && rec.invalidates >= 1 && rec.lo <= va2 && rec.hi >= va2 + page);
+      CHECK(ptlib_translate(&tree, &mem, va2, &pa, &leaf, &err) == PTLIB_OK &&
+            (leaf.attrs & PTLIB_MEM_MASK) == PTLIB_MEM_DEVICE);
+    }
+    CHECK(ptlib_unmap(&tree, &mem, va2, page, &opts, NULL, &err) == PTLIB_OK);
   }
 
   /* validate: an expected count off by one is the one problem. */
