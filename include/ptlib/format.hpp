@@ -154,14 +154,26 @@ struct Geometry {
   using Level = typename F::Level;
   static constexpr std::size_t kDepth = F::kLevels.size();
 
-  static constexpr Level level(std::size_t d) { return F::kLevels[d]; }
-  static constexpr unsigned bits(std::size_t d) { return F::index_bits(level(d)); }
-  /// log2 of the bytes one entry at depth d maps.
-  static constexpr unsigned shift(std::size_t d) {
-    unsigned s = F::kPageShift;
-    for (std::size_t i = d + 1; i < kDepth; ++i) s += bits(i);
+  /// Index bits and shift per depth, in tables: the walker takes the depth at run time.
+  static constexpr std::array<unsigned, kDepth> kBits = [] {
+    std::array<unsigned, kDepth> b{};
+    for (std::size_t d = 0; d < kDepth; ++d) b[d] = F::index_bits(F::kLevels[d]);
+    return b;
+  }();
+  static constexpr std::array<unsigned, kDepth> kShifts = [] {
+    std::array<unsigned, kDepth> s{};
+    unsigned at = F::kPageShift;
+    for (std::size_t d = kDepth; d-- > 0;) {
+      s[d] = at;
+      at += F::index_bits(F::kLevels[d]);
+    }
     return s;
-  }
+  }();
+
+  static constexpr Level level(std::size_t d) { return F::kLevels[d]; }
+  static constexpr unsigned bits(std::size_t d) { return kBits[d]; }
+  /// log2 of the bytes one entry at depth d maps.
+  static constexpr unsigned shift(std::size_t d) { return kShifts[d]; }
   static constexpr std::uint64_t span(std::size_t d) { return std::uint64_t{1} << shift(d); }
   static constexpr std::uint64_t entries(std::size_t d) { return std::uint64_t{1} << bits(d); }
   static constexpr std::size_t table_bytes(std::size_t d) { return std::size_t(entries(d)) * sizeof(Entry); }

@@ -75,30 +75,32 @@ struct Walker {
   MemRef access;
   V& visitor;
 
-  template <std::size_t D>
-  Result<void> walk(Entry* table, Source src, const Decoded& parent, std::uint64_t lo, std::uint64_t hi) {
-    std::size_t i = G::index(lo, D);
-    auto r = walk_entries<D>(table, src, parent, lo, hi, i);
+  // The depth is a run-time value: one copy of the walk per format and visitor, not one per
+  // level (the format's geometry is read from its constexpr tables).
+  Result<void> walk(std::size_t d, Entry* table, Source src, const Decoded& parent, std::uint64_t lo,
+                    std::uint64_t hi) {
+    std::size_t i = G::index(lo, d);
+    auto r = walk_entries(d, table, src, parent, lo, hi, i);
     if (!r && src == Source::fresh && table) {
       // A fresh table that will not be linked: clear what the walk did not write, so the
       // visitor's discard() can read it (and release the tables linked into it).
-      const std::size_t last = G::index(hi - 1, D);
+      const std::size_t last = G::index(hi - 1, d);
       for (std::size_t k = i; k <= last; ++k) table[k] = 0;
     }
     return r;
   }
 
-  template <std::size_t D>
-  Result<void> walk_entries(Entry* table, Source src, const Decoded& parent, std::uint64_t lo, std::uint64_t hi,
-                            std::size_t& i) {
-    constexpr std::uint64_t span = G::span(D);
-    constexpr auto L = G::level(D);
+  Result<void> walk_entries(std::size_t d, Entry* table, Source src, const Decoded& parent, std::uint64_t lo,
+                            std::uint64_t hi, std::size_t& i) {
+    const std::uint64_t span = G::span(d);
+    const auto L = G::level(d);
+    const bool last_level = d + 1 >= G::kDepth;
     auto read = [&](std::size_t i, std::uint64_t base) -> Decoded {
       switch (src) {
         case Source::memory: return F::decode(L, table[i]);
         case Source::fresh: return Decoded{};
         case Source::split: {
-          const std::uint64_t k = (base >> G::shift(D)) & (G::entries(D) - 1);
+          const std::uint64_t k = (base >> G::shift(d)) & (G::entries(d) - 1);
           return Decoded{EntryKind::leaf, parent.addr + k * span, parent.attrs};
         }
       }
@@ -121,51 +123,45 @@ struct Walker {
           }
         }
         const std::uint64_t run_hi = full ? lo + n * span : end;
-        Slot<F> s{D, table, i, n, lo, run_hi, full, {}};
+        Slot<F> s{d, table, i, n, lo, run_hi, full, {}};
         auto step = visitor.absent(s);
         if (!step) return step.error();
         if (*step == Step::descend) {
-          if constexpr (D + 1 < G::kDepth) {
-            for (std::size_t k = 0; k < n; ++k) {
-              const std::uint64_t clo = lo + k * span;
-              const std::uint64_t chi = full ? clo + span : run_hi;
-              Slot<F> one{D, table, i + k, 1, clo, chi, full, {}};
-              auto child = visitor.create(one);
-              if (!child) return child.error();
-              auto r = walk<D + 1>(static_cast<Entry*>(child->ptr), Source::fresh, e, clo, chi);
-              if (!r) {
-                visitor.discard(one, *child);
-                return r;
-              }
-              visitor.link(one, *child);
+          if (last_level) return malformed(d, lo, PhysAddr{});
+          for (std::size_t k = 0; k < n; ++k) {
+            const std::uint64_t clo = lo + k * span;
+            const std::uint64_t chi = full ? clo + span : run_hi;
+            Slot<F> one{d, table, i + k, 1, clo, chi, full, {}};
+            auto child = visitor.create(one);
+            if (!child) return child.error();
+            auto r = walk(d + 1, static_cast<Entry*>(child->ptr), Source::fresh, e, clo, chi);
+            if (!r) {
+              visitor.discard(one, *child);
+              return r;
             }
-          } else {
-            return malformed<D>(lo, PhysAddr{});
+            visitor.link(one, *child);
           }
         }
         lo = run_hi;
         i += n;
         continue;
       }
-      Slot<F> s{D, table, i, 1, lo, end, full, e};
+      Slot<F> s{d, table, i, 1, lo, end, full, e};
       if (e.kind == EntryKind::leaf) {
         auto step = visitor.leaf(s);
         if (!step) return step.error();
         if (*step == Step::split) {
-          if constexpr (D + 1 < G::kDepth) {
-            PTLIB_TRY(walk<D + 1>(nullptr, Source::split, e, lo, end));
-          } else {
-            return malformed<D>(lo, e.addr);
-          }
+          if (last_level) return malformed(d, lo, e.addr);
+          PTLIB_TRY(walk(d + 1, nullptr, Source::split, e, lo, end));
         } else if (*step == Step::descend) {
           e = F::decode(L, table[i]);  // the visitor wrote a table here
           s.entry = e;
-          PTLIB_TRY(into_table<D>(s, lo, end));
+          PTLIB_TRY(into_table(s, lo, end));
         }
       } else if (e.kind == EntryKind::table) {
-        if (visitor.table_pre(s) == Step::descend) PTLIB_TRY(into_table<D>(s, lo, end));
+        if (visitor.table_pre(s) == Step::descend) PTLIB_TRY(into_table(s, lo, end));
       } else {
-        return malformed<D>(lo, e.addr);
+        return malformed(d, lo, e.addr);
       }
       lo = end;
       ++i;
@@ -174,24 +170,20 @@ struct Walker {
   }
 
   /// Walks into the existing table `s.entry` points at, then lets the visitor see it again.
-  template <std::size_t D>
   Result<void> into_table(const Slot<F>& s, std::uint64_t lo, std::uint64_t hi) {
-    if constexpr (D + 1 < G::kDepth) {
-      void* p = access.map(s.entry.addr, D + 1);
-      if (!p) return malformed<D>(lo, s.entry.addr);
-      auto r = walk<D + 1>(static_cast<Entry*>(p), Source::memory, s.entry, lo, hi);
-      if (r) visitor.table_post(s, p);
-      access.unmap(p, D + 1);
-      return r;
-    } else {
-      return malformed<D>(lo, s.entry.addr);  // a table pointer at the last level
-    }
+    const std::size_t d = s.depth;
+    if (d + 1 >= G::kDepth) return malformed(d, lo, s.entry.addr);  // a table pointer at the last level
+    void* p = access.map(s.entry.addr, d + 1);
+    if (!p) return malformed(d, lo, s.entry.addr);
+    auto r = walk(d + 1, static_cast<Entry*>(p), Source::memory, s.entry, lo, hi);
+    if (r) visitor.table_post(s, p);
+    access.unmap(p, d + 1);
+    return r;
   }
 
-  /// A malformed entry (or an unreachable table) met at depth D.
-  template <std::size_t D>
-  static Error malformed(std::uint64_t lo, PhysAddr pa) {
-    constexpr auto L = G::level(D);
+  /// A malformed entry (or an unreachable table) met at depth d.
+  static Error malformed(std::size_t d, std::uint64_t lo, PhysAddr pa) {
+    const auto L = G::level(d);
     return Error{Errc::malformed_entry, G::to_va(lo), pa, level_number<F>(L), F::level_name(L)};
   }
 };
@@ -205,10 +197,10 @@ template <PagingFormat F, class V>
 Result<void> walk_range(const Tree<F>& tree, MemRef access, std::uint64_t lo, std::uint64_t hi, V& visitor,
                         bool fresh_root = false) {
   detail::Walker<F, V> w{access, visitor};
-  if (fresh_root) return w.template walk<0>(nullptr, detail::Source::fresh, Decoded{}, lo, hi);
+  if (fresh_root) return w.walk(0, nullptr, detail::Source::fresh, Decoded{}, lo, hi);
   void* root = access.map(tree.root, 0);
   if (!root) return Error{Errc::malformed_entry, VirtAddr{}, tree.root, Error::kNoLevel, nullptr};
-  auto r = w.template walk<0>(static_cast<typename F::Entry*>(root), detail::Source::memory, Decoded{}, lo, hi);
+  auto r = w.walk(0, static_cast<typename F::Entry*>(root), detail::Source::memory, Decoded{}, lo, hi);
   access.unmap(root, 0);
   return r;
 }
