@@ -231,7 +231,11 @@ class Lister {
                           F::level_name(G::level(k))));
         return;
       }
-    if (!seen_.insert(pa).second)
+    void* p = access_.map(PhysAddr(pa), D + 1);
+    if (!p) return;  // outside the dump: validate() reports it
+    // A table met again is shared (tables under it are then met again too: one note, at the top).
+    const bool again = !seen_.insert(pa).second;
+    if (again && shared_depth_ > D)
       event(false, "shared_table", t, pa, D, "a table linked from more than one entry: listed at every VA it maps");
     if (visits_ >= budget_) {
       exhausted_ = true;
@@ -240,11 +244,12 @@ class Lister {
                         visits_));
       return;
     }
-    void* p = access_.map(PhysAddr(pa), D + 1);
-    if (!p) return;  // outside the dump: validate() reports it
     ++visits_;
     path_[D + 1] = pa;
+    const std::size_t outer = shared_depth_;
+    if (again && shared_depth_ > D) shared_depth_ = D;
     scan<D + 1>(static_cast<const Entry*>(p), t);
+    shared_depth_ = outer;
   }
 
   const Tree<F>& tree_;
@@ -256,6 +261,7 @@ class Lister {
   std::uint64_t path_[G::kDepth]{};
   std::unordered_set<std::uint64_t> seen_;
   std::uint64_t visits_ = 0;
+  std::size_t shared_depth_ = G::kDepth;  ///< depth of the shared table's link this walk is under
   bool exhausted_ = false;
 };
 
