@@ -291,7 +291,15 @@ Walked walk(const Args& a, const Source& s, const Tree<F>& tree, LeafSink sink) 
         Event{true, name(f.what), f.va.value, f.pa.value, f.level, f.level_name ? f.level_name : "", std::move(detail)});
   };
   vo.problem_ctx = &w.events;
-  w.check = ptlib::validate(tree, access, vo);
+  // validate() with a scratch for every table: a run that filled it is repeated with more room
+  // (and its findings, scratch_exhausted among them, dropped).
+  std::vector<PhysAddr> scratch(4096);
+  for (;;) {
+    w.check = ptlib::validate(tree, access, vo, std::span<PhysAddr>(scratch));
+    if (w.check.tables_recorded < scratch.size()) break;
+    w.events.clear();
+    scratch.resize(2 * scratch.size());
+  }
   const std::uint64_t budget = a.value("max-visits") ? number(*a.value("max-visits"), "--max-visits")
                                                      : 64 * std::uint64_t(w.check.tables) + 65536;
   Lister<F> lister(tree, access, budget, a.flag("allow-recursive"), sink, w.events);
