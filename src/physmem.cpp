@@ -19,33 +19,11 @@ PTLIB_BEGIN_NAMESPACE
 
 namespace {
 
-/// The whole file mapped read-only, or an error line.
+/// A file's bytes as mapped.
 struct Mapped {
   const unsigned char* data = nullptr;
   std::size_t bytes = 0;
-  std::string error;
 };
-
-Mapped map_file(const std::string& path) {
-  Mapped m;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    m.error = fmt::format("{}: cannot open: {}", path, std::strerror(errno));
-    return m;
-  }
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    m.error = fmt::format("{}: not a regular file", path);
-  } else if (st.st_size == 0) {
-    m.error = fmt::format("{}: empty file", path);
-  } else {
-    void* p = ::mmap(nullptr, std::size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) m.error = fmt::format("{}: cannot map: {}", path, std::strerror(errno));
-    else m.data = static_cast<const unsigned char*>(p), m.bytes = std::size_t(st.st_size);
-  }
-  ::close(fd);
-  return m;
-}
 
 /// A T read from [off, off + sizeof T) of the file, if that lies inside it.
 template <class T>
@@ -151,6 +129,26 @@ bool finish_segments(std::vector<PhysSegment>& s, std::string& why) {
 
 }  // namespace
 
+bool PhysMemory::map_file(const std::string& path, std::string& error) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    error = fmt::format("{}: cannot open: {}", path, std::strerror(errno));
+    return false;
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    error = fmt::format("{}: not a regular file", path);
+  } else if (st.st_size == 0) {
+    error = fmt::format("{}: empty file", path);
+  } else {
+    void* p = ::mmap(nullptr, std::size_t(st.st_size), PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) error = fmt::format("{}: cannot map: {}", path, std::strerror(errno));
+    else data_ = static_cast<const unsigned char*>(p), bytes_ = std::size_t(st.st_size);
+  }
+  ::close(fd);
+  return data_ != nullptr;
+}
+
 PhysMemory::PhysMemory(PhysMemory&& o) noexcept
     : machine(o.machine), elf64(o.elf64), x86_cpus(std::move(o.x86_cpus)), data_(o.data_), bytes_(o.bytes_),
       segments_(std::move(o.segments_)) {
@@ -190,13 +188,9 @@ std::uint64_t PhysMemory::present_bytes() const {
 
 PhysOpen open_elf_core(const std::string& path) {
   PhysOpen r;
-  Mapped f = map_file(path);
-  if (!f.data) {
-    r.error = f.error;
-    return r;
-  }
   PhysMemory m;
-  m.data_ = f.data, m.bytes_ = f.bytes;  // unmapped by m from here on
+  if (!m.map_file(path, r.error)) return r;
+  const Mapped f{m.data_, m.bytes_};
   auto bad = [&](const std::string& why) {
     r.error = fmt::format("{}: {}", path, why);
     return std::move(r);
@@ -238,18 +232,13 @@ PhysOpen open_elf_core(const std::string& path) {
 
 PhysOpen open_raw(const std::string& path, std::uint64_t base) {
   PhysOpen r;
-  Mapped f = map_file(path);
-  if (!f.data) {
-    r.error = f.error;
-    return r;
-  }
   PhysMemory m;
-  m.data_ = f.data, m.bytes_ = f.bytes;
-  if (base + (f.bytes - 1) < base) {
-    r.error = fmt::format("{}: {} bytes at base {:#x} run past 2^64", path, f.bytes, base);
+  if (!m.map_file(path, r.error)) return r;
+  if (base + (m.bytes_ - 1) < base) {
+    r.error = fmt::format("{}: {} bytes at base {:#x} run past 2^64", path, m.bytes_, base);
     return r;
   }
-  m.segments_.push_back(PhysSegment{base, f.bytes, 0});
+  m.segments_.push_back(PhysSegment{base, m.bytes_, 0});
   r.memory.emplace(std::move(m));
   return r;
 }

@@ -327,6 +327,26 @@ def memory(work):
     check(t.stdout.split("\n")[0].split()[:3] == ["0x0000000000001234", "->", "0x0000000000101234"] and
           "0x0000000000400010" in t.stdout.split("\n")[1], f"translate:\n{t.stdout}")
 
+    # diff: the same tree with the 4 KiB page at VA 0x1000 made writable (R/W, SDM table 4-20).
+    changed = bytearray(mem)
+    put(changed, 0x4008, 0x101000 | P | RW | US | A | XD)
+    ch = elf_core(work / "changed.elf", [(0, bytes(changed))], note)
+    p = run(["diff", "--core", good, "--core-b", ch], expect_rc=1)
+    diffs = [l.split() for l in p.stdout.splitlines()]
+    check(len(diffs) == 1 and diffs[0][:2] == ["~", "0x0000000000001000-0x0000000000002000"] and "r--" in diffs[0] and "rw-" in diffs[0],
+          f"diff --core-b:\n{p.stdout}")
+    run(["diff", "--core", good, "--core-b", good], expect_rc=0)
+    # Within one dump: another root (the PDPT read as a root would be another format: use a copy
+    # of the PML4 at 0x5000 without its first entry).
+    two = bytearray(mem)
+    two[0x5000:0x6000] = bytes(PAGE)
+    put(two, 0x5008, 0x2000 | P | RW | US)  # PML4[1]: the same PDPT at VA 512 GiB
+    tw = elf_core(work / "two.elf", [(0, bytes(two))], note)
+    p = run(["diff", "--core", tw, "--root-b", "0x5000", "--format", "x86-64-l4"], expect_rc=1)
+    kinds = sorted({l.split()[0] for l in p.stdout.splitlines()})
+    check(kinds == ["+", "-"] and "0x0000008000000000-" in p.stdout, f"diff --root-b:\n{p.stdout}")
+    one_line_error("diff of a broken B", ["diff", "--core", good, "--core-b", work / "nothing.elf"], rc=2)
+
     # Real-tree hazards: a pointer into a hole, a shared table, a recursive entry.
     bad = bytearray(mem)
     put(bad, 0x3018, 0x80000000 | P | RW)   # PD[3]: a PT at 2 GiB, outside the dump

@@ -229,6 +229,34 @@ inline std::string range_json(const DumpRange& r) {
       r.contiguous ? "true" : "false");
 }
 
+/// translate: every positional VA through the engine's translate() on `tree`, printed as text
+/// or --json; `note(error)` adds words to an error's text line.
+template <class F, class A, class Note>
+int print_translations(const Args& a, const Tree<F>& tree, A& access, Note&& note) {
+  if (a.positional.empty()) fail("translate: no VA given");
+  std::string json;
+  for (const std::string& text : a.positional) {
+    const std::uint64_t va = number(text, "a VA");
+    auto t = translate(tree, access, VirtAddr(va));
+    if (a.flag("json")) {
+      json += json.empty() ? "[\n  " : ",\n  ";
+      if (t)
+        json += fmt::format("{{\"va\": \"{}\", \"pa\": \"{}\", \"leaf_size\": \"{:#x}\", \"level\": {}, \"attrs\": {}}}",
+                            hex(va), hex(t->pa.value), t->leaf.size, json_str(F::level_name(t->leaf.level)),
+                            json_str(to_string(t->leaf.attrs)));
+      else
+        json += fmt::format("{{\"va\": \"{}\", \"error\": {}}}", hex(va), json_str(name(t.error().code)));
+    } else if (t) {
+      fmt::print("{} -> {} {} {} {}\n", hex(va), hex(t->pa.value), size_string(t->leaf.size), F::level_name(t->leaf.level),
+                 to_string(t->leaf.attrs));
+    } else {
+      fmt::print("{}: {}{}\n", hex(va), to_string(t.error()), note(t.error()));
+    }
+  }
+  if (a.flag("json")) fmt::print("{}\n]\n", json);
+  return 0;
+}
+
 /// What two range lists map differently, printed (text or --json); returns 0 when the same, 1
 /// when they differ (ptgen.cpp).
 int cmd_diff_ranges(const Args& a, const char* format, const std::vector<DumpRange>& ra, const std::vector<DumpRange>& rb);

@@ -539,36 +539,12 @@ int cmd_dump_memory(const Args& a) {
 
 int cmd_translate_memory(const Args& a) {
   const Source s = open_source(a, "");
-  if (a.positional.empty()) fail("translate: no VA given");
   return with_source_format(a, s, [&]<class F>() {
-    const Tree<F> tree = tree_of<F>(a, s);
     PhysTables access = PhysTables::of<F>(s.mem);
-    std::string json;
-    for (const std::string& text : a.positional) {
-      const std::uint64_t va = number(text, "a VA");
-      auto t = translate(tree, access, VirtAddr(va));
-      std::string why;
-      if (!t && t.error().code == Errc::malformed_entry) {
-        const Error& e = t.error();
-        if (!s.mem.segment_of(e.pa.value)) why = " (the table is not in the dump)";
-      }
-      if (a.flag("json")) {
-        json += json.empty() ? "[\n  " : ",\n  ";
-        if (t)
-          json += fmt::format("{{\"va\": \"{}\", \"pa\": \"{}\", \"leaf_size\": \"{:#x}\", \"level\": {}, \"attrs\": {}}}", hex(va),
-                              hex(t->pa.value), t->leaf.size, json_str(F::level_name(t->leaf.level)),
-                              json_str(to_string(t->leaf.attrs)));
-        else
-          json += fmt::format("{{\"va\": \"{}\", \"error\": {}}}", hex(va), json_str(name(t.error().code)));
-      } else if (t) {
-        fmt::print("{} -> {} {} {} {}\n", hex(va), hex(t->pa.value), size_string(t->leaf.size), F::level_name(t->leaf.level),
-                   to_string(t->leaf.attrs));
-      } else {
-        fmt::print("{}: {}{}\n", hex(va), to_string(t.error()), why);
-      }
-    }
-    if (a.flag("json")) fmt::print("{}\n]\n", json);
-    return 0;
+    return print_translations(a, tree_of<F>(a, s), access, [&](const Error& e) {
+      const bool hole = e.code == Errc::malformed_entry && !s.mem.segment_of(e.pa.value);
+      return hole ? " (the table is not in the dump)" : "";
+    });
   });
 }
 

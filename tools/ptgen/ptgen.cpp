@@ -1005,29 +1005,8 @@ int cmd_dump(const Args& a) {
 template <class F>
 int cmd_translate(const Args& a) {
   const Loaded<F> l = load<F>(a, a.need("image"), "base", "root");
-  if (a.positional.empty()) fail("translate: no VA given");
   auto access = l.access;
-  std::string json;
-  for (const std::string& text : a.positional) {
-    const std::uint64_t va = number(text, "a VA");
-    auto t = translate(l.tree, access, VirtAddr(va));
-    if (a.flag("json")) {
-      json += json.empty() ? "[\n  " : ",\n  ";
-      if (t)
-        json += fmt::format("{{\"va\": \"{}\", \"pa\": \"{}\", \"leaf_size\": \"{:#x}\", \"level\": {}, \"attrs\": {}}}",
-                            hex(va), hex(t->pa.value), t->leaf.size, json_str(F::level_name(t->leaf.level)),
-                            json_str(to_string(t->leaf.attrs)));
-      else
-        json += fmt::format("{{\"va\": \"{}\", \"error\": {}}}", hex(va), json_str(name(t.error().code)));
-    } else if (t) {
-      fmt::print("{} -> {} {} {} {}\n", hex(va), hex(t->pa.value), size_string(t->leaf.size), F::level_name(t->leaf.level),
-                 to_string(t->leaf.attrs));
-    } else {
-      fmt::print("{}: {}\n", hex(va), to_string(t.error()));
-    }
-  }
-  if (a.flag("json")) fmt::print("{}\n]\n", json);
-  return 0;
+  return print_translations(a, l.tree, access, [](const Error&) { return ""; });
 }
 
 /// Where [from, to) of two images differ: the mapping of the first byte in each (none = absent).

@@ -56,6 +56,8 @@ class PhysMemory {
  private:
   friend PhysOpen open_elf_core(const std::string& path);
   friend PhysOpen open_raw(const std::string& path, std::uint64_t base);
+  /// Maps `path` read-only (unmapped by the destructor); false with `error` set on failure.
+  bool map_file(const std::string& path, std::string& error);
   const unsigned char* data_ = nullptr;  // the mapped file
   std::size_t bytes_ = 0;
   std::vector<PhysSegment> segments_;
