@@ -290,6 +290,14 @@ def memory(work):
 
     p = run(["dump", "--core", good])
     check("# x86-64-l4 root 0x0000000000001000" in p.stdout, f"format/root from the note:\n{p.stdout}")
+    # Two CPUs: --cpu 1 reads the second note (its CR3 names a PML4 at 0x6000 with PML4[2] only).
+    cpus = bytearray(mem)
+    put(cpus, 0x6010, 0x2000 | P | RW | US)
+    two_cpus = elf_core(work / "cpus.elf", [(0, bytes(cpus))], note + qemu_note(CR0_PG | 1, 0x6000, CR4_PAE))
+    pc = run(["dump", "--core", two_cpus, "--cpu", "1"])
+    first = [l.split()[0] for l in pc.stdout.splitlines() if not l.startswith("#")][:1]
+    check("root from CPU 1 CR3 0x6000" in pc.stdout and first == ["0x0000010000000000-0x0000010000001000"], f"--cpu 1:\n{pc.stdout}")
+    one_line_error("--cpu 2 of 2", ["dump", "--core", two_cpus, "--cpu", "2"], needles=["2 CPUs"])
     lines = [l for l in p.stdout.splitlines() if not l.startswith("#")]
     want = ["0x0000000000000000-0x0000000000001000 -> 0x0000000000100000    4K      1 x 4K   PT      rwx u",
             "0x0000000000001000-0x0000000000002000 -> 0x0000000000101000    4K      1 x 4K   PT      r-- u",
