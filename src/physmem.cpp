@@ -87,9 +87,9 @@ bool read_notes(const Mapped& f, const Phdr& ph, std::vector<X86CpuState>& cpus,
     const unsigned char* name = f.data + ph.offset + name_at;
     const unsigned char* desc = f.data + ph.offset + desc_at;
     if (h[0] == 5 && std::memcmp(name, "QEMU", 5) == 0 && h[2] == 0) {
+      if (h[1] < kStateMin) return why = fmt::format("a QEMU CPU note of {} bytes (at least {} expected)", h[1], kStateMin), false;
       std::uint32_t version, size;
       std::memcpy(&version, desc, 4);
-      if (h[1] < kStateMin) return why = fmt::format("a QEMU CPU note of {} bytes (at least {} expected)", h[1], kStateMin), false;
       std::memcpy(&size, desc + 4, 4);
       if (version != 1 || size < kStateMin || size > h[1])
         return why = fmt::format("a QEMU CPU note of version {} size {} (version 1, {} to {} bytes expected)", version, size,
