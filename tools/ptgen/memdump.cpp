@@ -338,6 +338,17 @@ struct Marker {
   std::string name;
 };
 
+/// Markers sorted by VA, those at one VA printed as one line ("vmalloc end / Kernel image end").
+std::vector<Marker> sorted_markers(std::vector<Marker> in) {
+  std::stable_sort(in.begin(), in.end(), [](const Marker& x, const Marker& y) { return x.va < y.va; });
+  std::vector<Marker> out;
+  for (Marker& m : in) {
+    if (!out.empty() && out.back().va == m.va) out.back().name += " / " + m.name;
+    else out.push_back(std::move(m));
+  }
+  return out;
+}
+
 std::vector<Marker> read_markers(const std::string& path) {
   const std::vector<unsigned char> bytes = read_file(path);
   std::vector<Marker> out;
@@ -360,8 +371,7 @@ std::vector<Marker> read_markers(const std::string& path) {
     if (!va) fail(fmt::format("--markers {}:{}: malformed VA '{}'", path, line_no, printable(line.substr(sp + 1, last - sp))));
     out.push_back(Marker{*va, printable(name)});
   }
-  std::stable_sort(out.begin(), out.end(), [](const Marker& x, const Marker& y) { return x.va < y.va; });
-  return out;
+  return sorted_markers(std::move(out));
 }
 
 /// The start (and, where nothing follows at once, the end) of each region of ptlib's layout.
@@ -378,15 +388,14 @@ std::vector<Marker> layout_markers() {
     out.push_back(Marker{r.base.value, name});
     out.push_back(Marker{r.base.value + r.size, fmt::format("{} end", name)});
   }
-  std::stable_sort(out.begin(), out.end(), [](const Marker& x, const Marker& y) { return x.va < y.va; });
-  // An end that another region starts at is not a marker of its own.
+  // An end where another region starts is not a marker of its own.
   std::vector<Marker> kept;
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const bool is_end = out[i].name.size() > 4 && out[i].name.ends_with(" end");
-    const bool shadowed = std::any_of(out.begin(), out.end(), [&](const Marker& m) { return !m.name.ends_with(" end") && m.va == out[i].va; });
-    if (!(is_end && shadowed) && !(is_end && out[i].va == 0)) kept.push_back(out[i]);
+  for (const Marker& e : out) {
+    const bool is_end = e.name.ends_with(" end");
+    const bool shadowed = std::any_of(out.begin(), out.end(), [&](const Marker& m) { return !m.name.ends_with(" end") && m.va == e.va; });
+    if (!(is_end && shadowed) && !(is_end && e.va == 0)) kept.push_back(e);
   }
-  return kept;
+  return sorted_markers(std::move(kept));
 }
 
 /// Linux-ptdump attribute words for a range: RW/ro, x/NX, USR, GLB, CONT, memory type.
