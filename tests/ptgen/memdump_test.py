@@ -56,7 +56,10 @@ RAM_BASE = {"sv39": 0x80000000, "sv48": 0x80000000, "sv57": 0x80000000, "sv32": 
             "x86-32": 0}
 # Boots whose tables are in another boot's format: Svnapot + Svpbmt on Sv39 (contiguous runs and
 # memory types in the dump), and the x86-64 kernel that asked for 5 levels on a CPU without LA57.
-FORMAT_OF = {"sv39-napot-pbmt": "sv39", "x86-64-fallback-no-la57": "x86-64-l4"}
+FORMAT_OF = {"sv39-napot-pbmt": "sv39", "x86-64-fallback-no-la57": "x86-64-l4",
+             "arm64-fallback-a72": "arm64-4k-48", "arm64-select-max": "arm64-4k-52"}
+RAM_BASE.update({f: 0x40000000 for f in ("arm64-4k-39", "arm64-4k-52", "arm64-16k-47", "arm64-16k-48", "arm64-16k-52",
+                                         "arm64-64k-42", "arm64-64k-48", "arm64-64k-52")})
 
 
 def satp_root(v):  # RISC-V privileged spec 4.1.11: satp MODE[63:60] ASID[59:44] PPN[43:0]
@@ -71,6 +74,10 @@ def ttbr_root(v):  # Arm ARM D19.2 TTBR0_EL1/TTBR1_EL1: ASID[63:48], BADDR[47:1]
     return v & 0x0000FFFFFFFFFFFE
 
 
+def ttbr52_root(v):  # 52-bit output addresses (FEAT_LPA, FEAT_LPA2): BADDR[51:48] in bits [5:2]
+    return (v & 0x0000FFFFFFFFFFC0) | (((v >> 2) & 0xF) << 48)
+
+
 def lpae_ttbr_root(v):  # Arm ARM (v7-A) B4.1.155 TTBR0, 64-bit: ASID[55:48], BADDR[39:x]
     return v & ((1 << 40) - 1)
 
@@ -80,6 +87,10 @@ def lpae_ttbr_root(v):  # Arm ARM (v7-A) B4.1.155 TTBR0, 64-bit: ASID[55:48], BA
 TREES = {
     "sv39": [("satp", satp_root, [])],
     "arm64-4k-48": [("TTBR0_EL1", ttbr_root, []), ("TTBR1_EL1", ttbr_root, ["--ttbr1"])],
+    **{f: [("TTBR0_EL1", ttbr_root, []), ("TTBR1_EL1", ttbr_root, ["--ttbr1"])]
+       for f in ("arm64-4k-39", "arm64-16k-47", "arm64-16k-48", "arm64-64k-42", "arm64-64k-48")},
+    **{f: [("TTBR0_EL1", ttbr52_root, []), ("TTBR1_EL1", ttbr52_root, ["--ttbr1"])]
+       for f in ("arm64-4k-52", "arm64-16k-52", "arm64-64k-52")},
     "armv7-lpae": [("TTBR0", lpae_ttbr_root, [])],
     "sv48": [("satp", satp_root, [])],
     "sv57": [("satp", satp_root, [])],
