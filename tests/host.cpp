@@ -1,4 +1,15 @@
-// Host helpers: number and attribute parsing, error text, and golden dumps of whole trees.
+// Host helpers: number and attribute parsing, error text, golden dumps of whole trees, physical
+// memory read from dump files, and validate()'s problem callback.
+#include <elf.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include <ptlib/physmem.hpp>
+
 #include "support.hpp"
 
 using namespace ptlib;
@@ -71,4 +82,117 @@ TEST_CASE("golden dump: the scrambled fake format with blocks at two levels", "[
         "0x000000003fe00000-0x0000000040000000 -> 0x000000003fe00000    2M      1 x 2M   Middle  r-x\n"
         "0x0000000040000000-0x0000000080000000 -> 0x0000000040000000    1G      1 x 1G   Upper   r-x\n"
         "0x0000000080000000-0x0000000080200000 -> 0x0000000080000000    2M      1 x 2M   Middle  r-x\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Physical memory from files (physmem.hpp) and validate()'s problem callback.
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+/// A file under the test's temporary directory holding `bytes`; removed at the end.
+struct TempFile {
+  std::string path;
+  explicit TempFile(const std::vector<unsigned char>& bytes, const char* name) {
+    path = (std::filesystem::temp_directory_path() / fmt::format("ptlib-host-{}-{}", ::getpid(), name)).string();
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), std::streamsize(bytes.size()));
+  }
+  ~TempFile() { std::remove(path.c_str()); }
+};
+
+/// An ELF64 core: program headers for (paddr, file bytes) loads, at an odd file offset so the
+/// loads are not 8-byte aligned in the file; `cut` bytes dropped from the end.
+std::vector<unsigned char> core(const std::vector<std::pair<std::uint64_t, std::vector<unsigned char>>>& loads,
+                                std::size_t cut = 0) {
+  Elf64_Ehdr eh{};
+  std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
+  eh.e_ident[EI_CLASS] = ELFCLASS64;
+  eh.e_ident[EI_DATA] = ELFDATA2LSB;
+  eh.e_ident[EI_VERSION] = EV_CURRENT;
+  eh.e_type = ET_CORE;
+  eh.e_machine = EM_RISCV;
+  eh.e_phoff = sizeof eh;
+  eh.e_phentsize = sizeof(Elf64_Phdr);
+  eh.e_phnum = std::uint16_t(loads.size());
+  std::vector<unsigned char> out(sizeof eh + loads.size() * sizeof(Elf64_Phdr) + 4);  // + 4: misalign
+  std::memcpy(out.data(), &eh, sizeof eh);
+  for (std::size_t i = 0; i < loads.size(); ++i) {
+    Elf64_Phdr ph{};
+    ph.p_type = PT_LOAD;
+    ph.p_offset = out.size();
+    ph.p_paddr = loads[i].first;
+    ph.p_filesz = ph.p_memsz = loads[i].second.size();
+    std::memcpy(out.data() + sizeof eh + i * sizeof ph, &ph, sizeof ph);
+    out.insert(out.end(), loads[i].second.begin(), loads[i].second.end());
+  }
+  out.resize(out.size() - cut);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("a dump's memory is reachable only inside its segments, never across a hole or past the file", "[host]") {
+  std::vector<unsigned char> a(0x2000, 0x11), b(0x1000, 0x22);
+  a[0x1ff8] = 0x5a;
+  const TempFile f(core({{0x8000'0000, a}, {0x8000'3000, b}}), "core");
+  PhysOpen o = open_elf_core(f.path);
+  REQUIRE(o);
+  const PhysMemory& m = *o.memory;
+  CHECK(m.segments().size() == 2);
+  CHECK(m.present_bytes() == 0x3000);
+  CHECK(m.machine == EM_RISCV);
+  REQUIRE(m.at(0x8000'1ff8, 8) != nullptr);
+  CHECK(*m.at(0x8000'1ff8, 8) == 0x5a);
+  CHECK(m.at(0x8000'1ff8, 9) == nullptr);    // one byte into the hole
+  CHECK(m.at(0x8000'2000, 1) == nullptr);    // the hole
+  CHECK(m.at(0x7fff'ffff, 2) == nullptr);    // straddles the start
+  CHECK(m.at(0x8000'3fff, 1) != nullptr);
+  CHECK(m.at(0x8000'4000, 1) == nullptr);    // past the end
+  CHECK(m.at(0x8000'3000, ~std::uint64_t{0}) == nullptr);
+  // Tables at odd file offsets are copied, and read the same.
+  PhysTables t = PhysTables::of<riscv::Sv39>(m);
+  auto* root = static_cast<const std::uint64_t*>(t.map(PhysAddr(0x8000'1000), 0));
+  REQUIRE(root != nullptr);
+  CHECK(reinterpret_cast<std::uintptr_t>(root) % 8 == 0);
+  CHECK(root[511] == 0x1111'1111'1111'115aULL);
+  CHECK(t.map(PhysAddr(0x8000'1004), 0) == nullptr);  // not aligned to the entry size
+  CHECK(t.map(PhysAddr(0x8000'1800), 0) == nullptr);  // the table would run into the hole
+}
+
+TEST_CASE("segments adjacent in address and file merge; overlapping, truncated and non-core files fail", "[host]") {
+  const TempFile adj(core({{0x1000, std::vector<unsigned char>(0x1000)}, {0x2000, std::vector<unsigned char>(0x1000)}}), "adj");
+  PhysOpen o = open_elf_core(adj.path);
+  REQUIRE(o);
+  CHECK(o.memory->segments().size() == 1);
+  CHECK(o.memory->at(0x1ffc, 8) != nullptr);
+  const TempFile over(core({{0x1000, std::vector<unsigned char>(0x2000)}, {0x2000, std::vector<unsigned char>(0x1000)}}), "over");
+  CHECK(open_elf_core(over.path).error.find("overlap") != std::string::npos);
+  const TempFile cut(core({{0x1000, std::vector<unsigned char>(0x1000)}}, 1), "cut");
+  CHECK(open_elf_core(cut.path).error.find("runs past the end of the file") != std::string::npos);
+  const TempFile raw(std::vector<unsigned char>(64, 7), "raw");
+  CHECK(open_elf_core(raw.path).error.find("not an ELF file") != std::string::npos);
+  PhysOpen r = open_raw(raw.path, 0x4000);
+  REQUIRE(r);
+  CHECK(r.memory->at(0x4038, 8) != nullptr);
+  CHECK(r.memory->at(0x4039, 8) == nullptr);
+  CHECK(open_raw(raw.path, ~std::uint64_t{0} - 10).error.find("2^64") != std::string::npos);
+  CHECK(open_raw("/nonexistent/ptlib", 0).error.find("cannot open") != std::string::npos);
+}
+
+TEST_CASE("validate() hands every problem to on_problem, not only the first", "[host]") {
+  test::Memory m;
+  auto t = make_tree<riscv::Sv39>(m.arena);
+  REQUIRE(t.ok());
+  // Two root entries that are leaves with W=1, R=0: reserved (RISC-V privileged spec 4.3.1).
+  auto* root = static_cast<std::uint64_t*>(m.arena.map(t->root, 0));
+  root[3] = 0x5;    // V | W
+  root[300] = 0x5;
+  std::vector<std::uint64_t> vas;
+  ValidateOptions vo;
+  vo.on_problem = [](void* c, const Finding& f) {
+    CHECK(f.what == Problem::malformed_entry);
+    static_cast<std::vector<std::uint64_t>*>(c)->push_back(f.va.value);
+  };
+  vo.problem_ctx = &vas;
+  const Validation v = validate(*t, m.arena, vo);
+  CHECK(v.problems == 2);
+  CHECK(vas == std::vector<std::uint64_t>{3ULL << 30, 0xffff'ffc0'0000'0000ULL + ((300ULL - 256) << 30)});
 }

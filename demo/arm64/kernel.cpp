@@ -197,6 +197,8 @@ void Hooks<Low>::continue_at(void (*fn)(), std::uintptr_t offset) {
 void demo::arch_putc(char c) {
   *reinterpret_cast<volatile std::uint32_t*>(demo::dev(0)) = std::uint32_t(static_cast<unsigned char>(c));
 }
+// PL011 flag register at +0x18, bit 4 RXFE: the receive FIFO is empty (PL011 TRM 3.3.3).
+bool demo::arch_rx_ready() { return !(*reinterpret_cast<volatile std::uint32_t*>(demo::dev(0) + 0x18) & 0x10); }
 
 /// The frame start.S saves: x0..x30, ELR_EL1, SPSR_EL1, ESR_EL1, FAR_EL1 (ELR is restored).
 struct TrapFrame {

@@ -180,6 +180,8 @@ void Hooks::on_high() {
 void demo::arch_putc(char c) {
   *reinterpret_cast<volatile u32*>(demo::dev(0)) = u32(static_cast<unsigned char>(c));
 }
+// PL011 flag register at +0x18, bit 4 RXFE: the receive FIFO is empty (PL011 TRM 3.3.3).
+bool demo::arch_rx_ready() { return !(*reinterpret_cast<volatile std::uint32_t*>(demo::dev(0) + 0x18) & 0x10); }
 
 /// What start.S saves: the exception kind (1 undef, 2 SVC, 3 prefetch abort, 4 data abort,
 /// 6 IRQ, 7 FIQ), SPSR, LR_svc, a pad word, r0..r12 and the PC to return to.

@@ -285,7 +285,9 @@ class Boot {
     puts("phase 2: running on the final tables\n");
     checks(mem);
     info(H::name(), G::kDepth, tables, chosen());
-    H::exit(verdict(H::name()));
+    const bool pass = verdict(H::name());
+    hold_if_asked(H::name());
+    H::exit(pass);
   }
 
   /// The linear-map address of RAM at `pa`, and a machine word at a VA.

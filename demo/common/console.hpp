@@ -8,6 +8,8 @@ namespace demo {
 
 /// One byte to the serial port (each family defines it; MMIO consoles read dev(i) below).
 void arch_putc(char c);
+/// Whether a byte waits in the serial port's receiver (each family defines it).
+bool arch_rx_ready();
 
 /// Virtual address of MMIO device i of the family's device list. The boot sets these to the
 /// physical addresses before the MMU is on and to the final mappings after the switch.
@@ -81,6 +83,17 @@ inline bool verdict(const char* format) {
   }
   puts("\n");
   return g_failed == 0;
+}
+
+/// A byte on the console's input asks the boot to stay up after its verdict instead of exiting
+/// QEMU, with its final tables live: a test then takes a memory dump of the running guest
+/// (tests/ptgen, group qemu-dump). Prints `HOLD <format>` and spins.
+inline void hold_if_asked(const char* format) {
+  if (!arch_rx_ready()) return;
+  puts("HOLD ");
+  puts(format);
+  puts("\n");
+  for (;;) asm volatile("" ::: "memory");
 }
 
 }  // namespace demo

@@ -138,6 +138,8 @@ using Boot = demo::Boot<demo::Single<F>, Hooks>;
 }  // namespace
 
 void demo::arch_putc(char c) { *reinterpret_cast<volatile std::uint8_t*>(demo::dev(0)) = std::uint8_t(c); }
+// ns16550: line status register at +5, bit 0 data ready.
+bool demo::arch_rx_ready() { return *reinterpret_cast<volatile std::uint8_t*>(demo::dev(0) + 5) & 1; }
 
 extern "C" std::uintptr_t riscv_trap(std::uintptr_t cause, std::uintptr_t tval, std::uintptr_t epc, std::uintptr_t ra) {
   const bool page_fault = cause == 12 || cause == 13 || cause == 15;

@@ -17,6 +17,11 @@ namespace x86demo {
 using word = std::uintptr_t;
 
 inline void outb(std::uint16_t port, std::uint8_t v) { asm volatile("outb %0, %1" ::"a"(v), "Nd"(port)); }
+inline std::uint8_t inb(std::uint16_t port) {
+  std::uint8_t v;
+  asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+  return v;
+}
 
 /// QEMU exit through isa-debug-exit at port 0xf4: status (code << 1) | 1, so code 0 -> 1 (pass).
 [[noreturn]] inline void qemu_exit(std::uint8_t code) {

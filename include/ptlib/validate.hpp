@@ -87,6 +87,10 @@ struct ValidateOptions {
   bool allow_empty_tables = false;
   /// The number of tables (root included) the tree should have, e.g. Arena::tables_in_use().
   std::optional<std::size_t> expected_tables;
+  /// Called with every problem as it is found (Validation keeps only the count and the first):
+  /// a tool that lists them all (ptgen reading a real machine's tables). nullptr: not called.
+  void (*on_problem)(void* ctx, const Finding& f) = nullptr;
+  void* problem_ctx = nullptr;
 };
 
 /// The answer of validate().
@@ -144,6 +148,7 @@ class Validator {
       f.level_name = F::level_name(L);
     }
     ++out_.problems;
+    if (opts_.on_problem) opts_.on_problem(opts_.problem_ctx, f);
     if (out_.problems == 1 || (located && (!first_located_ || t < first_t_))) {
       out_.first = f;
       first_located_ = located;

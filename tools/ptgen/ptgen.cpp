@@ -28,7 +28,9 @@
 #include <ptlib/tables.hpp>
 #include <ptlib/x86_boot.hpp>
 
+#include "cli.hpp"
 #include "inputs.hpp"
+#include "memdump.hpp"
 
 namespace ptgen {
 namespace {
@@ -47,6 +49,13 @@ constexpr const char* kUsage = R"(usage: ptgen COMMAND [options]
        [--build out.json] [--json]          what two images map differently (exit 1 when they differ)
   translate --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json] VA...
                                             the engine's translate() on a loaded image
+  dump|translate|diff --core guest.core | --raw mem.bin --base PA   [--format F] [--root PA] [--cpu N]
+       [--style ptlib|linux] [--markers FILE|none] [--check-wx] [--allow-recursive] [--max-visits N]
+       [diff: --core-b FILE | --raw-b FILE | --root-b PA | --cpu-b N]
+                                            tables read from physical memory: a QEMU dump-guest-memory
+                                            ELF core or a raw image (x86 cores: root and format from
+                                            the CPU note); problems listed, then exit 1; --check-wx:
+                                            W+X ranges, exit 1 if any (2 on errors)
 Numbers: decimal, 0x hex, K/M/G/T suffixes (4K, 0x8000_0000, 2M). ATTRS: rwx triple (r-x, rw-, r--)
 plus u (user), g (global), dev/nc/wc (memory type), e.g. rw-,g,dev. Caps (comma list, no- to clear):
 svnapot svpbmt (RISC-V), page1g nx pse pat (x86). Errors: one line on stderr, exit status 1.
@@ -59,92 +68,6 @@ added, with a note. --allow-implied-exec: formats without NX (x86-32) map rw-/r-
 An arm64 --dtb image is a TTBR1 tree: dump it with --ttbr1, or --build out.json (its build's JSON).
 )";
 
-[[noreturn]] void fail(const std::string& msg) { throw Failure(msg); }
-
-// ---------------------------------------------------------------------------------------------
-// Command line.
-// ---------------------------------------------------------------------------------------------
-
-/// Options of one command: which take a value (repeatable ones listed in `multi`), which are flags.
-struct Spec {
-  std::set<std::string> values, flags, multi;
-  bool positional = false;
-};
-
-struct Args {
-  std::string command;
-  std::map<std::string, std::vector<std::string>> values;
-  std::set<std::string> flags;
-  std::vector<std::string> positional;
-
-  [[nodiscard]] bool has(const std::string& name) const { return values.count(name) || flags.count(name); }
-  [[nodiscard]] const std::string* value(const std::string& name) const {
-    auto it = values.find(name);
-    return it == values.end() ? nullptr : &it->second.back();
-  }
-  [[nodiscard]] const std::string& need(const std::string& name) const {
-    const std::string* v = value(name);
-    if (!v) fail(fmt::format("{}: --{} is required", command, name));
-    return *v;
-  }
-  [[nodiscard]] bool flag(const std::string& name) const { return flags.count(name) != 0; }
-};
-
-Args parse_args(int argc, char** argv, const std::map<std::string, Spec>& specs) {
-  Args a;
-  if (argc < 2) fail("no command (try: ptgen help)");
-  a.command = argv[1];
-  auto spec = specs.find(a.command);
-  if (spec == specs.end()) fail(fmt::format("unknown command '{}' (try: ptgen help)", a.command));
-  const Spec& s = spec->second;
-  for (int i = 2; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.size() > 2 && arg.rfind("--", 0) == 0) {
-      std::string name = arg.substr(2), val;
-      const auto eq = name.find('=');
-      const bool inline_value = eq != std::string::npos;
-      if (inline_value) val = name.substr(eq + 1), name = name.substr(0, eq);
-      if (s.flags.count(name)) {
-        if (inline_value) fail(fmt::format("{}: --{} takes no value", a.command, name));
-        a.flags.insert(name);
-      } else if (s.values.count(name)) {
-        if (!inline_value) {
-          if (i + 1 >= argc) fail(fmt::format("{}: --{} needs a value", a.command, name));
-          val = argv[++i];
-        }
-        if (a.values.count(name) && !s.multi.count(name)) fail(fmt::format("{}: --{} given twice", a.command, name));
-        a.values[name].push_back(val);
-      } else {
-        fail(fmt::format("{}: unknown option --{}", a.command, name));
-      }
-    } else if (s.positional) {
-      a.positional.push_back(arg);
-    } else {
-      fail(fmt::format("{}: unexpected argument '{}'", a.command, arg));
-    }
-  }
-  return a;
-}
-
-std::uint64_t number(const std::string& text, const std::string& what) {
-  auto v = parse_number(text);
-  if (!v) fail(fmt::format("malformed number '{}' for {}", text, what));
-  return *v;
-}
-
-std::string hex(std::uint64_t v) { return fmt::format("{:#018x}", v); }
-
-/// A string as a JSON string literal.
-std::string json_str(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) out += fmt::format("\\u{:04x}", unsigned(c));
-    else out += c;
-  }
-  return out + "\"";
-}
-
 void write_file(const std::string& path, const void* data, std::size_t bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   if (out) out.write(static_cast<const char*>(data), std::streamsize(bytes));
@@ -155,49 +78,6 @@ void write_file(const std::string& path, const std::string& text) { write_file(p
 // ---------------------------------------------------------------------------------------------
 // Families: which registers, layout and kernel-half tree go with a format.
 // ---------------------------------------------------------------------------------------------
-
-template <class F>
-inline constexpr bool kRiscv = std::is_same_v<typename F::Level, riscv::Level>;
-template <class F>
-inline constexpr bool kArm64 = arm64::regs::kIsVmsa<F>;
-template <class F>
-inline constexpr bool kX86 = x86::detail::kIsX86<F>;
-template <class F>
-inline constexpr bool kArmv7 = armv7::detail::kIsLpae<F>;
-
-/// The TTBR1 (high-range) counterpart of an arm64 TTBR0 format; F itself for every other.
-template <class F>
-struct HighHalf {
-  using type = F;
-};
-template <arm64::Granule Gr, unsigned V, unsigned O>
-struct HighHalf<arm64::Vmsa<Gr, V, VaRule::low, O>> {
-  using type = arm64::Vmsa<Gr, V, VaRule::high, O>;
-};
-
-/// Calls fn<F>() or, with --ttbr1, fn<the TTBR1 counterpart of F>() (arm64 only).
-template <class F, class Fn>
-void with_range(const Args& a, Fn&& fn) {
-  if (!a.flag("ttbr1")) return fn.template operator()<F>();
-  if constexpr (kArm64<F>) fn.template operator()<typename HighHalf<F>::type>();
-  else fail(fmt::format("--ttbr1: {} is not an arm64 format", F::kName));
-}
-
-/// The kernel layout ptlib ships for F, or nullptr.
-template <class F>
-const Layout* layout_of() {
-  using G = Geometry<F>;
-  if constexpr (kRiscv<F>) return &riscv::layout<F>();
-  else if constexpr (kX86<F>) return &x86::layout<F>();
-  else if constexpr (kArm64<F>) {
-    if constexpr (G::kVaBits == 48 || G::kVaBits == 52) return &arm64::layout<G::kVaBits>();
-    else return nullptr;
-  } else if constexpr (kArmv7<F>) {
-    return &armv7::kLayout3g;  // one Lpae<32> tree (T0SZ = T1SZ = 0: TTBR0 translates all 4 GiB)
-  } else {
-    return nullptr;
-  }
-}
 
 /// The ELF e_machine a kernel for F has.
 template <class F>
@@ -248,54 +128,6 @@ std::vector<Reg> registers(const Tree<F>& tree) {
     r.push_back({"mair1", armv7::kMair1});
   }
   return r;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Capabilities.
-// ---------------------------------------------------------------------------------------------
-
-/// Calls fn(name, member) for every capability flag F::Caps has.
-template <class C, class Fn>
-void for_each_cap(C& c, Fn&& fn) {
-  if constexpr (requires { c.svnapot; }) fn("svnapot", c.svnapot);
-  if constexpr (requires { c.svpbmt; }) fn("svpbmt", c.svpbmt);
-  if constexpr (requires { c.page1g; }) fn("page1g", c.page1g);
-  if constexpr (requires { c.nx; }) fn("nx", c.nx);
-  if constexpr (requires { c.pse; }) fn("pse", c.pse);
-  if constexpr (requires { c.pat; }) fn("pat", c.pat);
-}
-
-/// Every optional feature on: what any CPU of the family may have written (readers' default).
-template <class F>
-typename F::Caps all_caps() {
-  typename F::Caps c{};
-  for_each_cap(c, [](const char*, bool& v) { v = true; });
-  return c;
-}
-
-/// `base` with the comma list of --caps applied ("svpbmt,no-nx").
-template <class F>
-typename F::Caps caps_from(const Args& a, typename F::Caps base) {
-  const std::string* list = a.value("caps");
-  if (!list) return base;
-  std::string_view s = *list;
-  while (!s.empty()) {
-    const auto comma = s.find(',');
-    std::string_view tok = s.substr(0, comma);
-    s = comma == std::string_view::npos ? std::string_view{} : s.substr(comma + 1);
-    if (tok.empty()) continue;
-    const bool on = tok.substr(0, 3) != "no-";
-    if (!on) tok.remove_prefix(3);
-    bool found = false;
-    std::string known;
-    for_each_cap(base, [&](const char* name, bool& v) {
-      known += known.empty() ? name : fmt::format(", {}", name);
-      if (tok == name) v = on, found = true;
-    });
-    if (!found)
-      fail(fmt::format("--caps: {} has no capability '{}' ({})", F::kName, tok, known.empty() ? "it has none" : "it has: " + known));
-  }
-  return base;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -586,7 +418,6 @@ struct BootPlan {
   std::vector<KernelSeg> segments;
 };
 
-std::string range_text(std::uint64_t a, std::uint64_t size) { return fmt::format("[{}, {})", hex(a), hex(a + size)); }
 
 template <class K>
 void report_build(const Args& a, const char* format, Image<K>& img, const std::vector<Request>& reqs,
@@ -1150,14 +981,6 @@ std::vector<DumpRange> ranges_of(const Loaded<F>& l) {
   return *r;
 }
 
-std::string range_json(const DumpRange& r) {
-  return fmt::format(
-      "{{\"va\": \"{}\", \"pa\": \"{}\", \"size\": \"{:#x}\", \"leaf_size\": \"{:#x}\", \"count\": {}, \"level\": {}, "
-      "\"attrs\": {}, \"contiguous\": {}}}",
-      hex(r.va.value), hex(r.pa.value), r.size, r.leaf_size, r.count, json_str(r.level_name), json_str(to_string(r.attrs)),
-      r.contiguous ? "true" : "false");
-}
-
 template <class F>
 int cmd_dump(const Args& a) {
   const Loaded<F> l = load<F>(a, a.need("image"), "base", "root");
@@ -1182,29 +1005,8 @@ int cmd_dump(const Args& a) {
 template <class F>
 int cmd_translate(const Args& a) {
   const Loaded<F> l = load<F>(a, a.need("image"), "base", "root");
-  if (a.positional.empty()) fail("translate: no VA given");
   auto access = l.access;
-  std::string json;
-  for (const std::string& text : a.positional) {
-    const std::uint64_t va = number(text, "a VA");
-    auto t = translate(l.tree, access, VirtAddr(va));
-    if (a.flag("json")) {
-      json += json.empty() ? "[\n  " : ",\n  ";
-      if (t)
-        json += fmt::format("{{\"va\": \"{}\", \"pa\": \"{}\", \"leaf_size\": \"{:#x}\", \"level\": {}, \"attrs\": {}}}",
-                            hex(va), hex(t->pa.value), t->leaf.size, json_str(F::level_name(t->leaf.level)),
-                            json_str(to_string(t->leaf.attrs)));
-      else
-        json += fmt::format("{{\"va\": \"{}\", \"error\": {}}}", hex(va), json_str(name(t.error().code)));
-    } else if (t) {
-      fmt::print("{} -> {} {} {} {}\n", hex(va), hex(t->pa.value), size_string(t->leaf.size), F::level_name(t->leaf.level),
-                 to_string(t->leaf.attrs));
-    } else {
-      fmt::print("{}: {}\n", hex(va), to_string(t.error()));
-    }
-  }
-  if (a.flag("json")) fmt::print("{}\n]\n", json);
-  return 0;
+  return print_translations(a, l.tree, access, [](const Error&) { return ""; });
 }
 
 /// Where [from, to) of two images differ: the mapping of the first byte in each (none = absent).
@@ -1216,6 +1018,8 @@ struct DiffRun {
   const DumpRange* a;
   const DumpRange* b;
 };
+
+}  // namespace
 
 int cmd_diff_ranges(const Args& a, const char* format, const std::vector<DumpRange>& ra, const std::vector<DumpRange>& rb) {
   using U = U128;
@@ -1280,6 +1084,8 @@ int cmd_diff_ranges(const Args& a, const char* format, const std::vector<DumpRan
   return runs.empty() ? 0 : 1;
 }
 
+namespace {
+
 template <class F>
 int cmd_diff(const Args& a) {
   if (a.positional.size() != 2) fail("diff: give two images: ptgen diff --format F A.bin B.bin --base PA");
@@ -1293,18 +1099,6 @@ int cmd_diff(const Args& a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-
-template <class Fn>
-int with_named_format(const Args& a, Fn&& fn) {
-  const std::string& name = a.need("format");
-  int rc = 0;
-  if (!with_format(name.c_str(), [&]<class F>() { rc = fn.template operator()<F>(); })) {
-    std::string all;
-    for (const char* n : kFormatNames) all += (all.empty() ? "" : " ") + std::string(n);
-    fail(fmt::format("unknown format '{}' (formats: {})", name, all));
-  }
-  return rc;
-}
 
 /// The value of "key" in the JSON `build --json` writes: a string's contents, or a bare word
 /// (true, false, a number). Empty when absent.
@@ -1355,6 +1149,14 @@ int run(int argc, char** argv) {
     for (const char* m : more) s.insert(m);
     return s;
   };
+  auto memory = [](std::set<std::string> s) {  // --core/--raw and the options that go with them
+    for (const char* m : kMemoryValues) s.insert(m);
+    return s;
+  };
+  auto memory_flags = [](std::set<std::string> s) {
+    for (const char* m : kMemoryFlags) s.insert(m);
+    return s;
+  };
   const std::map<std::string, Spec> specs{
       {"help", Spec{}},
       {"formats", Spec{{}, {"json"}, {}, false}},
@@ -1363,9 +1165,9 @@ int run(int argc, char** argv) {
                      {"page-only", "no-contig", "allow-wx", "ttbr1", "map-no-map", "allow-implied-exec"},
                      {"map"},
                      false}},
-      {"dump", Spec{with(reader, {"image", "build"}), {"json", "ttbr1"}, {}, false}},
-      {"translate", Spec{with(reader, {"image", "build"}), {"json", "ttbr1"}, {}, true}},
-      {"diff", Spec{with(reader, {"base-b", "root-b", "build"}), {"json", "ttbr1"}, {}, true}},
+      {"dump", Spec{memory(with(reader, {"image", "build"})), memory_flags({"json", "ttbr1"}), {}, false}},
+      {"translate", Spec{memory(with(reader, {"image", "build"})), memory_flags({"json", "ttbr1"}), {}, true}},
+      {"diff", Spec{memory(with(reader, {"base-b", "root-b", "build"})), memory_flags({"json", "ttbr1"}), {}, true}},
   };
   if (argc >= 2 && (std::string_view(argv[1]) == "help" || std::string_view(argv[1]) == "--help")) {
     fmt::print("{}", kUsage);
@@ -1374,6 +1176,16 @@ int run(int argc, char** argv) {
   Args a = parse_args(argc, argv, specs);
   if (a.value("build")) apply_build_json(a);
   if (a.command == "formats") return cmd_formats(a);
+  if (reads_memory(a)) {
+    if (a.value("image") || a.value("build")) fail(fmt::format("{}: --core/--raw read physical memory; --image/--build read a ptlib image: give one", a.command));
+    if (a.command == "dump") return cmd_dump_memory(a);
+    if (a.command == "translate") return cmd_translate_memory(a);
+    if (a.command == "diff") return cmd_diff_memory(a);
+  }
+  for (const char* m : kMemoryValues)
+    if (a.value(m)) fail(fmt::format("{}: --{} goes with --core or --raw", a.command, m));
+  for (const char* m : kMemoryFlags)
+    if (a.flag(m)) fail(fmt::format("{}: --{} goes with --core or --raw", a.command, m));
   return with_named_format(a, [&]<class F>() {
     if (a.command == "layout") return cmd_layout<F>(a);
     if (a.command == "build") return cmd_build<F>(a);
@@ -1396,7 +1208,11 @@ int main(int argc, char** argv) {
   } catch (const ptgen::Failure& e) {
     std::fflush(stdout);
     fmt::print(stderr, "ptgen: {}\n", e.what());
-    return argc >= 2 && std::string_view(argv[1]) == "diff" ? 2 : 1;
+    // Commands that answer a question with their exit status (diff: differ; --check-wx: W+X
+    // found) report errors with 2.
+    bool checking = argc >= 2 && std::string_view(argv[1]) == "diff";
+    for (int i = 2; i < argc; ++i) checking = checking || std::string_view(argv[i]) == "--check-wx";
+    return checking ? 2 : 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "ptgen: {}\n", e.what());
     return 1;
