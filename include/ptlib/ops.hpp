@@ -32,6 +32,23 @@ enum class Live : std::uint8_t {
   break_before_make,  ///< live: such changes go invalid entry -> publish -> invalidate -> new entry
 };
 
+/// What map() does where its range meets a leaf that is already there.
+enum class Remap : std::uint8_t {
+  /// Errc::overlap, whatever the leaf maps. The default.
+  refuse,
+  /// A leaf that already maps the requested output addresses with the requested attributes (at
+  /// any size: a block covering the range counts) is kept as it is and counts as mapped; any
+  /// other leaf is Errc::overlap. Early boot code that maps one device twice.
+  identical,
+  /// identical, and a leaf with the requested output addresses whose attributes may change
+  /// without break-before-make is rewritten: Linux arm64's pgattr_change_is_safe() rule (a live
+  /// entry keeps its output address and memory type; only write/exec permission may change,
+  /// and global may become non-global, never the reverse; no contiguous run). Moreover the
+  /// call must cover the leaf whole, it must keep its user flag, and the format must not demand
+  /// break-before-make for the change (F::needs_bbm). Anything else is Errc::overlap.
+  safe,
+};
+
 /// Per-call choices.
 struct Options {
   /// Largest leaf the engine may use, in bytes (0 = whatever the format allows). A value below a
@@ -49,6 +66,8 @@ struct Options {
   /// Live-update policy; with a live policy every change of a valid entry is followed by a TLB
   /// invalidation through the sync hook, and new tables are published before they are linked.
   Live live = Live::offline;
+  /// map() over existing leaves: refused (default), kept when identical, or changed when safe.
+  Remap remap = Remap::refuse;
 
   /// Only smallest pages.
   static constexpr Options page_only() {
@@ -419,7 +438,31 @@ struct MapVisitor : Editor<F, Commit> {
 
   Result<Step> leaf(const Slot<F>& s) {
     const std::uint64_t base = align_down(s.lo, G::span(s.depth));
-    return Base::level_error(Errc::overlap, s.depth, s.lo, leaf_output(s) + (s.lo - base));
+    const PhysAddr there = leaf_output(s) + (s.lo - base);
+    if (this->opts.remap != Remap::refuse && there == pa_at(s.lo)) {
+      auto kept = remap(s);
+      if (!kept) return kept.error();
+      if (*kept) return Step::done;
+    }
+    return Base::level_error(Errc::overlap, s.depth, s.lo, there);
+  }
+
+  /// Options::remap over a leaf that already maps the requested output addresses: true when it
+  /// is identical (kept) or safely rewritten (Remap::safe), false when it conflicts.
+  Result<bool> remap(const Slot<F>& s) {
+    const auto L = G::level(s.depth);
+    auto p = this->proto(s.depth, attrs, false, s.lo);
+    if (!p) return Error{p.error().code, p.error().va, pa_at(s.lo), p.error().level, p.error().level_name};
+    const Entry next = F::leaf(L, *p, leaf_output(s));
+    const Attrs want = F::decode(L, next).attrs, have = s.entry.attrs;
+    if (want == have) return true;
+    const bool safe = this->opts.remap == Remap::safe && s.full && !s.entry.contiguous && want.mem == have.mem &&
+                      want.user() == have.user() && (have.global() || !want.global()) &&
+                      !F::needs_bbm(L, s.table[s.index], next);
+    if (!safe) return false;
+    if constexpr (Commit) this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return next; });
+    ++this->report.leaves_changed;
+    return true;
   }
 };
 
@@ -832,6 +875,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
     if (e.kind == EntryKind::invalid) break;
     if (e.kind == EntryKind::leaf) {
       const Slot<F> s{d, tab[d], i, 1, lo, hi, false, e};
+      if (opts.remap != Remap::refuse) return finish(std::nullopt);  // the general walk decides
       return finish(B::level_error(Errc::overlap, d, lo, leaf_output(s) + (lo - align_down(lo, G::span(d)))));
     }
     if (e.kind == EntryKind::malformed) return finish(B::level_error(Errc::malformed_entry, d, lo, e.addr));
@@ -865,6 +909,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
       }
       if (e.kind == EntryKind::table) return finish(std::nullopt);  // map inside it: the general walk
       if (e.kind == EntryKind::leaf) {
+        if (opts.remap != Remap::refuse) return finish(std::nullopt);
         const Slot<F> s{t, tab[t], i0 + k, 1, at, at + G::span(t), true, e};
         return finish(B::level_error(Errc::overlap, t, at, leaf_output(s)));
       }
