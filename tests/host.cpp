@@ -41,10 +41,12 @@ TEST_CASE("attribute strings parse to what to_string prints", "[host]") {
 TEST_CASE("an error prints its code, addresses, level and reason on one line", "[host]") {
   const Error e{Errc::overlap, VirtAddr(0xffff'ffc0'0000'0000), PhysAddr(0x8000'0000), 2, "VPN[2]"};
   CHECK(to_string(e) ==
-        "overlap at va 0xffffffc000000000 pa 0x0000000080000000 level 2 (VPN[2]): range overlaps an existing mapping");
+        "overlap at va 0xffffffc000000000 pa 0x0000000080000000 level 2 (VPN[2]): range overlaps an existing mapping; "
+        "what to do: unmap the old mapping first, or pass Options::remap (identical/safe) to accept the same one");
   CHECK(fmt::format("{}", PhysAddr(0x1000)) == "0x0000000000001000");
+  // No PA and no level: both left out (not "pa 0x0", not "level -128").
   CHECK(to_string(make_error(Errc::zero_size)) ==
-        "zero_size at va 0x0000000000000000 pa 0x0000000000000000: size is zero");
+        "zero_size at va 0x0000000000000000: size is zero; what to do: pass a size of at least one page");
 }
 
 TEST_CASE("golden dump: Sv39 gigapage then pages, merged into ranges", "[host]") {

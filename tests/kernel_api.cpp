@@ -3,6 +3,9 @@
 // (ptlib/apply.hpp) and the W^X audit of validate().
 #include <string>
 
+#include <ptlib/maps.hpp>
+#include <ptlib/tables.hpp>
+
 #include "support.hpp"
 
 using namespace ptlib;
@@ -210,5 +213,141 @@ TEMPLATE_LIST_TEST_CASE("a safe re-map changes write/exec and global to non-glob
     CHECK(part.error().pa == pa + 9 * P);
     CHECK(s.m.snapshot() == before);
     CHECK(rec.events.empty());
+  }
+}
+
+// ==============================================================================================
+// Errors that say what was needed and what to do.
+// ==============================================================================================
+
+TEMPLATE_LIST_TEST_CASE("out_of_memory says how many tables the call needed and how many the allocator had",
+                        "[errors]", test::EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  CAPTURE(F::kName);
+  const std::uint64_t P = G::kPageSize, T = G::span(G::kDepth - 2);
+  // Pages across three last-level tables: every level below the root needs new tables.
+  const VirtAddr va = G::to_va(3 * T - P);
+  const std::uint64_t size = T + 2 * P;
+  for (std::size_t room = 0; room < 3; ++room) {
+    CAPTURE(room);
+    const std::size_t bytes = pool_bytes<F>(room);  // the root and `room` tables
+    Memory m(bytes);
+    auto tree = make_tree<F>(m.arena);
+    REQUIRE(tree.ok());
+    auto needed = plan(*tree, m.arena, op::Map{va, PhysAddr(0x1000'0000), size, kRwxg}, Options::page_only());
+    REQUIRE(needed.ok());
+    REQUIRE(*needed > room);
+    const auto before = m.snapshot();
+    auto r = map(*tree, m.arena, va, PhysAddr(0x1000'0000), size, kRwxg, Options::page_only());
+    REQUIRE_FALSE(r.ok());
+    const Error& e = r.error();
+    CHECK(e.code == Errc::out_of_memory);
+    CHECK(e.tables_needed == *needed);
+    CHECK(e.tables_available == room);
+    CHECK_FALSE(e.has_pa());
+    CHECK(m.snapshot() == before);
+    char line[256];
+    const std::size_t n = format_error(e, line, sizeof line);
+    CHECK(n < sizeof line);
+    CHECK_THAT(std::string(line), Catch::Contains(fmt::format("needed {} tables, the allocator could give {}", *needed, room)));
+    CHECK_THAT(std::string(line), Catch::Contains("what to do: give the allocator more tables"));
+    CHECK_THAT(std::string(line), !Catch::Contains(" pa "));
+  }
+  // The root itself: one table needed, none there.
+  Memory none(G::table_bytes(0) - 1);
+  auto t = make_tree<F>(none.arena);
+  REQUIRE_FALSE(t.ok());
+  CHECK(t.error().code == Errc::out_of_memory);
+  CHECK(t.error().tables_needed == 1);
+  CHECK(t.error().tables_available == 0);
+}
+
+TEST_CASE("a batch map's out_of_memory counts the tables of all its pieces", "[errors]") {
+  using F = riscv::Sv39;
+  // Two banks in two 1 GiB entries, each 2 MiB + 4 KiB at 2 MiB-aligned PAs: each needs a VPN[1]
+  // table (2 MiB leaf + a VPN[0] table for the last page): 4 tables (RISC-V priv 4.4.1).
+  const Bank banks[] = {{PhysAddr(0x8000'0000), (2 << 20) + 0x1000}, {PhysAddr(0xc000'0000), (2 << 20) + 0x1000}};
+  Memory m(pool_bytes<F>(1));
+  auto tree = make_tree<F>(m.arena);
+  REQUIRE(tree.ok());
+  auto r = map_linear(*tree, m.arena, banks, 0xffff'ffc0'0000'0000 - 0x8000'0000);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.error().code == Errc::out_of_memory);
+  CHECK(r.error().tables_needed == 4);
+  CHECK(r.error().tables_available == 1);
+}
+
+TEST_CASE("format_error writes what is known, cut to the buffer, and returns the whole length", "[errors]") {
+  Error e = make_error(Errc::zero_size, VirtAddr(0x1000));
+  char big[200];
+  const std::size_t n = format_error(e, big, sizeof big);
+  CHECK(std::string(big) == "zero_size at va 0x0000000000001000: size is zero; what to do: pass a size of at least one page");
+  CHECK(n == std::string(big).size());
+  char small[10];
+  CHECK(format_error(e, small, sizeof small) == n);
+  CHECK(std::string(small) == "zero_size");
+  CHECK(format_error(e, nullptr, 0) == n);
+  // Level and PA when present; a PA of 0 is a real address.
+  const Error at0{Errc::overlap, VirtAddr(0x2000), PhysAddr(0), 0, "VPN[0]"};
+  format_error(at0, big, sizeof big);
+  CHECK_THAT(std::string(big), Catch::StartsWith("overlap at va 0x0000000000002000 pa 0x0000000000000000 level 0 (VPN[0]): "));
+  // constexpr: usable where a kernel has no libc.
+  constexpr std::size_t len = [] {
+    char b[8]{};
+    return format_error(make_error(Errc::not_mapped), b, sizeof b);
+  }();
+  static_assert(len > 8);
+}
+
+TEST_CASE("capability and attribute errors say which capability or option fixes them", "[errors]") {
+  test::Memory m;
+  auto rv = make_tree<riscv::Sv39>(m.arena);  // default caps: no Svpbmt
+  REQUIRE(rv.ok());
+  auto dev = map(*rv, m.arena, VirtAddr(0x1000'0000), PhysAddr(0x1000'0000), 0x1000, attrs::device_rw);
+  REQUIRE_FALSE(dev.ok());
+  CHECK(dev.error().code == Errc::unsupported_memtype);
+  CHECK(dev.error().has_level());
+  CHECK(dev.error().pa == PhysAddr(0x1000'0000));
+  CHECK_THAT(to_string(dev.error()), Catch::Contains("Caps::svpbmt") && Catch::Contains("--caps svpbmt"));
+
+  auto x32 = make_tree<x86::X86_32>(m.arena);
+  REQUIRE(x32.ok());
+  auto rw = map(*x32, m.arena, VirtAddr(0x40'0000), PhysAddr(0x40'0000), 0x1000, attrs::rw);
+  REQUIRE_FALSE(rw.ok());
+  CHECK(rw.error().code == Errc::unsupported_attrs);
+  CHECK_THAT(to_string(rw.error()), Catch::Contains("allow_implied_exec") && Catch::Contains("x86-pae"));
+
+  auto l4 = make_tree<x86::Long4>(m.arena);  // default caps: no PAT layout
+  REQUIRE(l4.ok());
+  auto wc = map(*l4, m.arena, VirtAddr(0x40'0000), PhysAddr(0x40'0000), 0x1000, Attrs{Perm::read | Perm::write, MemType::wc});
+  REQUIRE_FALSE(wc.ok());
+  CHECK_THAT(std::string(remedy(wc.error())), Catch::Contains("Caps::pat"));
+
+  auto a64 = make_tree<arm64::Vmsa4k48>(m.arena);
+  REQUIRE(a64.ok());
+  auto wc64 = map(*a64, m.arena, VirtAddr(0x40'0000), PhysAddr(0x40'0000), 0x1000, Attrs{Perm::read, MemType::wc});
+  REQUIRE_FALSE(wc64.ok());
+  CHECK_THAT(std::string(remedy(wc64.error())), Catch::Contains("normal_nc"));
+  // Errors without a hint fall back to the code's remedy.
+  auto z = unmap(*a64, m.arena, VirtAddr(0x40'0000), 0);
+  REQUIRE_FALSE(z.ok());
+  CHECK_FALSE(z.error().has_pa());
+  CHECK(std::string(remedy(z.error())) == remedy(Errc::zero_size));
+}
+
+TEST_CASE("Report::leaf_levels shows that x86 without page1g maps a GiB with 2 MiB pages", "[errors]") {
+  using F = x86::Long4;
+  // Intel SDM vol 3 4.5: a PDPTE (depth 1 of PML4, PDPT, PD, PT) maps 1 GiB only with 1-GByte
+  // pages; otherwise PD entries (depth 2) map 2 MiB each.
+  for (const bool page1g : {false, true}) {
+    test::Memory m;
+    auto t = make_tree<F>(m.arena, x86::Caps{.page1g = page1g});
+    REQUIRE(t.ok());
+    auto r = map(*t, m.arena, VirtAddr(0xffff'8880'0000'0000), PhysAddr(0x4000'0000), 1 << 30, kRwxg);
+    REQUIRE(r.ok());
+    CHECK(r->leaf_levels.has(1) == page1g);
+    CHECK(r->leaf_levels.has(2) == !page1g);
+    CHECK(r->leaves_changed == (page1g ? 1 : 512));
   }
 }

@@ -140,7 +140,7 @@ struct Walker {
               visitor.link(one, *child);
             }
           } else {
-            return malformed<D>(lo, PhysAddr{});
+            return malformed<D>(lo, Error::kNoPa);
           }
         }
         lo = run_hi;
@@ -310,7 +310,7 @@ Result<Translation<F>> translate_erased(const Tree<F>& tree, MemRef access, Virt
       return Error{c, c == Errc::not_mapped ? va : G::to_va(t), pa, c == Errc::not_mapped ? Error::kNoLevel : level_number<F>(L),
                    c == Errc::not_mapped ? nullptr : F::level_name(L)};
     };
-    if (e.kind == EntryKind::invalid) return fail(Errc::not_mapped, PhysAddr{});
+    if (e.kind == EntryKind::invalid) return fail(Errc::not_mapped, Error::kNoPa);
     if (e.kind == EntryKind::malformed) return fail(Errc::malformed_entry, e.addr);
     if (e.kind == EntryKind::leaf) {
       const std::uint64_t base = align_down(t, G::span(d));

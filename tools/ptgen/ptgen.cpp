@@ -478,53 +478,15 @@ struct Piece {
   std::uint64_t va = 0, pa = 0, size = 0;
 };
 
-/// The tables below the root that map() of one piece creates in an empty tree, counted from the
-/// alignment of the piece at each level, as the engine chooses leaves (ops.hpp map(): the
-/// largest leaf the format, the capabilities and opts.max_leaf_size allow, and the alignment of
-/// VA, PA and the remaining size). A table at depth d hangs under an entry at depth d - 1 that
-/// the piece touches and that no leaf of depth <= d - 1 covers. The leaves of depth <= d - 1 are
-/// those of the deepest such level k the piece may use (VA = PA modulo its span): they cover
-/// exactly [align_up(va, span k), align_down(end, span k)), every leaf of a shallower level
-/// lies inside that range, and nothing outside it is a leaf of depth <= d - 1. So the count is
-/// exact for a piece alone in an empty tree; a sum over pieces is an upper bound for all of them.
-template <class F>
-std::uint64_t tables_for_piece(const Piece& p, const typename F::Caps& caps, const Options& o) {
-  using G = Geometry<F>;
-  __extension__ typedef unsigned __int128 U;
-  if (p.size == 0) return 0;
-  const U lo = G::to_tree(VirtAddr(p.va));
-  const U top = U(G::kVaMask) + 1;
-  const U end = lo + p.size > top ? top : lo + p.size;
-  const std::uint64_t delta = G::to_tree(VirtAddr(p.va)) - p.pa;  // VA - PA, modulo 2^64
-  auto allowed = [&](std::size_t k) {
-    const std::uint64_t span = G::span(k);
-    return F::can_leaf(G::level(k), caps) && (o.max_leaf_size == 0 || span <= o.max_leaf_size) && delta % span == 0;
-  };
-  std::uint64_t n = 0;
-  for (std::size_t d = 1; d < G::kDepth; ++d) {
-    const U s = G::span(d - 1);
-    const U touched = (end - 1) / s - lo / s + 1;
-    U covered = 0;
-    for (std::size_t k = d; k-- > 0;) {
-      if (!allowed(k)) continue;
-      const U span = G::span(k);
-      const U a = (lo + span - 1) / span * span, b = end / span * span;
-      if (b > a) covered = (b - a) / s;
-      break;
-    }
-    n += std::uint64_t(touched - covered);
-  }
-  return n;
-}
-
-/// Table memory for maps of `pieces` (each counted alone: tables_for_piece summed, an upper
-/// bound) plus `extra` tables (splits), zeroed (so alignment padding in the image is 0), for
+/// Table memory for maps of `pieces` (the exact count, ptlib::table_budget over their VAs and
+/// PAs) plus `extra` tables (splits), zeroed (so alignment padding in the image is 0), for
 /// physical address `base`.
 template <class F>
 Image<F> make_image(std::uint64_t base, const std::vector<Piece>& pieces, std::uint64_t extra,
                     const typename F::Caps& caps, const Options& opts) {
-  std::uint64_t tables = extra;
-  for (const Piece& p : pieces) tables += tables_for_piece<F>(p, caps, opts);
+  std::vector<MapExtent> extents;
+  for (const Piece& p : pieces) extents.push_back(MapExtent{VirtAddr(p.va), PhysAddr(p.pa), p.size});
+  std::uint64_t tables = extra + table_budget<F>(std::span<const MapExtent>(extents), caps, opts);
   const std::uint64_t limit = std::uint64_t{1} << 32;
   const std::uint64_t bytes64 =
       tables > limit / Geometry<F>::table_bytes(Geometry<F>::kDepth > 1 ? 1 : 0) ? ~std::uint64_t{0}
@@ -543,19 +505,6 @@ Image<F> make_image(std::uint64_t base, const std::vector<Piece>& pieces, std::u
   }
   img.builder = *b;
   return img;
-}
-
-/// What to do about an error of the engine: the flag that helps, where there is one.
-template <class K>
-std::string error_hint(const Error& e, const Options& opts) {
-  if constexpr (kX86<K>) {
-    if (e.code == Errc::unsupported_attrs && !opts.allow_implied_exec)
-      return fmt::format(" ({} cannot forbid execution here: 32-bit paging has no NX bit, and PAE/4-level paging "
-                         "only with --caps nx; pass --allow-implied-exec to map it executable)",
-                         K::kName);
-  }
-  (void)e, (void)opts;
-  return {};
 }
 
 std::string map_error(const Request& r, const Error& e) {
@@ -670,9 +619,22 @@ int build_maps(const Args& a, const char* format, std::uint64_t base, const type
   std::vector<Piece> pieces;
   for (const auto& r : reqs) pieces.push_back(Piece{r.va, r.pa, r.size});
   Image<K> img = make_image<K>(base, pieces, 0, caps, opts);
-  for (const Request& r : reqs)
-    if (auto m = img.builder.map(VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs, opts); !m)
-      fail(map_error(r, m.error()) + error_hint<K>(m.error(), opts));
+  std::vector<std::string> notes;
+  for (const Request& r : reqs) {
+    auto m = img.builder.map(VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs, opts);
+    if (!m) fail(map_error(r, m.error()));
+    if constexpr (requires { caps.page1g; }) {
+      // A whole GiB at a GiB-congruent PA that got 2 MiB leaves: say why (x86 default caps).
+      constexpr std::uint64_t GiB = std::uint64_t{1} << 30;
+      const std::uint64_t first = (r.va + GiB - 1) & ~(GiB - 1);
+      if (!caps.page1g && opts.max_leaf_size == 0 && (r.va - r.pa) % GiB == 0 && first - r.va < r.size &&
+          r.size - (first - r.va) >= GiB)
+        notes.push_back(fmt::format("note   --map {}: 1 GiB pages are off (x86 Caps::page1g; pass --caps page1g "
+                                    "if the CPU has them): mapped with 2 MiB pages",
+                                    hex(r.va)));
+    }
+  }
+  for (const auto& n : notes) fmt::print("{}\n", n);
   report_build(a, format, img, reqs, nullptr);
   return 0;
 }
@@ -1000,7 +962,7 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
   }
   Image<K> img = make_image<K>(base, pieces, splits, caps, opts);
 
-  auto fail_at = [&](const Request& r, const Error& e) { fail(map_error(r, e) + error_hint<K>(e, opts)); };
+  auto fail_at = [&](const Request& r, const Error& e) { fail(map_error(r, e)); };
   auto find_req = [&](std::uint64_t va) -> const Request& {
     for (const Request& r : reqs)
       if (va >= r.va && va - r.va < r.size) return r;

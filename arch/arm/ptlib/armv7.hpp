@@ -204,7 +204,9 @@ struct Lpae {
       case MemType::normal_nc: e |= (Entry{detail::kIdxNormalNc} << detail::kAttrIndxShift) | detail::kShInner; break;
       case MemType::device: e |= Entry{detail::kIdxDevice} << detail::kAttrIndxShift; break;
       case MemType::wc:
-      case MemType::other: return make_error(Errc::unsupported_memtype);
+      case MemType::other:
+        return with_hint(make_error(Errc::unsupported_memtype),
+                         "ARMv7's MAIR0 (armv7::kMair0) has no write-combining type: use normal_nc");
     }
     if (!a.write()) e |= detail::kApReadOnly;
     if (a.user()) e |= detail::kApUser;

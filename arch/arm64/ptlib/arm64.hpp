@@ -229,7 +229,9 @@ struct Vmsa {
       case MemType::normal: idx = desc::kIdxNormal; break;
       case MemType::normal_nc: idx = desc::kIdxNormalNc; break;
       case MemType::device: idx = desc::kIdxDevice; break;
-      default: return make_error(Errc::unsupported_memtype);
+      default:
+        return with_hint(make_error(Errc::unsupported_memtype),
+                         "arm64's MAIR (arm64::kMair) has no write-combining type: use normal_nc");
     }
     e |= idx << desc::kAttrIndxShift;
     if (!kLpa2 && a.mem != MemType::device) e |= desc::kShInner;

@@ -85,8 +85,10 @@ struct SvFamily {
   static constexpr Result<Entry> leaf_proto(Level l, const LeafSettings& s, const Caps& c) {
     const Attrs& a = s.attrs;
     // R/W/X encodings, priv Table 4.5: W without R is reserved; all clear means "table".
-    if (a.write() && !a.read()) return make_error(Errc::unsupported_attrs);
-    if (!a.read() && !a.exec()) return make_error(Errc::unsupported_attrs);
+    if (a.write() && !a.read())
+      return with_hint(make_error(Errc::unsupported_attrs), "RISC-V has no write-only pages (W without R is reserved): add read");
+    if (!a.read() && !a.exec())
+      return with_hint(make_error(Errc::unsupported_attrs), "a RISC-V leaf needs read or exec (R = W = X = 0 means a table)");
     std::uint64_t e = pte::V | pte::A;
     if (a.read()) e |= pte::R;
     if (a.write()) e |= pte::W | pte::D;
@@ -97,7 +99,12 @@ struct SvFamily {
       case MemType::normal: break;
       case MemType::normal_nc:
       case MemType::device:
-        if (!Rv64 || !c.svpbmt) return make_error(Errc::unsupported_memtype);
+        if (!Rv64) return with_hint(make_error(Errc::unsupported_memtype), "Sv32 has no memory types (no Svpbmt): use normal");
+        if (!c.svpbmt)
+          return with_hint(make_error(Errc::unsupported_memtype),
+                           "device and normal_nc need Svpbmt: set Caps::svpbmt in make_tree's caps (ptgen --caps "
+                           "svpbmt; the CPU must implement Svpbmt, with menvcfg.PBMTE = 1), or map normal and rely "
+                           "on the PMAs");
         e |= (a.mem == MemType::device ? pte::kPbmtIo : pte::kPbmtNc) << pte::kPbmtShift;
         break;
       default: return make_error(Errc::unsupported_memtype);

@@ -159,14 +159,23 @@ struct Family {
     const Attrs& a = s.attrs;
     if (!can_leaf(l, c) || !a.read() || s.contiguous) return make_error(Errc::unsupported_attrs);
     const bool xd = has_xd(c);
-    if (!a.exec() && !xd && !s.allow_implied_exec) return make_error(Errc::unsupported_attrs);
+    if (!a.exec() && !xd && !s.allow_implied_exec)
+      return with_hint(make_error(Errc::unsupported_attrs),
+                       K == Kind::legacy32
+                           ? "x86-32 paging has no NX bit: ask for exec, pass Options::allow_implied_exec (ptgen "
+                             "--allow-implied-exec), or use x86-pae"
+                           : "without Caps::nx (EFER.NXE) pages cannot forbid exec: set Caps::nx (ptgen --caps "
+                             "nx), ask for exec, or pass Options::allow_implied_exec (ptgen --allow-implied-exec)");
     // PAT entry = PAT*4 + PCD*2 + PWT (Table 11-11). ptlib uses entries 0..3 only, so it never
     // sets the PAT bit itself (bit 7 of a PTE, bit 12 of a large leaf); decode reads all eight.
     std::uint64_t e = pte::P | pte::A;
     switch (a.mem) {
       case MemType::normal: break;                                 // PAT0: WB
       case MemType::wc:                                            // PAT1: WC with kPatMsr only
-        if (!c.pat) return make_error(Errc::unsupported_memtype);
+        if (!c.pat)
+          return with_hint(make_error(Errc::unsupported_memtype),
+                           "wc needs the PAT MSR to hold x86::kPatMsr: write it at boot and set Caps::pat (ptgen "
+                           "--caps pat)");
         e |= pte::PWT;
         break;
       case MemType::normal_nc: e |= pte::PCD; break;               // PAT2: UC-
