@@ -26,6 +26,8 @@ PTLIB_HOST_FUNC std::string to_string(const Attrs& a) {
     case MemType::wc: flags += flags.empty() ? "wc" : ",wc"; break;
     case MemType::other: flags += flags.empty() ? "other" : ",other"; break;
   }
+  // A family's extension (arm64::Ext, x86::Ext, ...): its packed bits, for logs and dumps.
+  if (!a.ext.empty()) flags += fmt::format("{}ext:{:#x}", flags.empty() ? "" : ",", a.ext.value);
   return flags.empty() ? s : s + " " + flags;
 }
 
