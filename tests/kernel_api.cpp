@@ -503,3 +503,122 @@ TEMPLATE_LIST_TEST_CASE("every extension value reads back as set, through the en
   CHECK(bad.error().code == Errc::unsupported_attrs);
   CHECK_THAT(std::string(remedy(bad.error())), Catch::Contains("another family"));
 }
+
+// ==============================================================================================
+// modify(): a mutate-by-callback range walk (ptlib/apply.hpp).
+// ==============================================================================================
+
+namespace {
+/// A block (where the format has one at the level above pages) and 8 pages after it.
+template <class F>
+void block_and_pages(Space<F>& s, PhysAddr pa) {
+  using G = Geometry<F>;
+  const std::uint64_t B = G::span(G::kDepth - 2);
+  Options o;
+  o.contiguous = false;
+  REQUIRE(map(s.tree, s.m.arena, s.va(), pa, B, kRwxg, o).ok());
+  REQUIRE(map(s.tree, s.m.arena, s.va(B), pa + B, 8 * G::kPageSize, kRwxg, o).ok());
+}
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("modify() changes each leaf as protect()/unmap() of it would, splitting at the range's edges",
+                        "[modify]", test::EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  const std::uint64_t B = G::span(G::kDepth - 2), P = G::kPageSize;
+  const PhysAddr pa(std::uint64_t{1} << 30);
+  const Attrs kRxg{Perm::read | Perm::exec | Perm::global};
+  CAPTURE(F::kName);
+  for (const Live live : {Live::offline, Live::break_before_make}) {
+    Space<F> got, want;
+    block_and_pages(got, pa);
+    block_and_pages(want, pa);
+    Options o;
+    o.live = live;
+    o.contiguous = false;
+    // The range: the second half of the block and the first 4 pages. The callback: the block (or
+    // the pages that stand for it) read-only; of the 4 pages, even ones unmapped, odd ones read-only.
+    std::vector<Leaf<F>> seen;
+    auto fn = [&](const Leaf<F>& l) {
+      seen.push_back(l);
+      if (l.pa < pa + B) return Change::set(kRxg);
+      return ((l.pa - (pa + B)) / P) % 2 == 0 ? Change::remove() : Change::set(kRxg);
+    };
+    test::Recorder rec;
+    auto r = modify(got.tree, got.m.arena, got.va(B / 2), B / 2 + 4 * P, fn, o, rec);
+    REQUIRE(r.ok());
+    // The oracle: protect() and unmap() of the same pieces.
+    REQUIRE(protect(want.tree, want.m.arena, want.va(B / 2), B / 2, kRxg, o).ok());
+    for (std::uint64_t k = 0; k < 4; ++k) {
+      auto w = k % 2 == 0 ? unmap(want.tree, want.m.arena, want.va(B + k * P), P, o)
+                          : protect(want.tree, want.m.arena, want.va(B + k * P), P, kRxg, o);
+      REQUIRE(w.ok());
+    }
+    CHECK(test::leaves(got.tree, got.m.arena) == test::leaves(want.tree, want.m.arena));
+    CHECK(got.m.arena.tables_in_use() == want.m.arena.tables_in_use());
+    CHECK(r->leaves_changed >= 4);
+    if (live != Live::offline) CHECK(rec.count(test::Recorder::Event::invalidate) > 0);
+    // The callback saw whole leaves, in VA order, the first one reaching below the range when it
+    // is a block (the dry run and the writing walk each ask: the same leaf is seen again).
+    REQUIRE_FALSE(seen.empty());
+    CHECK(seen.front().va <= got.va(B / 2));
+    for (std::size_t k = 1; k < seen.size(); ++k)
+      if (seen[k].va <= seen[k - 1].va) CHECK(seen[k].va >= got.va(B / 2) - B);  // a new pass started
+    std::vector<PhysAddr> scratch(64);
+    CHECK(validate(got.tree, got.m.arena, ValidateOptions{}, scratch).ok());
+  }
+}
+
+TEMPLATE_LIST_TEST_CASE("modify() has no partial success: an answer the format refuses, or no memory, changes nothing",
+                        "[modify]", test::EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  const std::uint64_t B = G::span(G::kDepth - 2), P = G::kPageSize;
+  const PhysAddr pa(std::uint64_t{1} << 30);
+  CAPTURE(F::kName);
+  for (const Live live : {Live::offline, Live::refuse, Live::break_before_make}) {
+    CAPTURE(int(live));
+    Space<F> s;
+    block_and_pages(s, pa);
+    Options o;
+    o.live = live;
+    const auto before = s.m.snapshot();
+    test::Recorder rec;
+    // Every leaf but the last read-only (a split of the block on the way), the last one without
+    // read or exec, which no format can express: refused, with its VA; nothing written.
+    const PhysAddr last = pa + B + 7 * P;
+    auto bad = modify(s.tree, s.m.arena, s.va(B / 2), B / 2 + 8 * P, [&](const Leaf<F>& l) {
+      return l.pa == last ? Change::set(Attrs{Perm::none}) : Change::set(attrs::rx);
+    }, o, rec);
+    REQUIRE_FALSE(bad.ok());
+    if (bad.error().code == Errc::needs_break_before_make) {  // Live::refuse: splitting a live block (Arm)
+      CHECK(live == Live::refuse);
+      CHECK(bad.error().va == s.va(B / 2));
+    } else {
+      CHECK(bad.error().code == Errc::unsupported_attrs);
+      CHECK(bad.error().va == s.va(B + 7 * P));
+    }
+    CHECK(s.m.snapshot() == before);
+    CHECK(rec.events.empty());
+    // Splitting the block needs a table; an arena with no room refuses before any write and
+    // says how many tables were missing.
+    if (live == Live::offline && F::can_leaf(G::level(G::kDepth - 2), s.tree.caps)) {
+      test::Memory probe;
+      auto pt = make_tree<F>(probe.arena, s.tree.caps);
+      REQUIRE(pt.ok());
+      auto k = plan(*pt, probe.arena, op::Map{s.va(), pa, B, kRwxg});
+      REQUIRE(k.ok());
+      test::Memory full(pool_bytes<F>(*k));  // the root and exactly the block's tables
+      auto t = make_tree<F>(full.arena, s.tree.caps);
+      REQUIRE(t.ok());
+      REQUIRE(map(*t, full.arena, s.va(), pa, B, kRwxg).ok());
+      const auto fb = full.snapshot();
+      auto oom = modify(*t, full.arena, s.va(P), P, [](const Leaf<F>&) { return Change::remove(); }, o, rec);
+      REQUIRE_FALSE(oom.ok());
+      CHECK(oom.error().code == Errc::out_of_memory);
+      CHECK(oom.error().tables_needed == 1);
+      CHECK(oom.error().tables_available == 0);
+      CHECK(full.snapshot() == fb);
+    }
+  }
+}

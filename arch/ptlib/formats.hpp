@@ -43,7 +43,9 @@ using AllFormats = std::tuple<
   EXTERN template Validation detail::validate_erased<F>(const Tree<F>&, MemRef, const ValidateOptions&,      \
                                                         std::span<PhysAddr>);                \
   EXTERN template Result<Tree<F>> detail::copy_into_new_root<F, MemRef, MemRef>(                            \
-      const Tree<F>&, MemRef&, MemRef&, std::uint64_t, std::uint64_t, std::size_t);
+      const Tree<F>&, MemRef&, MemRef&, std::uint64_t, std::uint64_t, std::size_t);                            \
+  EXTERN template Result<Report> detail::modify_erased<F>(const Tree<F>&, MemRef, VirtAddr, std::uint64_t,      \
+                                                          detail::ChangeFn<F>, const Options&, SyncRef);
 
 // With PTLIB_COMPILED_ENGINE (set by the ptlib-engine dependency), code that includes this header
 // links the engine compiled once per format instead of instantiating it in every translation unit.

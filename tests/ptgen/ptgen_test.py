@@ -328,6 +328,16 @@ def bad(work, kernels, wx_kernel):
         ]
     for what, args, words in cases:
         one_line_error(f"bad input '{what}'", args, words)
+    # dump --check-wx: validate()'s W^X audit lists each writable+executable leaf entry (2 rwx pages).
+    wximg = work / "wx-audit.bin"
+    run(["build", "--image", wximg] + base + ["--map", "0x1000:0x80001000:8K:rwx,g", "--map", "0x10000:0x80010000:4K:rw-,g"])
+    audit = run(["dump", "--image", wximg, "--check-wx"] + base)
+    lines = [l for l in audit.stdout.splitlines() if l.startswith("# W+X ")]
+    check("# W^X: 2 writable+executable leaf entries" in audit.stdout and len(lines) == 2
+          and "0x0000000000001000" in lines[0] and "0x0000000000002000" in lines[1],
+          f"dump --check-wx: {audit.stdout!r}")
+    js = json.loads(run(["dump", "--image", wximg, "--check-wx", "--json"] + base).stdout or "{}")
+    check(js.get("wx") == ["0x0000000000001000", "0x0000000000002000"], f"dump --check-wx --json: {js.get('wx')!r}")
     # x86 without page1g maps a whole GiB with 2 MiB pages and says so; with it, one 1 GiB page.
     giga = ["build", "--format", "x86-64-l4", "--base", "0x100000", "--map", "0xffff888000000000:0x40000000:1G:rw-,g"]
     off = run(giga + ["--image", work / "giga.bin"])

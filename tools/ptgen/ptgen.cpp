@@ -42,7 +42,8 @@ constexpr const char* kUsage = R"(usage: ptgen COMMAND [options]
         [--caps LIST] [--ttbr1] [--image out.bin] [--json out.json]
                                             tables for physical address PA, root first
   dump --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json]
-                                            merged ranges: VA range -> PA, size, leaves, level, attributes
+       [--check-wx]                         merged ranges: VA range -> PA, size, leaves, level, attributes;
+                                            --check-wx: every writable+executable leaf (W^X audit)
   diff --format F A.bin B.bin --base PA [--base-b PA] [--root PA] [--root-b PA] [--caps LIST] [--ttbr1]
        [--build out.json] [--json]          what two images map differently (exit 1 when they differ)
   translate --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json] VA...
@@ -1124,13 +1125,36 @@ template <class F>
 int cmd_dump(const Args& a) {
   const Loaded<F> l = load<F>(a, a.need("image"), "base", "root");
   const std::vector<DumpRange> ranges = ranges_of(l);
+  // --check-wx: validate()'s W^X audit, one finding per writable+executable leaf entry (the
+  // image already validated, so one pass with room for every table).
+  std::vector<Finding> wx;
+  if (a.flag("check-wx")) {
+    auto collect = [&](const Finding& f) { wx.push_back(f); };
+    ValidateOptions vo;
+    vo.allow_empty_tables = true;
+    vo.check_wx = true;
+    vo.report_to(collect);
+    std::vector<PhysAddr> scratch(l.check.tables + 1);
+    auto access = l.access;
+    (void)ptlib::validate(l.tree, access, vo, std::span<PhysAddr>(scratch));
+  }
   if (a.flag("json")) {
-    std::string s = fmt::format("{{\"format\": {}, \"ttbr1\": {}, \"root\": \"{}\", \"tables\": {}, \"leaves\": {}, \"ranges\": [",
+    std::string s = fmt::format("{{\"format\": {}, \"ttbr1\": {}, \"root\": \"{}\", \"tables\": {}, \"leaves\": {}, ",
                                 json_str(F::kName), F::kVaRule == VaRule::high && kArm64<F> ? "true" : "false",
                                 hex(l.tree.root.value), l.check.tables, l.check.leaves);
+    if (a.flag("check-wx")) {
+      s += "\"wx\": [";
+      for (std::size_t i = 0; i < wx.size(); ++i) s += fmt::format("{}\"{}\"", i ? ", " : "", hex(wx[i].va.value));
+      s += "], ";
+    }
+    s += "\"ranges\": [";
     for (std::size_t i = 0; i < ranges.size(); ++i) s += (i ? ",\n  " : "\n  ") + range_json(ranges[i]);
     fmt::print("{}\n]}}\n", s);
     return 0;
+  }
+  if (a.flag("check-wx")) {
+    fmt::print("# W^X: {} writable+executable leaf entr{}\n", wx.size(), wx.size() == 1 ? "y" : "ies");
+    for (const Finding& f : wx) fmt::print("# W+X  {}\n", to_string(f));
   }
   fmt::print("# {}{} root {}: {} tables, {} leaves, {} ranges\n", F::kName, F::kVaRule == VaRule::high ? " TTBR1" : "",
              hex(l.tree.root.value), l.check.tables, l.check.leaves, ranges.size());
@@ -1325,7 +1349,7 @@ int run(int argc, char** argv) {
                      {"page-only", "no-contig", "allow-wx", "ttbr1", "map-no-map", "allow-implied-exec"},
                      {"map"},
                      false}},
-      {"dump", Spec{with(reader, {"image", "build"}), {"json", "ttbr1"}, {}, false}},
+      {"dump", Spec{with(reader, {"image", "build"}), {"json", "ttbr1", "check-wx"}, {}, false}},
       {"translate", Spec{with(reader, {"image", "build"}), {"json", "ttbr1"}, {}, true}},
       {"diff", Spec{with(reader, {"base-b", "root-b", "build"}), {"json", "ttbr1"}, {}, true}},
   };
