@@ -90,6 +90,8 @@ constexpr ExtFields unpack_ext(ExtBits e) {
   return ExtFields{Share(e.field(0, 2)), std::uint8_t(e.field(2, 4)), Accessed(e.field(6, 1)), Dirty(e.field(7, 2)),
                    std::uint8_t(e.field(9, 8))};
 }
+/// The fields of an extension if it carries `tag`, else all defaults (each family's ext_of()).
+constexpr ExtFields fields_of(ExtBits e, unsigned tag) { return e.tag() == tag ? unpack_ext(e) : ExtFields{}; }
 
 /// Accessed/dirty policy as bits (x86 and RISC-V A/D): A, and D for a leaf writable or not.
 constexpr bool accessed_bit(const ExtFields& f) { return f.accessed == Accessed::set; }

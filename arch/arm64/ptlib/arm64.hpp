@@ -180,8 +180,7 @@ constexpr Attrs with(Attrs a, const Ext& e) {
 }
 /// The arm64 extension of `a` (all presets when it has none).
 constexpr Ext ext_of(const Attrs& a) {
-  if (a.ext.tag() != kExtTag) return {};
-  const ExtFields f = unpack_ext(a.ext);
+  const ExtFields f = fields_of(a.ext, kExtTag);
   return Ext{f.share, AttrIndex(f.index), f.software};
 }
 

@@ -59,8 +59,7 @@ constexpr Attrs with(Attrs a, const Ext& e) {
 }
 /// The RISC-V extension of `a` (all defaults when it has none).
 constexpr Ext ext_of(const Attrs& a) {
-  if (a.ext.tag() != kExtTag) return {};
-  const ExtFields f = unpack_ext(a.ext);
+  const ExtFields f = fields_of(a.ext, kExtTag);
   return Ext{f.accessed, f.dirty, f.software};
 }
 

@@ -144,8 +144,7 @@ constexpr Attrs with(Attrs a, const Ext& e) {
 }
 /// The x86 extension of `a` (all defaults when it has none).
 constexpr Ext ext_of(const Attrs& a) {
-  if (a.ext.tag() != kExtTag) return {};
-  const ExtFields f = unpack_ext(a.ext);
+  const ExtFields f = fields_of(a.ext, kExtTag);
   return Ext{f.accessed, f.dirty, PatIndex(f.index), f.software};
 }
 
