@@ -100,7 +100,7 @@ void register_format() {
     });
     if constexpr (std::is_same_v<F, x86::Long4> || std::is_same_v<F, arm64::Vmsa4k48>) {
       const std::size_t bytes = G::table_bytes(0) + std::size_t(tables - 1) * G::table_bytes(1);
-      reg(name<F>("Baseline/memset_W1"), [bytes](benchmark::State& st) { memset_baseline(st, bytes); });
+      reg(name<F>("Baseline/memset_W1"), [=](benchmark::State& st) { memset_baseline(st, bytes); });
       reg(name<F>("Baseline/pte_loop_W1"), [](benchmark::State& st) { pte_loop_baseline<F>(st); });
     }
   }

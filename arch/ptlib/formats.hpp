@@ -47,11 +47,31 @@ using AllFormats = std::tuple<
   EXTERN template Result<Report> detail::modify_erased<F>(const Tree<F>&, MemRef, VirtAddr, std::uint64_t,      \
                                                           detail::ChangeFn<F>, const Options&, SyncRef);
 
+/// The TTBR1 (upper VA range) counterparts of the named arm64 formats: the same descriptors
+/// and levels, translating [2^64 - 2^VaBits, 2^64). Compiled into the engine library too (the C
+/// API offers them as formats of their own; their names carry a "-ttbr1" suffix there).
+namespace arm64 {
+using Vmsa4k39Ttbr1 = Vmsa<Granule::k4K, 39, VaRule::high>;
+using Vmsa4k48Ttbr1 = Vmsa<Granule::k4K, 48, VaRule::high>;
+using Vmsa4k52Ttbr1 = Vmsa<Granule::k4K, 52, VaRule::high>;
+using Vmsa16k47Ttbr1 = Vmsa<Granule::k16K, 47, VaRule::high>;
+using Vmsa16k48Ttbr1 = Vmsa<Granule::k16K, 48, VaRule::high>;
+using Vmsa16k52Ttbr1 = Vmsa<Granule::k16K, 52, VaRule::high>;
+using Vmsa64k42Ttbr1 = Vmsa<Granule::k64K, 42, VaRule::high>;
+using Vmsa64k48Ttbr1 = Vmsa<Granule::k64K, 48, VaRule::high>;
+using Vmsa64k52Ttbr1 = Vmsa<Granule::k64K, 52, VaRule::high>;
+}  // namespace arm64
+#define PTLIB_FOR_EACH_TTBR1_FORMAT(X)                                                           \
+  X(arm64::Vmsa4k39Ttbr1) X(arm64::Vmsa4k48Ttbr1) X(arm64::Vmsa4k52Ttbr1)                        \
+  X(arm64::Vmsa16k47Ttbr1) X(arm64::Vmsa16k48Ttbr1) X(arm64::Vmsa16k52Ttbr1)                     \
+  X(arm64::Vmsa64k42Ttbr1) X(arm64::Vmsa64k48Ttbr1) X(arm64::Vmsa64k52Ttbr1)
+
 // With PTLIB_COMPILED_ENGINE (set by the ptlib-engine dependency), code that includes this header
 // links the engine compiled once per format instead of instantiating it in every translation unit.
 #if defined(PTLIB_COMPILED_ENGINE)
 #define PTLIB_EXTERN_ENGINE(F) PTLIB_ENGINE_INSTANCES(extern, F)
 PTLIB_FOR_EACH_FORMAT(PTLIB_EXTERN_ENGINE)
+PTLIB_FOR_EACH_TTBR1_FORMAT(PTLIB_EXTERN_ENGINE)
 #undef PTLIB_EXTERN_ENGINE
 #endif
 

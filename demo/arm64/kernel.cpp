@@ -5,7 +5,7 @@
 // low half (phase 1's identity map, then an empty user tree) and TTBR1_EL1 for the kernel half
 // (linear map of RAM, the image at the layout's image VA, the UART at the fixmap).
 //
-// Sources: Arm ARM DDI 0487K.a (see cpu.hpp for the instructions and registers); layouts: ptlib's
+// Sources: Arm ARM DDI 0487K.a (see <ptlib/cpu/arm64.hpp> for the instructions and registers); layouts: ptlib's
 // arm64::layout<48|52>() (Documentation/arch/arm64/memory.rst), demo_layout() below for smaller
 // VAs; QEMU hw/arm/virt.c memory map (RAM at 0x40000000, PL011 UART0 at 0x09000000).
 #include <array>
@@ -20,6 +20,7 @@
 #include "cpu.hpp"
 
 using namespace demo::arm64;
+namespace cpu = ptlib::arm64::cpu;
 
 #ifndef DEMO_TEST_NAME
 #error "DEMO_TEST_NAME (the verdict's name) is set by demo/arm64/meson.build"
@@ -63,11 +64,6 @@ using HighOf = ptlib::arm64::Vmsa<Low::kGranule, ptlib::Geometry<Low>::kVaBits, 
 
 /// ID_AA64MMFR0_EL1.PARange (Arm ARM D19.2) in bits; TCR_EL1.IPS never exceeds it.
 constinit unsigned g_pa_bits = 48;
-unsigned pa_range_bits(u64 mmfr0) {
-  constexpr unsigned kBits[] = {32, 36, 40, 42, 44, 48, 52};
-  const unsigned r = unsigned(mmfr0 & 0xf);
-  return r < 7 ? kBits[r] : 52;
-}
 
 // The probe protocol with arm64_trap(): arm, access, disarm. A data or instruction abort while
 // armed is recorded; the access is skipped (a fetch returns to the probe's caller).
@@ -112,34 +108,30 @@ struct Hooks {
     o.pa_bits = g_pa_bits < Low::kPaBits ? g_pa_bits : Low::kPaBits;
     return ptlib::arm64::split_regs(s.trees, 0, o);
   }
-  /// Phase 1: MMU on. Phase 2 (already on, running at the image VA, which both spaces map the
-  /// same way): new TTBR0/TTBR1 + TLB flush. (On hardware, replace TTBR1 from the identity map
-  /// with TTBR1 walks off, as Linux does, to avoid TLB conflicts between the two trees.)
+  /// Phase 1: MMU on (cpu::enable_mmu). Phase 2 (already on, running at the image VA, which
+  /// both spaces map the same way): new TTBR0/TTBR1 + TLB flush (cpu::switch_tables; its
+  /// comment says what hardware needs beyond QEMU).
   static bool activate(const demo::Split<Low, High>& s) {
     auto r = regs(s);
     if (!r) return false;
-    if (!(DEMO_MRS(sctlr_el1) & 1U)) {
-      mmu_on(r->mair, r->tcr, r->ttbr0, r->ttbr1);
-    } else {
-      dsb_ish();
-      DEMO_MSR(ttbr0_el1, r->ttbr0);
-      DEMO_MSR(ttbr1_el1, r->ttbr1);
-      isb();
-      tlb_flush_all();
-    }
-    return (DEMO_MRS(sctlr_el1) & 1U) && DEMO_MRS(tcr_el1) == r->tcr;
+    if (!(cpu::read_sctlr_el1() & cpu::kSctlrM)) return cpu::enable_mmu(*r).ok();
+    cpu::switch_tables(*r);
+    return cpu::read_tcr_el1() == r->tcr;
   }
   static std::size_t read_back(const demo::Split<Low, High>& s, demo::Reg* out) {
     auto r = regs(s);
     const ptlib::arm64::SplitRegs w = r ? *r : ptlib::arm64::SplitRegs{};
-    out[0] = {"TTBR0_EL1 (ptlib::arm64::split_regs)", w.ttbr0, DEMO_MRS(ttbr0_el1)};
-    out[1] = {"TTBR1_EL1", w.ttbr1, DEMO_MRS(ttbr1_el1)};
-    out[2] = {"TCR_EL1", w.tcr, DEMO_MRS(tcr_el1)};
-    out[3] = {"MAIR_EL1", w.mair, DEMO_MRS(mair_el1)};
+    out[0] = {"TTBR0_EL1 (ptlib::arm64::split_regs)", w.ttbr0, cpu::read_ttbr0_el1()};
+    out[1] = {"TTBR1_EL1", w.ttbr1, cpu::read_ttbr1_el1()};
+    out[2] = {"TCR_EL1", w.tcr, cpu::read_tcr_el1()};
+    out[3] = {"MAIR_EL1", w.mair, cpu::read_mair_el1()};
     return 4;
   }
 
-  using Sync = TlbSync<Low::kPageShift>;
+  using Sync = cpu::TlbSync<Low>;
+  /// ASID 0: TTBR0_EL1's (split_regs with the default ASID, TCR_EL1.A1 = 0).
+  static void flush_address_space() { cpu::invalidate_asid(0); }
+  static void flush_page_in_address_space(std::uintptr_t va) { cpu::invalidate_va(va, 0); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset);
   static void on_high() {
@@ -185,7 +177,7 @@ struct Hooks {
     for (u64 va : probes) {
       u64 hw = 0;
       auto t = s.translate(access, VirtAddr(va));
-      agree = agree && t && hw_translate(va, hw) && hw == t->pa.value;
+      agree = agree && t && cpu::translate_read(va, hw) && hw == t->pa.value;
     }
     demo::check(agree, "AT S1E1R (the CPU's walk) gives ptlib translate()'s PA: text, rodata, bss, linear map, UART");
     // TLB maintenance: a permission downgrade and an unmap that releases no table (scratch RAM in
@@ -252,8 +244,8 @@ template <class Low>
 
 extern "C" [[noreturn]] void arm64_main() {
   demo::g_dev[0] = kUartPa;
-  const u64 mmfr0 = DEMO_MRS(id_aa64mmfr0_el1), mmfr2 = DEMO_MRS(id_aa64mmfr2_el1);
-  g_pa_bits = pa_range_bits(mmfr0);
+  const u64 mmfr0 = cpu::read_id_aa64mmfr0_el1(), mmfr2 = cpu::read_id_aa64mmfr2_el1();
+  g_pa_bits = cpu::pa_range_bits(mmfr0);
   demo::puts("ID_AA64MMFR0_EL1=");
   demo::put_hex(mmfr0);
   demo::puts(" ID_AA64MMFR2_EL1=");

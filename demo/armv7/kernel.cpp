@@ -23,6 +23,7 @@
 #pragma GCC visibility push(hidden)
 
 #include <ptlib/armv7_boot.hpp>
+#include <ptlib/cpu/armv7.hpp>
 
 #include "boot.hpp"
 #include "downgrade.hpp"
@@ -42,33 +43,16 @@ using Space = demo::Split<Low, High>;
 
 constexpr u64 kUartPa = 0x0900'0000;
 
+namespace cpu = ptlib::armv7::cpu;
+
+// Fault status and address registers for the trap handler (B4.1.52 DFSR, B4.1.96 IFSR,
+// B4.1.52 DFAR, B4.1.87 IFAR).
 #define CP15_READ(crn, opc1, crm, opc2)                                                  \
   ({                                                                                     \
     u32 v_;                                                                              \
     asm volatile("mrc p15, " #opc1 ", %0, " #crn ", " #crm ", " #opc2 : "=r"(v_)::"memory"); \
     v_;                                                                                  \
   })
-#define CP15_WRITE(crn, opc1, crm, opc2, v) \
-  asm volatile("mcr p15, " #opc1 ", %0, " #crn ", " #crm ", " #opc2 ::"r"(u32(v)) : "memory")
-
-u32 sctlr() { return CP15_READ(c1, 0, c0, 0); }
-u32 ttbcr() { return CP15_READ(c2, 0, c0, 2); }
-u64 ttbr0() {
-  u64 v;
-  asm volatile("mrrc p15, 0, %Q0, %R0, c2" : "=r"(v)::"memory");
-  return v;
-}
-u64 ttbr1() {
-  u64 v;
-  asm volatile("mrrc p15, 1, %Q0, %R0, c2" : "=r"(v)::"memory");
-  return v;
-}
-void set_ttbrs(u64 t0, u64 t1) {
-  asm volatile("mcrr p15, 0, %Q0, %R0, c2\n mcrr p15, 1, %Q1, %R1, c2\n isb" ::"r"(t0), "r"(t1) : "memory");
-}
-void tlb_flush_all() {
-  asm volatile("dsb ishst\n mcr p15, 0, %0, c8, c3, 0\n dsb ish\n isb" ::"r"(0) : "memory");  // TLBIALLIS
-}
 
 // The probe protocol with armv7_trap(): arm, access, disarm.
 constinit volatile bool g_armed = false, g_hit = false, g_write = false, g_exec = false;
@@ -97,51 +81,29 @@ struct Hooks {
   static Caps caps() { return {}; }
   static ptlib::Attrs device_attrs(const Caps&) { return ptlib::attrs::device_rw; }
 
-  /// Phase 1: MAIR0/1, TTBCR, TTBR0/1, MMU on. Phase 2 (running at the image VA, which both
-  /// spaces map the same way): new TTBR0/TTBR1 + TLB flush.
+  /// Phase 1: MMU on (cpu::enable_mmu). Phase 2 (running at the image VA, which both spaces
+  /// map the same way): new TTBR0/TTBR1 + TLB flush (cpu::switch_tables).
   static bool activate(const Space& s) {
     auto r = ptlib::armv7::split_regs(s.trees);
     if (!r) return false;
-    if (!(sctlr() & 1U)) {
-      CP15_WRITE(c10, 0, c2, 0, r->mair0);
-      CP15_WRITE(c10, 0, c2, 1, r->mair1);
-      CP15_WRITE(c2, 0, c0, 2, r->ttbcr);
-      set_ttbrs(r->ttbr0, r->ttbr1);
-      asm volatile("mcr p15, 0, %0, c8, c7, 0\n dsb\n isb" ::"r"(0) : "memory");  // TLBIALL
-      CP15_WRITE(c1, 0, c0, 0, sctlr() | 1U | (1U << 2) | (1U << 12));
-      asm volatile("isb" ::: "memory");
-    } else {
-      asm volatile("dsb ish" ::: "memory");
-      set_ttbrs(r->ttbr0, r->ttbr1);
-      tlb_flush_all();
-    }
-    return (sctlr() & 1U) && ttbcr() == r->ttbcr;
+    if (!(cpu::read_sctlr() & cpu::kSctlrM)) return cpu::enable_mmu(*r).ok();
+    cpu::switch_tables(*r);
+    return cpu::read_ttbcr() == r->ttbcr;
   }
   static std::size_t read_back(const Space& s, demo::Reg* out) {
     auto r = ptlib::armv7::split_regs(s.trees);
     const ptlib::armv7::SplitRegs w = r ? *r : ptlib::armv7::SplitRegs{};
-    out[0] = {"TTBR0 (ptlib::armv7::split_regs)", w.ttbr0, ttbr0()};
-    out[1] = {"TTBR1", w.ttbr1, ttbr1()};
-    out[2] = {"TTBCR", w.ttbcr, ttbcr()};
-    out[3] = {"MAIR0", w.mair0, CP15_READ(c10, 0, c2, 0)};
+    out[0] = {"TTBR0 (ptlib::armv7::split_regs)", w.ttbr0, cpu::read_ttbr0()};
+    out[1] = {"TTBR1", w.ttbr1, cpu::read_ttbr1()};
+    out[2] = {"TTBCR", w.ttbcr, cpu::read_ttbcr()};
+    out[3] = {"MAIR0", w.mair0, cpu::read_mair0()};
     return 4;
   }
 
-  /// publish = DSB ISHST; invalidate = TLBIMVAAIS per 4 KiB page (TLBIALLIS for large ranges),
-  /// then DSB ISH + ISB.
-  struct Sync {
-    void publish() { asm volatile("dsb ishst" ::: "memory"); }
-    void invalidate(ptlib::VirtAddr va, u64 size) {
-      asm volatile("dsb ishst" ::: "memory");
-      if (size > 64 * 4096) {
-        asm volatile("mcr p15, 0, %0, c8, c3, 0" ::"r"(0) : "memory");
-      } else {
-        for (u64 off = 0; off < size; off += 4096)
-          asm volatile("mcr p15, 0, %0, c8, c3, 3" ::"r"(u32(va.value + off) & ~0xfffU) : "memory");
-      }
-      asm volatile("dsb ish\n isb" ::: "memory");
-    }
-  };
+  using Sync = cpu::TlbSync;  // DSB ISHST; TLBIMVAAIS per page / TLBIALLIS, BPIALLIS, DSB ISH, ISB
+  /// ASID 0: TTBR0's (split_regs with the default ASID, TTBCR.A1 = 0).
+  static void flush_address_space() { cpu::invalidate_asid(0); }
+  static void flush_page_in_address_space(std::uintptr_t va) { cpu::invalidate_va(u32(va), 0); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset);
   static void on_high();
@@ -191,11 +153,9 @@ struct Hooks {
                           layout().fixmap.base.value};
     bool agree = true;
     for (u64 va : probes) {
-      u64 par;
-      asm volatile("mcr p15, 0, %1, c7, c8, 0\n isb\n mrrc p15, 0, %Q0, %R0, c7" : "=r"(par) : "r"(u32(va)) : "memory");
+      u64 hw = 0;
       auto t = s.translate(access, ptlib::VirtAddr(va));
-      const u64 hw = (par & 0xff'ffff'f000ULL) | (va & 0xfffU);
-      agree = agree && t && !(par & 1U) && hw == t->pa.value;
+      agree = agree && t && cpu::translate_read(u32(va), hw) && hw == t->pa.value;
     }
     demo::check(agree, "ATS1CPR (the CPU's walk) gives ptlib translate()'s PA: text, rodata, bss, linear map, UART");
     // TLB maintenance: a permission downgrade and an unmap that releases no table (scratch RAM in
@@ -213,8 +173,7 @@ extern "C" char vectors[], __exc_stack_top[];
 void Hooks::continue_at(void (*fn)(), std::uintptr_t offset) { demo_continue_at(fn, offset); }
 /// At the high VA: vectors and the abort/undef stack there (PC-relative addresses = VAs now).
 void Hooks::on_high() {
-  CP15_WRITE(c12, 0, c0, 0, reinterpret_cast<std::uintptr_t>(vectors));
-  asm volatile("isb" ::: "memory");
+  asm volatile("mcr p15, 0, %0, c12, c0, 0\n isb" ::"r"(reinterpret_cast<std::uintptr_t>(vectors)) : "memory");  // VBAR
   armv7_set_exc_stack(reinterpret_cast<std::uintptr_t>(__exc_stack_top));
 }
 

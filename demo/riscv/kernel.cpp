@@ -8,9 +8,11 @@
 #include <array>
 #include <cstdint>
 
+#include <ptlib/cpu/riscv.hpp>
 #include <ptlib/riscv_boot.hpp>
 
 #include "boot.hpp"
+#include "downgrade.hpp"
 
 namespace {
 
@@ -25,12 +27,6 @@ using ptlib::Perm;
 #define REG_L "lw"
 #define REG_S "sw"
 #endif
-
-std::uintptr_t read_satp() {
-  std::uintptr_t v;
-  asm volatile("csrr %0, satp" : "=r"(v));
-  return v;
-}
 
 // The probe protocol with riscv_trap(): arm, access, disarm. A page fault while armed is
 // recorded and the access skipped (or, for a fetch, the probe returns to its caller).
@@ -73,32 +69,23 @@ struct Hooks {
     return {Perm::read | Perm::write | Perm::global, c.svpbmt ? ptlib::MemType::device : ptlib::MemType::normal};
   }
 
+  /// satp through ptlib/cpu/riscv.hpp (SFENCE.VMA around the write; an unsupported MODE leaves
+  /// satp unchanged, priv 4.1.11, and activate() says mode_not_supported).
   template <class S>
   static bool activate(const S& s) {
-    auto v = ptlib::riscv::satp(s.tree);
-    if (!v) return false;
-    const auto want = std::uintptr_t(*v);
-    asm volatile("sfence.vma zero, zero\n csrw satp, %0\n sfence.vma zero, zero" ::"r"(want) : "memory");
-    return read_satp() == want;  // an unsupported MODE leaves satp unchanged (priv 4.1.11)
+    return ptlib::riscv::cpu::activate(s.tree).ok();
   }
   template <class S>
   static std::size_t read_back(const S& s, demo::Reg* out) {
     auto v = ptlib::riscv::satp(s.tree);
-    out[0] = {"satp (ptlib::riscv::satp of the final root)", v ? std::uint64_t(*v) : 0, read_satp()};
+    out[0] = {"satp (ptlib::riscv::satp of the final root)", v ? std::uint64_t(*v) : 0, ptlib::riscv::cpu::read_satp()};
     return 1;
   }
 
-  struct Sync {
-    void publish() { asm volatile("fence rw, rw" ::: "memory"); }
-    void invalidate(ptlib::VirtAddr va, std::uint64_t size) {
-      if (size > 64 * 4096) {
-        asm volatile("sfence.vma zero, zero" ::: "memory");
-        return;
-      }
-      for (std::uint64_t off = 0; off < size; off += 4096)
-        asm volatile("sfence.vma %0, zero" ::"r"(std::uintptr_t(va.value + off)) : "memory");
-    }
-  };
+  using Sync = ptlib::riscv::cpu::TlbSync;  // FENCE W,W; SFENCE.VMA per page / all
+  /// ASID 0: satp's (ptlib::riscv::cpu::activate(tree) with the default ASID).
+  static void flush_address_space() { ptlib::riscv::cpu::sfence_vma_asid(0); }
+  static void flush_page_in_address_space(std::uintptr_t va) { ptlib::riscv::cpu::sfence_vma(va, 0); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset);
   static void on_high() {
@@ -128,6 +115,13 @@ struct Hooks {
   static void write_return(std::uintptr_t va) {
     *reinterpret_cast<volatile std::uint16_t*>(va) = 0x8082;  // c.jr ra (RVC, "ret")
     asm volatile("fence.i" ::: "memory");
+  }
+  /// TLB maintenance (Sync: SFENCE.VMA per page): a permission downgrade and an unmap that
+  /// releases no table (demo/common/downgrade.hpp), on scratch RAM in the middle of RAM (away
+  /// from the image and from Boot's tables at the top) at a vmalloc VA past the common checks'.
+  template <class S>
+  static void arch_checks(const S& s, const ptlib::Placement& p) {
+    demo::downgrade_check<Hooks>(s, p, kRamBase + kRamSize / 2, layout().vmalloc.base + (64ULL << 20));
   }
   [[noreturn]] static void exit(bool pass) {
     // sifive_test: 0x5555 = pass (status 0), (code << 16) | 0x3333 = fail with status `code`.

@@ -175,18 +175,6 @@ inline void load_descriptor_tables() {
 
 // ---- the hooks ---------------------------------------------------------------------------
 
-/// Flushes every TLB entry, global ones included (SDM 4.10.4.1: a MOV to CR4 that changes PGE),
-/// and reloads CR3, which under PAE also reloads the four PDPTE registers (SDM 4.4.1): a PDPTE
-/// written by ptlib takes effect only then.
-inline void flush_tlb_all() {
-  write_cr3(read_cr3());
-  const word cr4 = read_cr4();
-  if (cr4 & ptlib::x86::cr::kCr4Pge) {
-    write_cr4(cr4 & ~word(ptlib::x86::cr::kCr4Pge));
-    write_cr4(cr4);
-  }
-}
-
 /// RAM the kernels assume: 126 MiB from 0 (QEMU `-m 128M` reserves its top 128 KiB for ACPI;
 /// 126 MiB keeps the linear map 2 MiB-aligned). The boot checks multiboot's memory information.
 inline constexpr std::uint64_t kRamSize = 126ULL << 20;
@@ -202,44 +190,19 @@ struct Hooks {
   /// APIC's register page (SDM vol. 3A 10.4.1: default base FEE0_0000H).
   static constexpr std::array<demo::Device, 1> kDevices{{{0xfee0'0000ULL, 0x1000}}};
 
-  static Caps caps() {
-    const CpuFeatures f = cpu_features();
-    Caps c;
-    c.nx = f.nx;
-    c.pse = f.pse;
-    c.page1g = f.page1g;
-    return c;
-  }
+  static Caps caps() { return cpu::caps(cpu::features()); }
   static ptlib::Attrs device_attrs(const Caps&) {
     return ptlib::Attrs{ptlib::Perm::read | ptlib::Perm::write | ptlib::Perm::global, ptlib::MemType::device};
   }
 
-  /// Whether IA32_EFER exists: CPUID.80000001H:EDX.NX or .LM (SDM vol. 4, IA32_EFER).
-  static bool has_efer() {
-    const CpuFeatures f = cpu_features();
-    return f.nx || f.lm;
-  }
-
-  /// Paging off (phase 1): CR4, CR3, EFER, then CR0.PG|WP (SDM 4.1.2; for 4-/5-level paging
-  /// this enters IA-32e mode, compatibility submode: the 32-bit loader keeps running).
-  /// Paging on (phase 2): CR3, then a full flush (the phase-1 leaves are global).
+  /// Paging off (phase 1): cpu::enable_paging (CR4, CR3, EFER, then CR0.PG|WP; for 4-/5-level
+  /// paging this enters IA-32e mode, compatibility submode: the 32-bit loader keeps running).
+  /// Paging on (phase 2): cpu::switch_tables (CR3, then a full flush: the phase-1 leaves are
+  /// global).
   template <class S>
   static bool activate(const S& s) {
-    namespace cr = ptlib::x86::cr;
-    const auto cr3 = ptlib::x86::cr3(s.tree);
-    const auto cr4 = ptlib::x86::cr4<F>(s.tree.caps);
-    if (!cr3 || !cr4) return false;
-    if (!(read_cr0() & cr::kCr0Pg)) {
-      write_cr4(word(cr4->apply(read_cr4())));
-      write_cr3(word(*cr3));
-      if (has_efer()) wrmsr(kMsrEfer, ptlib::x86::efer<F>(s.tree.caps).apply(rdmsr(kMsrEfer)));
-      write_cr0(word(ptlib::x86::kCr0.apply(read_cr0())));
-    } else {
-      write_cr3(word(*cr3));
-      flush_tlb_all();
-    }
-    if (ptlib::x86::efer<F>(s.tree.caps).set & cr::kEferLme) return (rdmsr(kMsrEfer) >> 10) & 1;  // EFER.LMA
-    return (read_cr0() & cr::kCr0Pg) != 0;
+    if (!(cpu::read_cr0() & ptlib::x86::cr::kCr0Pg)) return cpu::enable_paging(s.tree).ok();
+    return cpu::switch_tables(s.tree).ok();
   }
 
   /// CR3 whole; CR4, EFER and CR0 in the bits ptlib decides (want = ptlib's set bits).
@@ -249,23 +212,18 @@ struct Hooks {
     const auto cr4 = ptlib::x86::cr4<F>(s.tree.caps);
     const ptlib::x86::ControlBits efer = ptlib::x86::efer<F>(s.tree.caps), cr0 = ptlib::x86::kCr0;
     std::size_t n = 0;
-    out[n++] = {"CR3", cr3 ? *cr3 : ~0ULL, read_cr3()};
-    out[n++] = {"CR4 paging bits", cr4 ? cr4->set : ~0ULL, read_cr4() & (cr4 ? cr4->set | cr4->clear : 0)};
-    if (has_efer()) out[n++] = {"IA32_EFER LME/NXE", efer.set, rdmsr(kMsrEfer) & (efer.set | efer.clear)};
-    out[n++] = {"CR0 PE/WP/PG", cr0.set, read_cr0() & (cr0.set | cr0.clear)};
+    out[n++] = {"CR3", cr3 ? *cr3 : ~0ULL, cpu::read_cr3()};
+    out[n++] = {"CR4 paging bits", cr4 ? cr4->set : ~0ULL, cpu::read_cr4() & (cr4 ? cr4->set | cr4->clear : 0)};
+    if (cpu::has_efer(cpu::features()))
+      out[n++] = {"IA32_EFER LME/NXE", efer.set, cpu::rdmsr(cpu::kMsrEfer) & (efer.set | efer.clear)};
+    out[n++] = {"CR0 PE/WP/PG", cr0.set, cpu::read_cr0() & (cr0.set | cr0.clear)};
     return n;
   }
 
-  /// TLB maintenance for ptlib's live edits: x86 table walks see plain stores (no barrier to
-  /// publish), INVLPG per page (global entries included), a full flush for large ranges (a
-  /// changed PAE PDPTE is invalidated with a 1 GiB range, which reloads CR3).
-  struct Sync {
-    void publish() { asm volatile("" ::: "memory"); }
-    void invalidate(ptlib::VirtAddr va, std::uint64_t size) {
-      if (size > 64 * 4096) return flush_tlb_all();
-      for (std::uint64_t off = 0; off < size; off += 4096) invlpg(word(va.value + off));
-    }
-  };
+  using Sync = cpu::TlbSync;  // INVLPG per page, a full flush (CR3 + CR4.PGE) for large ranges
+  /// No PCIDs: a CR3 reload drops every non-global entry; INVLPG one page.
+  static void flush_address_space() { cpu::flush_non_global(); }
+  static void flush_page_in_address_space(std::uintptr_t va) { cpu::invlpg(va); }
 
   [[noreturn]] static void continue_at(void (*fn)(), std::uintptr_t offset) { x86_continue(fn, offset); }
   static void on_high() { load_descriptor_tables(); }
@@ -299,7 +257,7 @@ struct Hooks {
 
     // The device mapping reaches the local APIC: its version register (offset 30H) reads 1XH,
     // "integrated APIC" (SDM vol. 3A 10.4.8), through the uncached fixmap page.
-    if ((cpuid(1).edx >> 9) & 1) {
+    if ((cpu::cpuid(1).edx >> 9) & 1) {
       const std::uint32_t v = *reinterpret_cast<volatile std::uint32_t*>(demo::dev(0) + 0x30);
       demo::check_eq("local APIC version register bits 7:4, read through the device mapping", v & 0xf0, 0x10);
     }

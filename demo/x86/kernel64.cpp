@@ -38,7 +38,7 @@ bool same(const char* a, const char* b) {
 }  // namespace
 
 extern "C" [[noreturn]] void x86_main64(std::uint64_t pa, std::uint64_t va) {
-  const ptlib::X86Probe probe{x86demo::cpu_features().la57, DEMO_MAX_LEVELS};
+  const ptlib::X86Probe probe{ptlib::x86::cpu::features().la57, DEMO_MAX_LEVELS};
   ptlib::with_chosen_format(probe, [&]<class F>() {
     using H = x86demo::Hooks<F>;
     demo::puts(probe.la57 ? "CPUID.(EAX=7,ECX=0):ECX.LA57 = 1" : "CPUID.(EAX=7,ECX=0):ECX.LA57 = 0");

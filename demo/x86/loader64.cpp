@@ -32,7 +32,7 @@ extern "C" [[noreturn]] void x86_main(std::uint32_t magic, std::uint32_t info) {
     demo::verdict(x86demo::kName);
     x86demo::qemu_exit(1);
   }
-  const ptlib::X86Probe probe{x86demo::cpu_features().la57, DEMO_MAX_LEVELS};
+  const ptlib::X86Probe probe{ptlib::x86::cpu::features().la57, DEMO_MAX_LEVELS};
   ptlib::with_chosen_format(probe, []<class F>() {
     using H = x86demo::Hooks<F>;
     // Phase 1 maps the whole loaded image at the image window: the 64-bit part follows.

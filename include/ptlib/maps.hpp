@@ -191,6 +191,13 @@ constexpr bool reaches(std::span<const Bank> banks) {
   return true;
 }
 
+/// The bank whose last byte is highest (banks of size 0 skipped); size 0 when no bank has bytes.
+constexpr Bank top_bank(std::span<const Bank> banks) {
+  Bank top{};
+  for (const Bank& b : banks)
+    if (b.size && (top.size == 0 || b.pa.value + (b.size - 1) > top.pa.value + (top.size - 1))) top = b;
+  return top;
+}
 template <class Formats, std::size_t... I>
 constexpr std::size_t first_reaching(std::span<const Bank> banks, std::index_sequence<I...>) {
   std::size_t found = sizeof...(I);
@@ -265,14 +272,8 @@ template <class Formats, TableMemory M, class CapsFn = DefaultCaps>
 Result<IdentityMap<Formats>> map_identity(M& mem, std::span<const Bank> banks, Attrs attrs = kLinearAttrs,
                                           const Options& opts = {}, CapsFn caps = {}) {
   constexpr std::size_t n = std::tuple_size_v<Formats>;
-  bool any = false;
-  Bank top{};
-  for (const Bank& b : banks) {
-    if (b.size == 0) continue;
-    if (!any || b.pa.value + (b.size - 1) > top.pa.value + (top.size - 1)) top = b;
-    any = true;
-  }
-  if (!any) return make_error(Errc::zero_size);
+  const Bank top = detail::top_bank(banks);
+  if (top.size == 0) return make_error(Errc::zero_size);
   const std::size_t index = detail::first_reaching<Formats>(banks, std::make_index_sequence<n>{});
   if (index == n) return make_error(Errc::va_out_of_range, VirtAddr(top.pa.value), top.pa);
   return detail::build_identity_at<Formats>(index, mem, banks, attrs, opts, caps, std::make_index_sequence<n>{});

@@ -661,10 +661,13 @@ Result<std::uint64_t> check_range(VirtAddr va, PhysAddr pa, std::uint64_t size) 
 enum class OpKind : std::uint8_t { map, unmap, protect, compact };
 /// A set of operation kinds (bit k = OpKind k): the kinds an instance of the engine handles.
 /// The compiled library handles all; a header-only kernel instantiates only the kinds it calls,
-/// so a kernel that only maps carries no unmap/protect/compact code.
+/// so a kernel that only maps carries no unmap/protect/compact code. PTLIB_ENGINE_ALL_OPS gives a
+/// header-only build the compiled library's choice (one instance per format handling every kind,
+/// with the rollback), for code that offers every operation at run time (the C API built
+/// freestanding, src/c_api.cpp): a second, map-only instance for the boot maps would only add size.
 inline constexpr unsigned kAllOps = 0xf;
 constexpr unsigned op_bit(OpKind k) { return 1U << unsigned(k); }
-#if defined(PTLIB_COMPILED_ENGINE)
+#if defined(PTLIB_COMPILED_ENGINE) || defined(PTLIB_ENGINE_ALL_OPS)
 constexpr unsigned ops_for(OpKind) { return kAllOps; }
 template <class M>
 inline constexpr bool kUndo = true;

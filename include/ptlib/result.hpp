@@ -28,6 +28,7 @@ enum class Errc : std::uint8_t {
   needs_break_before_make, ///< a live entry would change in a way the format allows only via BBM
   writable_executable, ///< a mapping would be writable and executable, and the call forbids it (W^X)
   field_out_of_range,  ///< a value does not fit its register field (ASID, PCID, TxSZ, PA size)
+  mode_not_supported,  ///< the CPU did not take the translation registers (ptlib/cpu/*.hpp read them back)
 };
 
 /// One sentence per error code (no trailing period).
@@ -52,6 +53,9 @@ constexpr const char* describe(Errc c) {
       return "the change to a live entry needs break-before-make, which this call's policy refuses";
     case Errc::writable_executable: return "the mapping would be both writable and executable (W^X)";
     case Errc::field_out_of_range: return "a value does not fit its register field";
+    case Errc::mode_not_supported:
+      return "the CPU does not implement this translation mode (the register reads back otherwise): pick the "
+             "format at run time (ptlib::with_chosen_format)";
   }
   return "unknown error";
 }
@@ -78,6 +82,7 @@ constexpr const char* remedy(Errc c) {
     case Errc::needs_break_before_make: return "pass Live::break_before_make, or unmap and map again";
     case Errc::writable_executable: return "drop write or exec from the attributes";
     case Errc::field_out_of_range: return "use a value that fits the register field";
+    case Errc::mode_not_supported: return "pick the format at run time (ptlib::with_chosen_format)";
   }
   return "see the API documentation";
 }
@@ -103,6 +108,7 @@ constexpr const char* name(Errc c) {
     case Errc::needs_break_before_make: return "needs_break_before_make";
     case Errc::writable_executable: return "writable_executable";
     case Errc::field_out_of_range: return "field_out_of_range";
+    case Errc::mode_not_supported: return "mode_not_supported";
   }
   return "unknown";
 }

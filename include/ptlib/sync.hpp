@@ -29,6 +29,15 @@ struct NoSync {
 };
 static_assert(SyncHook<NoSync>);
 
+/// For TLB sync hooks (the CPU helpers' TlbSync, <ptlib/cpu/*.hpp>): page(va) for each page of
+/// [va, va + size) when that is at most `max_pages` pages of `page_size` bytes, else all() once.
+template <class Page, class All>
+void for_each_page_or_all(VirtAddr va, std::uint64_t size, std::uint64_t page_size, std::uint64_t max_pages, Page&& page,
+                          All&& all) {
+  if (size > max_pages * page_size) return all();
+  for (std::uint64_t off = 0; off < size; off += page_size) page(va.value + off);
+}
+
 /// A type-erased sync hook (context + two functions), so the engine is compiled once per
 /// format whatever hook a caller uses. NoSync erases to nothing.
 class SyncRef {

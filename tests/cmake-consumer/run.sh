@@ -31,6 +31,7 @@ cmake_consumer() {
   cmake --build "$2" > "$2.build.log" 2>&1 || { cat "$2.build.log"; exit 1; }
   out=$("$2/consumer")
   echo "$out" | grep -qF "$want" || { echo "FAIL: the CMake consumer printed:"; echo "$out"; exit 1; }
+  "$2/c_consumer" || { echo "FAIL: the C consumer (ptlib::c)"; exit 1; }
 }
 
 if [ "$mode" = cmake ]; then
@@ -52,5 +53,12 @@ case "$flags" in *"-I$root/include"*) ;; *) echo "FAIL: --cflags lack -I$root/in
 "$@" -std="$std" "$src/tests/consumer/main.cpp" $flags -o "$work/pc-consumer" ||
   { echo "FAIL: compiling against the pkg-config flags"; exit 1; }
 out=$("$work/pc-consumer")
-if echo "$out" | grep -qF "$want"; then echo "pkg-config consumer: ok"; exit 0; fi
-echo "FAIL: the pkg-config consumer printed:"; echo "$out"; exit 1
+echo "$out" | grep -qF "$want" || { echo "FAIL: the pkg-config consumer printed:"; echo "$out"; exit 1; }
+echo "pkg-config consumer: ok"
+# The C API with a C compiler: pkg-config ptlib-c.
+cflags=$(PKG_CONFIG_PATH=$pcdir pkg-config --define-prefix --cflags --libs ptlib-c)
+echo "pkg-config (C): $cflags"
+${CC:-cc} -std=c99 "$src/tests/cmake-consumer/c_consumer.c" $cflags -o "$work/pc-c-consumer" ||
+  { echo "FAIL: compiling C against pkg-config ptlib-c"; exit 1; }
+"$work/pc-c-consumer" || { echo "FAIL: the C consumer (pkg-config ptlib-c)"; exit 1; }
+echo "pkg-config C consumer: ok"

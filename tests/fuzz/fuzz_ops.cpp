@@ -2,8 +2,9 @@
 // included), a set-up (live policy, failing allocators, arena, window) and a sequence of map /
 // unmap / protect / compact operations inside the window, runs them through diff::LiveRunner
 // (each checked against the interval model, translate and validate(), the whole tree compared
-// after every one; under a live policy a TLB model fed by the sync hook; with probes, every
-// allocation of every op failed once honestly and once by a lying allocator first), and traps
+// after every one; under a live policy a TLB model fed by the sync hook; with probes, one
+// allocation of every op, chosen by the input, failed honestly or by a lying allocator first:
+// tests/differential_live.cpp fails every allocation of every op), and traps
 // on the first disagreement after printing the decoded operations.
 //
 // PTLIB_FUZZ_LIARS=0 (environment) leaves the lying allocators out of the probes.
@@ -21,7 +22,9 @@
 //                     just above pages), bit 3 PAs at the format's limit
 //   then per op, 9 bytes (at most kMaxOps ops):
 //   [0] kind (bits 0-1: map unmap protect compact), size class (bits 2-4, see size_of),
-//       VA alignment (bits 5-6: none, block, contiguous run, none), bit 7 unused
+//       VA alignment (bits 5-6: none, block, contiguous run, none), bit 7: with probes, the
+//       failing allocator lies
+//   (with probes, the op's allocation #(byte [6] ^ byte [8]) mod its count fails)
 //   [1..2] size parameter (little endian)
 //   [3..4] VA: page index in the window (modulo the room left for the size)
 //   [5..6] PA: block index in the format's PA room
@@ -75,12 +78,19 @@ const Attrs kCommon[] = {test::kRwxg,
                          Attrs{Perm::write}};
 
 /// One operation from 9 bytes, clamped into the workload's window and PA room.
+/// Which allocation of the op the probe fails, and whether the allocator lies (layout above).
+struct ProbePick {
+  std::size_t index = 0;
+  bool liar = false;
+};
+
 template <class F>
-Op decode_op(Bytes& in, const diff::Area<F>& w) {
+Op decode_op(Bytes& in, const diff::Area<F>& w, ProbePick& pick) {
   const std::uint64_t P = w.P, S = w.S, run = w.run;
   const std::uint8_t b0 = in.u8();
   const std::uint16_t sz = in.u16(), va = in.u16(), pa = in.u16();
   const std::uint8_t b7 = in.u8(), b8 = in.u8();
+  pick = ProbePick{std::size_t((pa >> 8) ^ b8), (b0 & 0x80) != 0};
   Op o{};
   o.kind = Op::Kind(b0 & 3);
   switch ((b0 >> 2) & 7) {
@@ -179,7 +189,9 @@ void run(Bytes in) {
   r.liars = liars;
   std::vector<Op> ops;
   while (in.n > 0 && ops.size() < kMaxOps) {
-    ops.push_back(decode_op<F>(in, w));
+    ProbePick pick;
+    ops.push_back(decode_op<F>(in, w, pick));
+    r.probe_one = std::pair{pick.index, pick.liar && liars};
     if (auto f = r.step(ops.back(), ops.size() - 1, /*full=*/true)) {
       std::fprintf(stderr, "%s set-up %#x %#x (%s) op #%zu: %s\nops:\n", F::kName, setup, level,
                    w.describe().c_str(), ops.size() - 1, f->c_str());
