@@ -113,7 +113,8 @@ ptlib_status fail(ptlib_status code, ptlib_error* err, std::uint64_t va = 0, std
 }
 ptlib_status fail(const Error& e, ptlib_error* err) {
   const auto code = ptlib_status(unsigned(e.code) + 1);
-  if (err) *err = ptlib_error{code, e.level, e.va.value, e.pa.value, e.level_name};
+  // The C error keeps 0 for "no physical address" (Error::kNoPa in C++).
+  if (err) *err = ptlib_error{code, e.level, e.va.value, e.has_pa() ? e.pa.value : 0, e.level_name};
   return code;
 }
 ptlib_status ok(ptlib_error* err) {

@@ -181,7 +181,8 @@ TEST_CASE("a leaf with SH = 0b01 is malformed", "[armv7][decode][kat]") {
   // The same page with SH = 0b10 (Outer Shareable, written by someone else) is a normal leaf.
   const Decoded d = Lpae32::decode(Level::Third, 0x0060'0000'0000'1603ULL);
   CHECK(d.kind == EntryKind::leaf);
-  CHECK(d.attrs == Attrs{R | W | Gl, MemType::normal});
+  CHECK(Attrs{d.attrs.perm, d.attrs.mem} == Attrs{R | W | Gl, MemType::normal});
+  CHECK(armv7::ext_of(d.attrs).share == Share::outer);
 }
 
 TEST_CASE("known-answer table descriptors", "[armv7][kat]") {
@@ -286,7 +287,9 @@ TEST_CASE("entries other writers make decode to the nearest portable attributes"
   // ARM ARM v7 B3.6.2. Each is a page at PA 0x1000 or 0x5000, hand-assembled.
   SECTION("AttrIndx 3..7 (outside ptlib's MAIR use) is MemType::other") {
     // 0x3 | AttrIndx 3 (0xC) | SH | AF = 0x70F; AttrIndx 7 (0x1C) = 0x71F.
-    CHECK(Lpae32::decode(Level::Third, 0x0000'0000'0000'570FULL).attrs == Attrs{R | W | X | Gl, MemType::other});
+    const Attrs a3 = Lpae32::decode(Level::Third, 0x0000'0000'0000'570FULL).attrs;
+    CHECK(Attrs{a3.perm, a3.mem} == Attrs{R | W | X | Gl, MemType::other});
+    CHECK(armv7::ext_of(a3).attr_index == armv7::AttrIndex::attr3);
     CHECK(Lpae32::decode(Level::Third, 0x0000'0000'0000'571FULL).attrs.mem == MemType::other);
   }
   SECTION("PXN on a kernel-only page leaves nobody able to execute") {

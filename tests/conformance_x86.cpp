@@ -16,6 +16,8 @@
 
 using namespace ptlib;
 using x86::Caps;
+using x86::Ext;
+using x86::PatIndex;
 using L = x86::Level;
 using x86::Long4;
 using x86::Long5;
@@ -331,6 +333,8 @@ TEST_CASE("5-level paging needs canonical 57-bit addresses (bits 63:56 equal, SD
 
 namespace {
 const LeafSettings kRwx{Attrs{Perm::read | Perm::write | Perm::exec}};
+/// The portable part of decoded attributes (what other writers' bits beyond it are is x86::Ext's).
+Attrs portable(Attrs a) { return Attrs{a.perm, a.mem}; }
 }
 
 TEST_CASE("known answers: 32-bit paging entries (Tables 4-4, 4-5, 4-6)", "[x86][kat]") {
@@ -353,13 +357,15 @@ TEST_CASE("known answers: 32-bit paging entries (Tables 4-4, 4-5, 4-6)", "[x86][
   const Decoded hi = X86_32::decode(L::Pt, 0x8000'0001U);
   CHECK(hi.kind == EntryKind::leaf);
   CHECK(hi.addr == PhysAddr(0x8000'0000));
-  CHECK(hi.attrs == Attrs{Perm::read | Perm::exec});
+  CHECK(portable(hi.attrs) == Attrs{Perm::read | Perm::exec});
+  CHECK(x86::ext_of(hi.attrs) == Ext{Accessed::clear});  // A (bit 5) = 0; D = 0 on a read-only page is the default
   // Table 4-5: PS = 0 is a table; Table 4-4: PS = 1 is a 4 MiB page (read even with CR4.PSE = 0).
   CHECK(X86_32::decode(L::Pd, 0x0012'3007U).kind == EntryKind::table);
   const Decoded big = X86_32::decode(L::Pd, 0x0040'1083U);  // PAT bit 12 set: PAT4 = WB
   CHECK(big.kind == EntryKind::leaf);
   CHECK(big.addr == PhysAddr(0x0040'0000));
-  CHECK(big.attrs == Attrs{Perm::read | Perm::write | Perm::exec, MemType::normal});
+  CHECK(portable(big.attrs) == Attrs{Perm::read | Perm::write | Perm::exec, MemType::normal});
+  CHECK(x86::ext_of(big.attrs) == Ext{Accessed::clear, Dirty::clear, PatIndex::pat4});  // writable, D = 0
   // Table 4-4, M = 32 (no PSE-36): bits 21:13 are reserved.
   CHECK(X86_32::decode(L::Pd, 0x0040'2083U).kind == EntryKind::malformed);
   CHECK(X86_32::decode(L::Pd, 0x0060'0083U).kind == EntryKind::malformed);
@@ -434,7 +440,8 @@ TEST_CASE("known answers: 4-level and 5-level entries (Tables 4-14..4-20)", "[x8
   const Decoded g = Long4::decode(L::Pdpt, 0x4000'0083ULL);
   CHECK(g.kind == EntryKind::leaf);
   CHECK(g.addr == PhysAddr(0x4000'0000));
-  CHECK(g.attrs == attrs::rwx);
+  CHECK(portable(g.attrs) == attrs::rwx);
+  CHECK(x86::ext_of(g.attrs) == Ext{Accessed::clear, Dirty::clear});
   // Table 4-16: bits 29:13 of a 1 GiB PDPTE are reserved; Table 4-18: bits 20:13 of a 2 MiB PDE.
   CHECK(Long4::decode(L::Pdpt, 0x6000'0083ULL).kind == EntryKind::malformed);
   CHECK(Long4::decode(L::Pdpt, 0x4000'2083ULL).kind == EntryKind::malformed);
@@ -443,17 +450,20 @@ TEST_CASE("known answers: 4-level and 5-level entries (Tables 4-14..4-20)", "[x8
   const Decoded pd = Long4::decode(L::Pd, 0x0020'1091ULL);
   CHECK(pd.kind == EntryKind::leaf);
   CHECK(pd.addr == PhysAddr(0x20'0000));
-  CHECK(pd.attrs == Attrs{Perm::read | Perm::exec, MemType::normal_nc});
+  CHECK(portable(pd.attrs) == Attrs{Perm::read | Perm::exec, MemType::normal_nc});
+  CHECK(x86::ext_of(pd.attrs).pat == PatIndex::pat6);
   // Table 4-20: bit 7 is the PTE's PAT bit, not PS: PAT|PWT = PAT5 (WP) reads as MemType::other.
   const Decoded pt = Long4::decode(L::Pt, 0x3000'00a9ULL);
   CHECK(pt.kind == EntryKind::leaf);
   CHECK(pt.addr == PhysAddr(0x3000'0000));
-  CHECK(pt.attrs == Attrs{Perm::read | Perm::exec, MemType::other});
+  CHECK(portable(pt.attrs) == Attrs{Perm::read | Perm::exec, MemType::other});
+  CHECK(x86::ext_of(pt.attrs) == Ext{Accessed::set, Dirty::if_writable, PatIndex::pat5});  // A = 1
   // Bits 11:9 and 62:52 are ignored (available to software); the address is bits 51:12.
   const Decoded sw = Long4::decode(L::Pt, 0x7ff0'0000'0000'1e01ULL);
   CHECK(sw.kind == EntryKind::leaf);
   CHECK(sw.addr == PhysAddr(0x1000));
-  CHECK(sw.attrs == attrs::rx);
+  CHECK(portable(sw.attrs) == attrs::rx);
+  CHECK(x86::ext_of(sw.attrs) == Ext{Accessed::clear, Dirty::if_writable, PatIndex::preset, 0b111});  // bits 11:9
   const Decoded xd = Long4::decode(L::Pt, 0x8000'0000'0000'1167ULL);  // XD|G|D|A|US|RW|P
   CHECK(xd.attrs == Attrs{Perm::read | Perm::write | Perm::user | Perm::global});
 }

@@ -46,6 +46,7 @@ struct Scrambled {
 
   static constexpr Result<Entry> leaf_proto(Level l, const LeafSettings& s, const Caps&) {
     if (!s.attrs.read() && !s.attrs.exec()) return make_error(Errc::unsupported_attrs);
+    if (!s.attrs.ext.empty()) return make_error(Errc::unsupported_attrs);  // no extension
     if (s.contiguous) return make_error(Errc::unsupported_attrs);
     if (s.attrs.mem == MemType::wc || s.attrs.mem == MemType::other) return make_error(Errc::unsupported_memtype);
     return valid(l) | leaf_bit(l) | (Entry(s.attrs.perm) << perm_shift(l)) | (Entry(s.attrs.mem) << mem_shift(l));

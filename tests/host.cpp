@@ -52,10 +52,12 @@ TEST_CASE("attribute strings parse to what to_string prints", "[host]") {
 TEST_CASE("an error prints its code, addresses, level and reason on one line", "[host]") {
   const Error e{Errc::overlap, VirtAddr(0xffff'ffc0'0000'0000), PhysAddr(0x8000'0000), 2, "VPN[2]"};
   CHECK(to_string(e) ==
-        "overlap at va 0xffffffc000000000 pa 0x0000000080000000 level 2 (VPN[2]): range overlaps an existing mapping");
+        "overlap at va 0xffffffc000000000 pa 0x0000000080000000 level 2 (VPN[2]): range overlaps an existing mapping; "
+        "what to do: unmap the old mapping first, or pass Options::remap (identical/safe) to accept the same one");
   CHECK(fmt::format("{}", PhysAddr(0x1000)) == "0x0000000000001000");
+  // No PA and no level: both left out (not "pa 0x0", not "level -128").
   CHECK(to_string(make_error(Errc::zero_size)) ==
-        "zero_size at va 0x0000000000000000 pa 0x0000000000000000: size is zero");
+        "zero_size at va 0x0000000000000000: size is zero; what to do: pass a size of at least one page");
 }
 
 TEST_CASE("golden dump: Sv39 gigapage then pages, merged into ranges", "[host]") {
@@ -177,7 +179,7 @@ TEST_CASE("segments adjacent in address and file merge; overlapping, truncated a
   CHECK(open_raw("/nonexistent/ptlib", 0).error.find("cannot open") != std::string::npos);
 }
 
-TEST_CASE("validate() hands every problem to on_problem, not only the first", "[host]") {
+TEST_CASE("validate() hands every problem to on_finding, not only the first", "[host]") {
   test::Memory m;
   auto t = make_tree<riscv::Sv39>(m.arena);
   REQUIRE(t.ok());
@@ -187,11 +189,11 @@ TEST_CASE("validate() hands every problem to on_problem, not only the first", "[
   root[300] = 0x5;
   std::vector<std::uint64_t> vas;
   ValidateOptions vo;
-  vo.on_problem = [](void* c, const Finding& f) {
+  vo.on_finding = [](void* c, const Finding& f) {
     CHECK(f.what == Problem::malformed_entry);
     static_cast<std::vector<std::uint64_t>*>(c)->push_back(f.va.value);
   };
-  vo.problem_ctx = &vas;
+  vo.finding_ctx = &vas;
   const Validation v = validate(*t, m.arena, vo);
   CHECK(v.problems == 2);
   CHECK(vas == std::vector<std::uint64_t>{3ULL << 30, 0xffff'ffc0'0000'0000ULL + ((300ULL - 256) << 30)});

@@ -555,6 +555,31 @@ static_assert(table_budget_merged<riscv::Sv39>(kShared) == 2);
 constexpr Region kChain[] = {{VirtAddr(0x20'0000), 0x40'0000}, {VirtAddr(0x1000), 0x1000}, {VirtAddr(0x60'0000), 0x1000}, {VirtAddr(0x3f'f000), 0x1000}};
 static_assert(tables_touched<riscv::Sv39>(kChain, 2, Overlap::merge) == 4);  // VPN[1] 0..3
 static_assert(table_budget<riscv::Sv39>(std::span<const Region>{}) == 0);
+// Exact budgets with blocks (the PA decides where leaves go). Sv39 (RISC-V priv 4.4.1: VPN[2]
+// entries map 1 GiB): 1 GiB of RAM at a 1 GiB-aligned PA is one root leaf, no table; the worst
+// case counts its 1 + 512 tables. With the PA only 2 MiB-aligned: one VPN[1] table of 2 MiB leaves.
+constexpr MapExtent kGiga[] = {{VirtAddr(0xffff'ffc0'0000'0000), PhysAddr(0x8000'0000), 1 << 30}};
+constexpr MapExtent kGiga2m[] = {{VirtAddr(0xffff'ffc0'0000'0000), PhysAddr(0x8020'0000), 1 << 30}};
+constexpr Region kGigaRegion[] = {{VirtAddr(0xffff'ffc0'0000'0000), 1 << 30}};
+static_assert(table_budget<riscv::Sv39>(kGiga) == 0);
+static_assert(table_budget<riscv::Sv39>(kGiga2m) == 1);
+static_assert(table_budget<riscv::Sv39>(kGigaRegion) == 513);
+// max_leaf_size 2 MiB: one VPN[1] table of 2 MiB leaves.
+static_assert(table_budget<riscv::Sv39>(kGiga, {}, Options{.max_leaf_size = 2 << 20}) == 1);
+// x86-64 4-level (Intel SDM vol 3 4.5: a PDPTE maps 1 GiB only with 1-GByte-page support): the
+// same 1 GiB needs a PDPT, plus a PD of 2 MiB pages when page1g is off (the default caps).
+constexpr MapExtent kGigaX86[] = {{VirtAddr(0xffff'8880'0000'0000), PhysAddr(0x4000'0000), 1 << 30}};
+static_assert(table_budget<x86::Long4>(kGigaX86) == 2);
+static_assert(table_budget<x86::Long4>(kGigaX86, x86::Caps{.page1g = true}) == 1);
+// The RISC-V boot layout with its PAs: the kernel's 2 MiB at a 2 MiB-aligned PA is one VPN[1]
+// leaf (1 table), the 8 MiB linear map four (1 table): 2 tables instead of 7.
+constexpr MapExtent kBootExtents[] = {{VirtAddr(0x8020'0000), PhysAddr(0x8020'0000), 2 << 20},
+                                      {VirtAddr(0xffff'ffc0'0000'0000), PhysAddr(0x8000'0000), 8 << 20}};
+static_assert(table_budget<riscv::Sv39>(kBootExtents) == 2);
+// docs/tables.md: the image's 2 MiB is a VPN[1] leaf (1 table), 1 GiB of RAM a root leaf.
+constexpr MapExtent kDocBoot[] = {{VirtAddr(0x8020'0000), PhysAddr(0x8020'0000), 2 << 20},
+                                  {VirtAddr(0xffff'ffc0'0000'0000), PhysAddr(0x8000'0000), 1 << 30}};
+static_assert(table_budget<riscv::Sv39>(kDocBoot) == 1);
 // Pool sizes: the root first, padded to the tables' alignment (a PAE root is 32 bytes).
 static_assert(pool_bytes<x86::Pae>(3) == 4 * 4096);
 static_assert(pool_bytes<riscv::Sv39>(7) == 8 * 4096);
@@ -656,6 +681,79 @@ TEMPLATE_LIST_TEST_CASE("the table budget bounds what map() allocates for random
       }
       CHECK(ran_out);
     }
+  }
+}
+
+/// Up to 4 disjoint mappings of whole blocks of a random level with partial blocks at both ends,
+/// each at a PA congruent to its VA modulo a random level's size (so map() picks blocks of
+/// several sizes); layouts the exact budget puts above 256 tables are skipped (host memory).
+template <class F>
+std::vector<Mapping> block_layout(std::mt19937_64& rng, const typename F::Caps& caps, const Options& opts) {
+  using G = Geometry<F>;
+  const std::uint64_t limit = test::tree_limit<F>();
+  const std::uint64_t pa_room = std::min<std::uint64_t>(G::kPaLimit, std::uint64_t{1} << 46) / 2;
+  const std::size_t n = 1 + rng() % 4;
+  std::vector<Mapping> out;
+  for (int attempt = 0; attempt < 200 && out.size() < n; ++attempt) {
+    const std::size_t d = rng() % (G::kDepth - 1);  // the level of the whole blocks
+    const std::uint64_t B = G::span(d), below = G::span(d + 1);
+    if (4 * B > limit / 2 || 4 * B > pa_room) continue;
+    const std::uint64_t head = (rng() % 3) * below + (rng() % 3) * G::kPageSize;
+    const std::uint64_t size = head + (rng() % 3) * B + (rng() % 3) * below + (rng() % 3) * G::kPageSize;
+    if (size == 0 || head >= B) continue;
+    const std::uint64_t t = align_down(rng() % (limit - size - B), B) + B - head;
+    if (t + size > limit) continue;
+    bool overlaps = false;
+    for (const auto& m : out) overlaps |= t < m.t + m.size && m.t < t + size;
+    if (overlaps) continue;
+    const std::uint64_t congruent = G::span(d + rng() % (G::kDepth - d));  // VA - PA is a multiple of it
+    const std::uint64_t pa = align_down(rng() % (pa_room - size - B), B) + (t & (congruent - 1));
+    out.push_back(Mapping{t, pa, size});
+    std::vector<MapExtent> e;
+    for (const auto& m : out) e.push_back(MapExtent{G::to_va(m.t), PhysAddr(m.pa), m.size});
+    if (table_budget<F>(e, caps, opts) > 256) out.pop_back();
+  }
+  return out;
+}
+
+TEMPLATE_LIST_TEST_CASE("the exact budget with PAs equals what plan() and map() allocate, blocks included",
+                        "[tables][pool]", EngineFormats) {
+  using F = TestType;
+  using G = Geometry<F>;
+  for (int iter = 0; iter < 48; ++iter) {
+    const std::uint64_t seed = 0xe4ac7 + 104729 * iter;
+    std::mt19937_64 rng(seed);
+    const typename F::Caps caps = iter % 2 ? test::full_caps<F>() : typename F::Caps{};
+    Options opts;
+    if (iter % 3 == 2) opts.max_leaf_size = G::span(rng() % G::kDepth);
+    CAPTURE(F::kName, seed, opts.max_leaf_size);
+    auto layout = block_layout<F>(rng, caps, opts);
+    std::vector<MapExtent> extents;
+    for (const auto& m : layout) extents.push_back(MapExtent{G::to_va(m.t), PhysAddr(m.pa), m.size});
+    const std::size_t exact = table_budget<F>(extents, caps, opts);
+    CHECK(exact <= table_budget_merged<F>(regions_of<F>(layout)));  // never above the worst case
+    // A pool of exactly pool_bytes(exact) is used to the byte, in any order of the maps.
+    std::shuffle(layout.begin(), layout.end(), rng);
+    const std::size_t bytes = pool_bytes<F>(exact);
+    Buffer buf = aligned_buffer(bytes);
+    Arena pool(buf.get(), bytes, PhysAddr(Phys::kBase));
+    auto tree = make_tree<F>(pool, caps);
+    REQUIRE(tree.ok());
+    std::size_t planned = 0, used = 0;
+    for (const auto& m : layout) {
+      const op::Map o{G::to_va(m.t), PhysAddr(m.pa), m.size, kRwxg};
+      auto p = plan(*tree, pool, o, opts);
+      REQUIRE(p.ok());
+      auto r = apply(*tree, pool, o, opts);
+      REQUIRE(r.ok());
+      CHECK(r->tables_added == *p);
+      planned += *p;
+      used += r->tables_added;
+    }
+    CHECK(planned == exact);
+    CHECK(used == exact);
+    CHECK(pool.used() == bytes);
+    check_tree(*tree, pool, 1 + used, layout);
   }
 }
 

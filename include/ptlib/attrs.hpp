@@ -29,10 +29,91 @@ constexpr Perm operator|(Perm a, Perm b) { return Perm(std::uint8_t(a) | std::ui
 constexpr Perm operator&(Perm a, Perm b) { return Perm(std::uint8_t(a) & std::uint8_t(b)); }
 constexpr Perm operator~(Perm a) { return Perm(~std::uint8_t(a) & 0x1f); }
 
+/// Leaf bits beyond the portable set that only one family of formats has (shareability, a
+/// caller's own MAIR or PAT index, software bits, accessed/dirty policy), carried through the
+/// engine untouched. Set and read it only through the family's typed extension:
+/// `arm64::Ext`, `armv7::Ext`, `x86::Ext`, `riscv::Ext`, each with `with(attrs, ext)` and
+/// `ext_of(attrs)` (docs/api.md). Zero means "none": the format's conventions (README) apply.
+/// The family's tag sits in bits [31:28], so a format refuses another family's extension
+/// (Errc::unsupported_attrs) instead of misreading it.
+struct ExtBits {
+  std::uint32_t value = 0;
+  constexpr ExtBits() = default;
+  explicit constexpr ExtBits(std::uint32_t v) : value(v) {}
+  [[nodiscard]] constexpr bool empty() const { return value == 0; }
+  [[nodiscard]] constexpr unsigned tag() const { return value >> 28; }
+  /// Bits [shift, shift + width) of the family's fields.
+  [[nodiscard]] constexpr unsigned field(unsigned shift, unsigned width) const {
+    return (value >> shift) & ((1U << width) - 1);
+  }
+  constexpr bool operator==(const ExtBits&) const = default;
+};
+
+/// Accessed-flag policy of a leaf (x86 A, RISC-V A): what the CPU finds in a new leaf.
+enum class Accessed : std::uint8_t {
+  set,    ///< A = 1 (the default): no access-flag update or fault on first use
+  clear,  ///< A = 0: the CPU sets it on first use (x86, RISC-V Svadu) or faults (RISC-V Svade)
+};
+/// Dirty-flag policy of a leaf (x86 D, RISC-V D).
+enum class Dirty : std::uint8_t {
+  if_writable,  ///< D = 1 on writable leaves, 0 otherwise (the default)
+  clear,        ///< D = 0: the first write sets it (x86, Svadu) or faults (Svade): dirty tracking
+  set,          ///< D = 1 even on a read-only leaf
+};
+/// Shareability of a normal-memory leaf (arm64, ARMv7 LPAE SH[1:0]).
+enum class Share : std::uint8_t {
+  preset,  ///< the format's convention: Inner Shareable for normal memory, none for device
+  non,     ///< Non-shareable (SH = 0b00)
+  outer,   ///< Outer Shareable (SH = 0b10)
+  inner,   ///< Inner Shareable (SH = 0b11)
+};
+
+/// Every field a family's extension may use, unpacked (each family's Ext uses a subset; the
+/// positions of the bits in an entry are the format's business).
+struct ExtFields {
+  Share share = Share::preset;
+  std::uint8_t index = 0;  ///< a caller's MAIR/PAT index + 1; 0 = the index of Attrs::mem
+  Accessed accessed = Accessed::set;
+  Dirty dirty = Dirty::if_writable;
+  std::uint8_t software = 0;  ///< bits the architecture leaves to software
+  constexpr bool operator==(const ExtFields&) const = default;
+};
+
+/// Packs `f` under a family's tag (1..15); all defaults pack to the empty ExtBits.
+constexpr ExtBits pack_ext(unsigned tag, const ExtFields& f) {
+  if (f == ExtFields{}) return ExtBits{};
+  return ExtBits(tag << 28 | unsigned(f.share) | (unsigned(f.index) & 0xfU) << 2 | unsigned(f.accessed) << 6 |
+                 unsigned(f.dirty) << 7 | unsigned(f.software) << 9);
+}
+/// The fields of `e` (all defaults for the empty ExtBits).
+constexpr ExtFields unpack_ext(ExtBits e) {
+  return ExtFields{Share(e.field(0, 2)), std::uint8_t(e.field(2, 4)), Accessed(e.field(6, 1)), Dirty(e.field(7, 2)),
+                   std::uint8_t(e.field(9, 8))};
+}
+/// The fields of an extension if it carries `tag`, else all defaults (each family's ext_of()).
+constexpr ExtFields fields_of(ExtBits e, unsigned tag) { return e.tag() == tag ? unpack_ext(e) : ExtFields{}; }
+
+/// Accessed/dirty policy as bits (x86 and RISC-V A/D): A, and D for a leaf writable or not.
+constexpr bool accessed_bit(const ExtFields& f) { return f.accessed == Accessed::set; }
+constexpr bool dirty_bit(const ExtFields& f, bool writable) {
+  return f.dirty == Dirty::set || (f.dirty == Dirty::if_writable && writable);
+}
+/// The policy that reads back as the bits `a`, `d` of a leaf (the inverse of the two above).
+constexpr void read_ad(ExtFields& f, bool a, bool d, bool writable) {
+  f.accessed = a ? Accessed::set : Accessed::clear;
+  f.dirty = d == writable ? Dirty::if_writable : d ? Dirty::set : Dirty::clear;
+}
+/// `dirty` as read_ad() would read it back for a leaf writable or not (its canonical form).
+constexpr Dirty canonical_dirty(Dirty dirty, bool writable) {
+  if ((dirty == Dirty::clear && !writable) || (dirty == Dirty::set && writable)) return Dirty::if_writable;
+  return dirty;
+}
+
 /// The portable attributes of a leaf mapping.
 struct Attrs {
   Perm perm = Perm::read;
   MemType mem = MemType::normal;
+  ExtBits ext{};  ///< family-specific bits (see ExtBits); empty for portable attributes
 
   [[nodiscard]] constexpr bool has(Perm p) const { return (perm & p) == p; }
   [[nodiscard]] constexpr bool read() const { return has(Perm::read); }

@@ -207,7 +207,7 @@ struct Copier {
       return {};
     } else {
       auto t = dst.allocate(request(D + 1));
-      if (!t) return Error{Errc::out_of_memory, G::to_va(lo), PhysAddr{}, level_number<F>(L), F::level_name(L)};
+      if (!t) return Error{Errc::out_of_memory, G::to_va(lo), Error::kNoPa, level_number<F>(L), F::level_name(L)};
       Entry* e = static_cast<Entry*>(t->ptr);
       const std::size_t first = G::index(flo, D + 1), last = G::index(fhi - 1, D + 1);
       for (std::size_t k = 0; k < first; ++k) e[k] = 0;

@@ -32,7 +32,9 @@ class Cursor {
         if (const Entry* p = proto(attrs)) {
           *e = F::leaf(kLeafLevel, *p, pa);
           if (opts_.live != Live::offline) sync_.publish();
-          return one_leaf();
+          Report r = one_leaf();
+          r.leaf_levels.set(kLast);
+          return r;
         }
       }
     }

@@ -118,8 +118,8 @@ struct ExampleFormat {
   /// Every bit of a leaf at `l` except the output address; the single place where leaf bits are
   /// encoded. Fails (never downgrades) when the format cannot express `s`.
   static constexpr Result<Entry> leaf_proto(Level, const LeafSettings& s, const Caps&) {
-    if (!s.attrs.read() || s.attrs.exec() || s.attrs.user() || s.attrs.global())
-      return make_error(Errc::unsupported_attrs);
+    if (!s.attrs.read() || s.attrs.exec() || s.attrs.user() || s.attrs.global() || !s.attrs.ext.empty())
+      return make_error(Errc::unsupported_attrs);  // a format without an extension refuses one
     if (s.attrs.mem != MemType::normal) return make_error(Errc::unsupported_memtype);
     return Entry(3U | (s.attrs.write() ? 4U : 0U));
   }

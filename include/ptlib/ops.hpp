@@ -32,6 +32,23 @@ enum class Live : std::uint8_t {
   break_before_make,  ///< live: such changes go invalid entry -> publish -> invalidate -> new entry
 };
 
+/// What map() does where its range meets a leaf that is already there.
+enum class Remap : std::uint8_t {
+  /// Errc::overlap, whatever the leaf maps. The default.
+  refuse,
+  /// A leaf that already maps the requested output addresses with the requested attributes (at
+  /// any size: a block covering the range counts) is kept as it is and counts as mapped; any
+  /// other leaf is Errc::overlap. Early boot code that maps one device twice.
+  identical,
+  /// identical, and a leaf with the requested output addresses whose attributes may change
+  /// without break-before-make is rewritten: Linux arm64's pgattr_change_is_safe() rule (a live
+  /// entry keeps its output address and memory type; only write/exec permission may change,
+  /// and global may become non-global, never the reverse; no contiguous run). Moreover the
+  /// call must cover the leaf whole, it must keep its user flag, and the format must not demand
+  /// break-before-make for the change (F::needs_bbm). Anything else is Errc::overlap.
+  safe,
+};
+
 /// Per-call choices.
 struct Options {
   /// Largest leaf the engine may use, in bytes (0 = whatever the format allows). A value below a
@@ -49,6 +66,8 @@ struct Options {
   /// Live-update policy; with a live policy every change of a valid entry is followed by a TLB
   /// invalidation through the sync hook, and new tables are published before they are linked.
   Live live = Live::offline;
+  /// map() over existing leaves: refused (default), kept when identical, or changed when safe.
+  Remap remap = Remap::refuse;
 
   /// Only smallest pages.
   static constexpr Options page_only() {
@@ -65,6 +84,9 @@ struct Report {
   std::size_t tables_added = 0;   ///< tables allocated and linked (new levels and splits)
   std::size_t tables_released = 0;///< tables unlinked and given back (unmap, compact)
   std::size_t leaves_changed = 0; ///< leaves written, cleared or rewritten
+  /// map(): the levels (depths) at which it wrote new leaves. Shows what "largest blocks" gave:
+  /// e.g. x86-64 without Caps::page1g writes 2 MiB leaves where a 1 GiB one would fit.
+  LevelMask leaf_levels{};
 };
 using MapReport = Report;
 
@@ -134,7 +156,11 @@ struct Editor {
   }
   Result<Entry> proto(std::size_t depth, const Attrs& a, bool contiguous, std::uint64_t lo) const {
     auto p = F::leaf_proto(G::level(depth), LeafSettings{a, contiguous, opts.allow_implied_exec}, tree.caps);
-    if (!p) return level_error(p.error().code, depth, lo, PhysAddr{});
+    if (!p) {
+      Error e = level_error(p.error().code, depth, lo, Error::kNoPa);
+      e.hint = p.error().hint;  // the format's word on what to do (which capability, which option)
+      return e;
+    }
     return p;
   }
 
@@ -188,7 +214,11 @@ struct Editor {
   /// Errc::misaligned_table / pa_out_of_range; no table is ever linked at a PA it cannot encode.
   Result<NewTable> allocate_table(std::size_t depth, std::uint64_t lo) {
     auto t = mem.allocate(request(depth));
-    if (!t) return level_error(Errc::out_of_memory, depth - 1, lo, PhysAddr{});
+    if (!t) {  // a broken reserve() promise: one more table was needed, none was there
+      Error e = level_error(Errc::out_of_memory, depth - 1, lo, Error::kNoPa);
+      e.tables_needed = 1;
+      return e;
+    }
     const bool aligned = t->pa.aligned(G::table_align(depth));
     if (aligned && t->pa.value + (G::table_bytes(depth) - 1) <= G::kPaLimit) return *t;
     give_back(depth, *t);
@@ -296,6 +326,28 @@ struct Editor {
   void table_post(const Slot<F>&, void*) {}
 };
 
+/// `e` at the output address `pa` (a leaf encoding that failed for the PA map() was writing).
+constexpr Error at_pa(Error e, PhysAddr pa) {
+  e.pa = pa;
+  return e;
+}
+
+/// Errc::out_of_memory for a call that needs `needed` tables at `va`, saying how many the memory
+/// can promise: the largest k < needed that reserve(k) accepts, found by bisection (about
+/// log2(needed) reserve() calls, on this error path only).
+inline Error out_of_memory(MemRef mem, const TableRequest& r, std::size_t needed, VirtAddr va) {
+  std::size_t have = 0, lacks = needed;  // reserve(have) holds, reserve(lacks) fails
+  while (lacks - have > 1) {
+    const std::size_t mid = have + (lacks - have) / 2;
+    (mem.reserve(mid, r) ? have : lacks) = mid;
+  }
+  Error e = make_error(Errc::out_of_memory, va);
+  constexpr std::size_t kMax = 0xffff'ffffU;
+  e.tables_needed = std::uint32_t(needed < kMax ? needed : kMax);
+  e.tables_available = std::uint32_t(have < kMax ? have : kMax);
+  return e;
+}
+
 /// Writes the leaves e[0..n): `proto` (no contiguous hint) with the output addresses pa, pa +
 /// span, ... A separate function over locals and a restrict pointer, so the loop vectorises
 /// wherever it is inlined (a store through `e` could otherwise alias the caller's state). When the
@@ -349,7 +401,7 @@ struct MapVisitor : Editor<F, Commit> {
     const std::uint64_t span = G::span(s.depth);
     if (!s.full || !this->leaf_allowed(s.depth) || !pa_at(s.lo).aligned(span)) return Step::descend;
     auto p = proto_at(s.depth, false, s.lo);
-    if (!p) return Error{p.error().code, p.error().va, pa_at(s.lo), p.error().level, p.error().level_name};
+    if (!p) return at_pa(p.error(), pa_at(s.lo));
     if constexpr (Commit) write_leaves(s, *p);
     return Step::done;
   }
@@ -386,6 +438,7 @@ struct MapVisitor : Editor<F, Commit> {
     }
     if (this->live()) this->sync.publish();
     this->report.modified.set(s.depth);
+    this->report.leaf_levels.set(s.depth);
     this->report.leaves_changed += s.count;
   }
 
@@ -419,7 +472,31 @@ struct MapVisitor : Editor<F, Commit> {
 
   Result<Step> leaf(const Slot<F>& s) {
     const std::uint64_t base = align_down(s.lo, G::span(s.depth));
-    return Base::level_error(Errc::overlap, s.depth, s.lo, leaf_output(s) + (s.lo - base));
+    const PhysAddr there = leaf_output(s) + (s.lo - base);
+    if (this->opts.remap != Remap::refuse && there == pa_at(s.lo)) {
+      auto kept = remap(s);
+      if (!kept) return kept.error();
+      if (*kept) return Step::done;
+    }
+    return Base::level_error(Errc::overlap, s.depth, s.lo, there);
+  }
+
+  /// Options::remap over a leaf that already maps the requested output addresses: true when it
+  /// is identical (kept) or safely rewritten (Remap::safe), false when it conflicts.
+  Result<bool> remap(const Slot<F>& s) {
+    const auto L = G::level(s.depth);
+    auto p = this->proto(s.depth, attrs, false, s.lo);
+    if (!p) return at_pa(p.error(), pa_at(s.lo));
+    const Entry next = F::leaf(L, *p, leaf_output(s));
+    const Attrs want = F::decode(L, next).attrs, have = s.entry.attrs;
+    if (want == have) return true;
+    const bool safe = this->opts.remap == Remap::safe && s.full && !s.entry.contiguous && want.mem == have.mem &&
+                      want.user() == have.user() && (have.global() || !want.global()) &&
+                      !F::needs_bbm(L, s.table[s.index], next);
+    if (!safe) return false;
+    if constexpr (Commit) this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return next; });
+    ++this->report.leaves_changed;
+    return true;
   }
 };
 
@@ -555,7 +632,7 @@ struct CompactVisitor : Editor<F, Commit> {
 
 /// Checks the arguments every range call shares; returns the tree offset of `va`.
 template <PagingFormat F>
-Result<std::uint64_t> check_va_range(VirtAddr va, std::uint64_t size, PhysAddr pa = PhysAddr{}) {
+Result<std::uint64_t> check_va_range(VirtAddr va, std::uint64_t size, PhysAddr pa = Error::kNoPa) {
   using G = Geometry<F>;
   if (size == 0) return make_error(Errc::zero_size, va, pa);
   if (!va.aligned(G::kPageSize)) return make_error(Errc::misaligned_va, va, pa);
@@ -748,6 +825,7 @@ Result<Report> commit(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Opt
 /// Adds the counts of `r` to `total`.
 inline void merge(Report& total, const Report& r) {
   total.modified.bits |= r.modified.bits;
+  total.leaf_levels.bits |= r.leaf_levels.bits;
   total.tables_added += r.tables_added;
   total.tables_released += r.tables_released;
   total.leaves_changed += r.leaves_changed;
@@ -835,6 +913,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
     if (e.kind == EntryKind::invalid) break;
     if (e.kind == EntryKind::leaf) {
       const Slot<F> s{d, tab[d], i, 1, lo, hi, false, e};
+      if (opts.remap != Remap::refuse) return finish(std::nullopt);  // the general walk decides
       return finish(B::level_error(Errc::overlap, d, lo, leaf_output(s) + (lo - align_down(lo, G::span(d)))));
     }
     if (e.kind == EntryKind::malformed) return finish(B::level_error(Errc::malformed_entry, d, lo, e.addr));
@@ -851,7 +930,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
   auto get_proto = [&](std::uint64_t at) -> Result<void> {
     if (have_proto) return {};
     auto p = v.proto_at(t, false, at);
-    if (!p) return Error{p.error().code, p.error().va, v.pa_at(at), p.error().level, p.error().level_name};
+    if (!p) return at_pa(p.error(), v.pa_at(at));
     proto = *p;
     have_proto = true;
     return {};
@@ -868,6 +947,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
       }
       if (e.kind == EntryKind::table) return finish(std::nullopt);  // map inside it: the general walk
       if (e.kind == EntryKind::leaf) {
+        if (opts.remap != Remap::refuse) return finish(std::nullopt);
         const Slot<F> s{t, tab[t], i0 + k, 1, at, at + G::span(t), true, e};
         return finish(B::level_error(Errc::overlap, t, at, leaf_output(s)));
       }
@@ -878,7 +958,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
   NewTable fresh[N] = {};
   const std::size_t missing = t - d;
   if (missing) {
-    if (!mem.reserve(missing, table_request<F>())) return finish(make_error(Errc::out_of_memory, o.va));
+    if (!mem.reserve(missing, table_request<F>())) return finish(out_of_memory(mem, table_request<F>(), missing, o.va));
     for (std::size_t k = d + 1; k <= t; ++k) {
       auto r = v.allocate_table(k, lo);
       if (!r) {
@@ -1012,14 +1092,15 @@ Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const O
     }
     auto tables = dry_run<F, Mask>(tree, mem, o, opts);
     if (!tables) return tables.error();
-    if (*tables && !mem.reserve(*tables, table_request<F>())) return make_error(Errc::out_of_memory, o.va);
+    if (*tables && !mem.reserve(*tables, table_request<F>())) return out_of_memory(mem, table_request<F>(), *tables, o.va);
     return commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
   }
   auto tables = plan_erased<F, Mask>(tree, mem, ops, opts, false);
   if (!tables) return tables.error();
   std::size_t first = 0;
   while (ops[first].size == 0) ++first;
-  if (*tables && !mem.reserve(*tables, table_request<F>())) return make_error(Errc::out_of_memory, ops[first].va);
+  if (*tables && !mem.reserve(*tables, table_request<F>()))
+    return out_of_memory(mem, table_request<F>(), *tables, ops[first].va);
   Report total{};
   for (std::size_t i = 0; i < ops.count; ++i) {
     const AnyOp o = ops[i];
@@ -1114,7 +1195,11 @@ template <PagingFormat F, TableMemory M>
 Result<Tree<F>> make_tree(M& mem, const typename F::Caps& caps = {}) {
   using G = Geometry<F>;
   auto t = mem.allocate(TableRequest{G::table_bytes(0), G::table_align(0), true, 0});
-  if (!t) return make_error(Errc::out_of_memory);
+  if (!t) {
+    Error e = make_error(Errc::out_of_memory);
+    e.tables_needed = 1;  // the root
+    return e;
+  }
   mem.unmap(t->ptr, 0);
   return Tree<F>{t->pa, caps};
 }

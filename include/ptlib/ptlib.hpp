@@ -4,7 +4,9 @@
 #pragma once
 #include "config.hpp"  // first: it stops a pre-C++20 compiler with one message
 #include "addr.hpp"
+#include "apply.hpp"
 #include "attrs.hpp"
+#include "error_text.hpp"
 #include "format.hpp"
 #include "ops.hpp"
 #include "memory.hpp"

@@ -60,6 +60,33 @@ constexpr const char* describe(Errc c) {
   return "unknown error";
 }
 
+/// What to do about an error, one sentence per code (no trailing period). A format or the engine
+/// may give a more precise one in Error::hint (which capability to turn on, which option to pass).
+constexpr const char* remedy(Errc c) {
+  switch (c) {
+    case Errc::misaligned_va:
+    case Errc::misaligned_pa:
+    case Errc::misaligned_size: return "align the address and size to the format's smallest page (Geometry<F>::kPageSize)";
+    case Errc::zero_size: return "pass a size of at least one page";
+    case Errc::range_wraps: return "end the range below 2^64 (or split it)";
+    case Errc::va_out_of_range: return "use a VA inside this root's range (`ptgen formats` lists each format's VA bits)";
+    case Errc::va_non_canonical: return "sign-extend the VA from the format's top VA bit; a range may not cross the hole";
+    case Errc::pa_out_of_range: return "use a PA below 2^(the format's PA bits), or a format with a wider output (`ptgen formats`)";
+    case Errc::overlap: return "unmap the old mapping first, or pass Options::remap (identical/safe) to accept the same one";
+    case Errc::out_of_memory: return "give the allocator more tables (size a pool with table_budget() or plan())";
+    case Errc::unsupported_attrs: return "ask only for permissions the format has (README: attribute conventions)";
+    case Errc::unsupported_memtype: return "turn on the capability the memory type needs in the tree's Caps, or use another type";
+    case Errc::not_mapped: return "map the address first";
+    case Errc::malformed_entry: return "the tree is damaged or not of this format: run validate() to list every bad entry";
+    case Errc::misaligned_table: return "align the root and the pool to pool_align<F>()";
+    case Errc::needs_break_before_make: return "pass Live::break_before_make, or unmap and map again";
+    case Errc::writable_executable: return "drop write or exec from the attributes";
+    case Errc::field_out_of_range: return "use a value that fits the register field";
+    case Errc::mode_not_supported: return "pick the format at run time (ptlib::with_chosen_format)";
+  }
+  return "see the API documentation";
+}
+
 /// Short identifier of an error code, as spelled in the enum.
 constexpr const char* name(Errc c) {
   switch (c) {
@@ -89,16 +116,29 @@ constexpr const char* name(Errc c) {
 /// A typed error: what (`code`), where (`va`, `pa`), and at which level of the tree.
 /// `level` is the level number as the format's manual numbers it (arm64 -1..3, RISC-V i of
 /// VPN[i], x86 1 = PT .. 5 = PML5, ARMv7 1..3); `level_name` is the manual's name for it.
-/// Both are absent (kNoLevel / nullptr) for errors found before any table was read.
+/// Both are absent (kNoLevel / nullptr) for errors found before any table was read: test
+/// has_level() before printing `level`. `pa` is absent (kNoPa, has_pa() false) where no physical
+/// address belongs to the error (out_of_memory, an unmap's range errors). Errc::out_of_memory
+/// from map/unmap/protect/compact and make_tree says how many tables the call needed and how
+/// many of them the allocator could promise (tables_needed > tables_available). `hint`, when
+/// set, says what to do more precisely than remedy(code); remedy(error) picks the better one.
+/// format_error() (<ptlib/error_text.hpp>, freestanding) writes all of it as one line.
 struct Error {
   static constexpr std::int8_t kNoLevel = INT8_MIN;
+  /// No physical address belongs to the error (no format has a page at the all-ones address).
+  static constexpr PhysAddr kNoPa{~std::uint64_t{0}};
   Errc code{};
   VirtAddr va{};
-  PhysAddr pa{};
+  PhysAddr pa = kNoPa;
   std::int8_t level = kNoLevel;
   const char* level_name = nullptr;
+  const char* hint = nullptr;           ///< what to do, when more is known than the code says
+  std::uint32_t tables_needed = 0;      ///< out_of_memory: tables the call needed (0: not counted)
+  std::uint32_t tables_available = 0;   ///< out_of_memory: tables the allocator could promise
 
   [[nodiscard]] constexpr bool has_level() const { return level != kNoLevel; }
+  [[nodiscard]] constexpr bool has_pa() const { return pa != kNoPa; }
+  /// Same code, addresses and level (hint and table counts are explanations, not identity).
   constexpr bool operator==(const Error& o) const {
     return code == o.code && va == o.va && pa == o.pa && level == o.level;
   }
@@ -141,10 +181,17 @@ class [[nodiscard]] Result<void> {
   Error error_{};
 };
 
-/// Builds an Error with no level.
-constexpr Error make_error(Errc c, VirtAddr va = VirtAddr{}, PhysAddr pa = PhysAddr{}) {
+/// Builds an Error with no level (and no PA unless given).
+constexpr Error make_error(Errc c, VirtAddr va = VirtAddr{}, PhysAddr pa = Error::kNoPa) {
   return Error{c, va, pa, Error::kNoLevel, nullptr};
 }
+/// The same error with a hint (what to do).
+constexpr Error with_hint(Error e, const char* hint) {
+  e.hint = hint;
+  return e;
+}
+/// What to do about `e`: its hint, or the code's remedy.
+constexpr const char* remedy(const Error& e) { return e.hint ? e.hint : remedy(e.code); }
 
 PTLIB_END_NAMESPACE
 

@@ -63,7 +63,7 @@ struct PreallocVisitor {
       auto t = mem.allocate(TableRequest{G::table_bytes(d), G::table_align(d), false, d});
       if (!t) {
         const auto L = G::level(s.depth);
-        return Error{Errc::out_of_memory, G::to_va(s.lo), PhysAddr{}, level_number<F>(L), F::level_name(L)};
+        return Error{Errc::out_of_memory, G::to_va(s.lo), Error::kNoPa, level_number<F>(L), F::level_name(L)};
       }
       Entry* e = static_cast<Entry*>(t->ptr);
       for (std::size_t k = 0; k < G::entries(d); ++k) e[k] = 0;  // the walk writes only tables below

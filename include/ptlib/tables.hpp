@@ -312,6 +312,30 @@ constexpr bool region_span(const Region& r, std::uint64_t& lo, std::uint64_t& la
 constexpr std::size_t saturate(std::uint64_t v) {
   return v > std::uint64_t(~std::size_t{0}) ? ~std::size_t{0} : std::size_t(v);
 }
+/// The number of indexes in the union of closed intervals [a, b]: `parts(i, j, a, b)` gives part
+/// j < per of item i < n (false: no such part). Each round counts the lowest uncounted covered
+/// index and the rest of the interval that covers it (the one reaching furthest), then moves
+/// past it: O((n * per)^2), constexpr.
+template <class Parts>
+constexpr std::size_t union_size(std::size_t n, std::size_t per, Parts&& parts) {
+  std::uint64_t total = 0, pos = 0;
+  for (;;) {
+    bool found = false;
+    std::uint64_t start = 0, end = 0;
+    for (std::size_t i = 0; i < n; ++i)
+      for (std::size_t j = 0; j < per; ++j) {
+        std::uint64_t a = 0, b = 0;
+        if (!parts(i, j, a, b) || b < pos) continue;
+        const std::uint64_t s = a > pos ? a : pos;
+        if (!found || s < start || (s == start && b > end)) start = s, end = b, found = true;
+      }
+    if (!found) break;
+    total += end - start + 1;
+    if (end == ~std::uint64_t{0}) break;
+    pos = end + 1;
+  }
+  return saturate(total);
+}
 }  // namespace detail
 
 /// How table_budget counts tables that several regions touch.
@@ -338,31 +362,18 @@ constexpr std::size_t tables_touched(std::span<const Region> regions, std::size_
     }
     return detail::saturate(n);
   }
-  // Union of the index intervals: each round counts the lowest uncounted covered index and the
-  // rest of the interval that covers it (the one reaching furthest), then moves past it.
-  std::uint64_t pos = 0;
-  for (;;) {
-    bool found = false;
-    std::uint64_t start = 0, end = 0;
-    for (const Region& r : regions) {
-      std::uint64_t lo = 0, last = 0;
-      if (!detail::region_span<F>(r, lo, last)) continue;
-      const std::uint64_t a = lo >> shift, b = last >> shift;
-      if (b < pos) continue;
-      const std::uint64_t s = a > pos ? a : pos;
-      if (!found || s < start || (s == start && b > end)) start = s, end = b, found = true;
-    }
-    if (!found) break;
-    n += end - start + 1;
-    if (end == ~std::uint64_t{0}) break;
-    pos = end + 1;
-  }
-  return detail::saturate(n);
+  return detail::union_size(regions.size(), 1, [&](std::size_t i, std::size_t, std::uint64_t& a, std::uint64_t& b) {
+    std::uint64_t lo = 0, last = 0;
+    if (!detail::region_span<F>(regions[i], lo, last)) return false;
+    a = lo >> shift, b = last >> shift;
+    return true;
+  });
 }
 
 /// The worst-case number of tables below the root that map() of `regions` into an empty tree
-/// allocates (sum of tables_touched over every depth below the root). Size a pool with
-/// pool_bytes(table_budget(...)), which adds the root. Evaluate it at compile time:
+/// allocates, whatever the output addresses (sum of tables_touched over every depth below the
+/// root: no blocks). table_budget over MapExtent (below) is exact when the PAs are known. Size a
+/// pool with pool_bytes(table_budget(...)), which adds the root. Evaluate it at compile time:
 ///     constexpr Region kLayout[] = {{VirtAddr(0x8020'0000), 16 << 20}, {VirtAddr(0xffff'ffc0'0000'0000), 1 << 30}};
 ///     constinit static StaticPoolFor<riscv::Sv39, table_budget<riscv::Sv39>(kLayout)> pool;
 /// Not covered: later splits (unmap/protect of part of a block) and maps into a tree that already
@@ -377,6 +388,86 @@ constexpr std::size_t table_budget(std::span<const Region> regions, Overlap how 
 template <PagingFormat F>
 constexpr std::size_t table_budget_merged(std::span<const Region> regions) {
   return table_budget<F>(regions, Overlap::merge);
+}
+
+/// A map() to come, with its output address: what an exact budget needs to know where blocks go.
+struct MapExtent {
+  VirtAddr va{};
+  PhysAddr pa{};
+  std::uint64_t size = 0;
+};
+
+namespace detail {
+/// The entries at `depth` under which map() of `m` into an empty tree creates a table, as up to
+/// two closed index intervals (entry index = tree offset >> shift(depth)); `part` picks one.
+/// map() makes a leaf of an entry the range covers whole when the level may hold a leaf (format,
+/// caps, max_leaf_size) and VA and PA agree modulo its size; every other entry it touches gets a
+/// table, unless a leaf above already covers it.
+template <PagingFormat F>
+constexpr bool table_parents(const MapExtent& m, std::size_t depth, std::size_t part, const typename F::Caps& caps,
+                             std::uint64_t max_leaf, std::uint64_t& a, std::uint64_t& b) {
+  using G = Geometry<F>;
+  std::uint64_t lo = 0, last = 0;
+  if (!region_span<F>(Region{m.va, m.size}, lo, last)) return false;
+  auto leafable = [&](std::size_t d) {
+    return F::can_leaf(G::level(d), caps) && (G::span(d) <= max_leaf || d + 1 == G::kDepth) &&
+           ((m.pa.value - m.va.value) & (G::span(d) - 1)) == 0;
+  };
+  // Entries at depth d wholly inside [lo, last]: [full_lo, full_end).
+  auto full = [&](std::size_t d, std::uint64_t& full_lo, std::uint64_t& full_end) {
+    const unsigned s = G::shift(d);
+    const std::uint64_t mask = G::span(d) - 1;
+    full_lo = (lo >> s) + ((lo & mask) != 0);
+    full_end = (last >> s) + ((last & mask) == mask);
+    return full_lo < full_end;
+  };
+  const unsigned s = G::shift(depth);
+  const std::uint64_t first = lo >> s, final = last >> s;
+  std::uint64_t flo = 0, fend = 0;
+  const bool any_full = full(depth, flo, fend);
+  if (leafable(depth)) {  // only the partly covered entries at the two ends
+    if (part == 0 && (!any_full || first < flo)) return a = b = first, true;
+    if (part == 1 && final != first && (!any_full || final >= fend)) return a = b = final, true;
+    return false;
+  }
+  // Every entry touched, except those under a leaf of the deepest leafable level above (its
+  // whole entries cover those of every leafable level above it).
+  std::uint64_t cut_lo = 0, cut_end = 0;
+  bool cut = false;
+  for (std::size_t k = depth; k-- > 0 && !cut;)
+    if (leafable(k) && full(k, cut_lo, cut_end)) {
+      cut = true;
+      cut_lo <<= G::shift(k) - s;
+      cut_end <<= G::shift(k) - s;
+    }
+  if (!cut) {
+    if (part != 0) return false;
+    return a = first, b = final, true;
+  }
+  if (part == 0 && first < cut_lo) return a = first, b = cut_lo - 1, true;
+  if (part == 1 && cut_end <= final) return a = cut_end, b = final, true;
+  return false;
+}
+}  // namespace detail
+
+/// The exact number of tables below the root that map() of `maps` (in any order, one call each
+/// or as one batch) allocates in an empty tree of format F with capabilities `caps` and options
+/// `opts` (max_leaf_size): the tables the chunking needs where the VA/PA alignment allows no
+/// leaf, a table shared by several maps counted once. The maps must not overlap (map() would
+/// refuse them). A 1 GiB Sv39 linear map at a 1 GiB-aligned PA needs none:
+///     constexpr MapExtent kBoot[] = {{VirtAddr(0xffff'ffc0'0000'0000), PhysAddr(0x8000'0000), 1 << 30}};
+///     static_assert(table_budget<riscv::Sv39>(kBoot) == 0);
+/// Pass the same caps as make_tree (default caps: no x86 1 GiB pages). O(n^2) per level.
+template <PagingFormat F>
+constexpr std::size_t table_budget(std::span<const MapExtent> maps, const typename F::Caps& caps = {},
+                                   const Options& opts = {}) {
+  const std::uint64_t max_leaf = opts.max_leaf_size ? opts.max_leaf_size : ~std::uint64_t{0};
+  std::uint64_t n = 0;
+  for (std::size_t d = 0; d + 1 < Geometry<F>::kDepth; ++d)
+    n += detail::union_size(maps.size(), 2, [&](std::size_t i, std::size_t j, std::uint64_t& a, std::uint64_t& b) {
+      return detail::table_parents<F>(maps[i], d, j, caps, max_leaf, a, b);
+    });
+  return detail::saturate(n);
 }
 
 /// The alignment a pool of tables of format F must have (the largest table alignment).

@@ -26,6 +26,8 @@ enum class Problem : std::uint8_t {
   empty_table,          ///< a table below the root has no present entry
   accounting_mismatch,  ///< the tables reached differ from ValidateOptions::expected_tables
   scratch_exhausted,    ///< the scratch has no room for another table: that table is not checked
+  writable_executable,  ///< ValidateOptions::check_wx: a leaf is writable and executable (W^X)
+  user_kernel_mapping,  ///< ValidateOptions::kernel: a user-accessible leaf meets the kernel's range
 };
 
 /// One sentence per problem (no trailing period).
@@ -40,6 +42,8 @@ constexpr const char* describe(Problem p) {
     case Problem::empty_table: return "a table below the root has no present entry";
     case Problem::accounting_mismatch: return "the tables reached differ from the tables expected";
     case Problem::scratch_exhausted: return "the scratch is too small to remember every table";
+    case Problem::writable_executable: return "a leaf is both writable and executable (W^X)";
+    case Problem::user_kernel_mapping: return "a user-accessible leaf maps part of the kernel's range";
   }
   return "unknown problem";
 }
@@ -56,12 +60,14 @@ constexpr const char* name(Problem p) {
     case Problem::empty_table: return "empty_table";
     case Problem::accounting_mismatch: return "accounting_mismatch";
     case Problem::scratch_exhausted: return "scratch_exhausted";
+    case Problem::writable_executable: return "writable_executable";
+    case Problem::user_kernel_mapping: return "user_kernel_mapping";
   }
   return "unknown";
 }
 
 /// Where a problem is. For an entry's own problem (malformed_entry, misaligned_leaf,
-/// inconsistent_run): the entry (a run: its first entry) — its first VA, its level, and its
+/// inconsistent_run, writable_executable, user_kernel_mapping): the entry (a run: its first entry) — its first VA, its level, and its
 /// output/table address (a run: the run's base output address). For a table's problem
 /// (misaligned_table, unreachable_table, table_reached_twice, empty_table, scratch_exhausted):
 /// the entry that links the table — its VA and level — and the table's PA. The root has no
@@ -87,10 +93,25 @@ struct ValidateOptions {
   bool allow_empty_tables = false;
   /// The number of tables (root included) the tree should have, e.g. Arena::tables_in_use().
   std::optional<std::size_t> expected_tables;
-  /// Called with every problem as it is found (Validation keeps only the count and the first):
-  /// a tool that lists them all (ptgen reading a real machine's tables). nullptr: not called.
-  void (*on_problem)(void* ctx, const Finding& f) = nullptr;
-  void* problem_ctx = nullptr;
+  /// The W^X audit (Linux's ptdump_check_wx() at boot): every leaf entry that is writable and
+  /// executable is a Problem::writable_executable (x86-32 has no NX: there every writable leaf is).
+  bool check_wx = false;
+  /// The kernel's VA range: every user-accessible leaf entry meeting it is a
+  /// Problem::user_kernel_mapping (empty: not checked). E.g. the upper half of a sign-extended
+  /// format, or a 3G/1G split's [0xc0000000, 4 GiB).
+  Region kernel{};
+  /// Called with every problem, in the order found (tree-offset order), besides the count and
+  /// Validation::first: e.g. to print every W+X leaf. Set it with report_to().
+  void (*on_finding)(void* ctx, const Finding&) = nullptr;
+  void* finding_ctx = nullptr;
+
+  /// Calls `fn(const Finding&)` for every problem (fn must outlive the validate() call).
+  template <class Fn>
+  ValidateOptions& report_to(Fn& fn) {
+    finding_ctx = &fn;
+    on_finding = [](void* c, const Finding& f) { (*static_cast<Fn*>(c))(f); };
+    return *this;
+  }
 };
 
 /// The answer of validate().
@@ -98,6 +119,8 @@ struct Validation {
   std::size_t tables = 0;    ///< tables walked, root included
   std::size_t leaves = 0;    ///< leaf entries (each entry of a contiguous run counts)
   std::size_t problems = 0;  ///< every problem found (scratch_exhausted at most once)
+  std::size_t wx_leaves = 0;           ///< check_wx: writable+executable leaf entries
+  std::size_t user_kernel_leaves = 0;  ///< kernel: user-accessible leaf entries in its range
   /// Table PAs recorded in scratch[0, tables_recorded), ascending: the root and every table
   /// pointer met (unreachable ones included). Equal to the scratch size: it may have been short.
   std::size_t tables_recorded = 0;
@@ -148,7 +171,7 @@ class Validator {
       f.level_name = F::level_name(L);
     }
     ++out_.problems;
-    if (opts_.on_problem) opts_.on_problem(opts_.problem_ctx, f);
+    if (opts_.on_finding) opts_.on_finding(opts_.finding_ctx, f);
     if (out_.problems == 1 || (located && (!first_located_ || t < first_t_))) {
       out_.first = f;
       first_located_ = located;
@@ -217,6 +240,14 @@ class Validator {
     const PhysAddr out = e.addr + in_run * span;
     if (!out.aligned(span)) report(Problem::misaligned_leaf, t, out, int(D));
     if (e.contiguous && !runs_here) report(Problem::inconsistent_run, t, e.addr, int(D));  // no runs here
+    if (opts_.check_wx && e.attrs.write() && e.attrs.exec()) {
+      ++out_.wx_leaves;
+      report(Problem::writable_executable, t, out, int(D));
+    }
+    if (e.attrs.user() && Region{G::to_va(t), span}.overlaps(opts_.kernel)) {
+      ++out_.user_kernel_leaves;
+      report(Problem::user_kernel_mapping, t, out, int(D));
+    }
   }
 
   /// The aligned group of `run` = 2^k entries at `g` (first VA `t`): if any of them is a leaf

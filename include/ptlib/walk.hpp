@@ -127,7 +127,7 @@ struct Walker {
         auto step = visitor.absent(s);
         if (!step) return step.error();
         if (*step == Step::descend) {
-          if (last_level) return malformed(d, lo, PhysAddr{});
+          if (last_level) return malformed(d, lo, Error::kNoPa);
           for (std::size_t k = 0; k < n; ++k) {
             const std::uint64_t clo = lo + k * span;
             const std::uint64_t chi = full ? clo + span : run_hi;
@@ -302,7 +302,7 @@ Result<Translation<F>> translate_erased(const Tree<F>& tree, MemRef access, Virt
       return Error{c, c == Errc::not_mapped ? va : G::to_va(t), pa, c == Errc::not_mapped ? Error::kNoLevel : level_number<F>(L),
                    c == Errc::not_mapped ? nullptr : F::level_name(L)};
     };
-    if (e.kind == EntryKind::invalid) return fail(Errc::not_mapped, PhysAddr{});
+    if (e.kind == EntryKind::invalid) return fail(Errc::not_mapped, Error::kNoPa);
     if (e.kind == EntryKind::malformed) return fail(Errc::malformed_entry, e.addr);
     if (e.kind == EntryKind::leaf) {
       const std::uint64_t base = align_down(t, G::span(d));

@@ -42,7 +42,9 @@ constexpr std::size_t kBytes = 2u << 20;
 constexpr std::uint64_t kBase = 0x4000'0000;
 
 bool same_error(ptlib_status s, const ptlib_error& ce, const Error& e) {
-  return s == ptlib_status(unsigned(e.code) + 1) && ce.va == e.va.value && ce.pa == e.pa.value && ce.level == e.level;
+  // The C error says 0 where the C++ one has no physical address (Error::kNoPa).
+  return s == ptlib_status(unsigned(e.code) + 1) && ce.va == e.va.value && ce.pa == (e.has_pa() ? e.pa.value : 0) &&
+         ce.level == e.level;
 }
 ptlib_attrs c_attrs(const Attrs& a) { return std::uint32_t(a.perm) | (std::uint32_t(a.mem) << 8); }
 

@@ -304,6 +304,15 @@ def bad(work, kernels, wx_kernel):
         ("unknown capability", ["build"] + base + ["--caps", "page1g", "--map", "0:0:4K:rw-"], "no capability 'page1g'"),
         ("not a device tree", ["build"] + base + ["--dtb", notdtb], "not a valid device tree"),
         ("layout without one", ["layout", "--format", "arm64-16k-47"], "no kernel layout"),
+        # Refusals that name the way forward (the flag, the capability, or another format).
+        ("x86-32 rw- (no NX)", ["build", "--format", "x86-32", "--base", "0x100000", "--map", "0x400000:0x400000:4K:rw-"],
+         ["unsupported_attrs", "--allow-implied-exec", "x86-pae"]),
+        ("x86-64 rw- without --caps nx", ["build", "--format", "x86-64-l4", "--base", "0x100000", "--caps", "no-nx",
+                                          "--map", "0x400000:0x400000:4K:rw-"], ["unsupported_attrs", "--caps nx"]),
+        ("RISC-V device memory without Svpbmt", ["build"] + base + ["--map", "0x1000:0x10000000:4K:rw-,dev"],
+         ["unsupported_memtype", "--caps svpbmt"]),
+        ("x86 wc without PAT", ["build", "--format", "x86-64-l4", "--base", "0x100000", "--map",
+                                "0x400000:0x400000:4K:rw-,wc"], ["unsupported_memtype", "--caps pat"]),
     ]
     if have_qemu:
         cases += [
@@ -318,10 +327,33 @@ def bad(work, kernels, wx_kernel):
                                         "--dtb", dtb, "--kernel", kernels["sv39"]], "overlap the kernel"),
         ]
     for what, args, words in cases:
-        p = run(args, expect_rc=1)
-        lines = p.stderr.splitlines()
-        check(len(lines) == 1 and lines[0].startswith("ptgen: ") and words in lines[0],
-              f"bad input '{what}': stderr {p.stderr!r} should be one 'ptgen: ' line with {words!r}")
+        one_line_error(f"bad input '{what}'", args, words)
+    # dump --check-wx: validate()'s W^X audit lists each writable+executable leaf entry (2 rwx pages).
+    wximg = work / "wx-audit.bin"
+    run(["build", "--image", wximg] + base + ["--map", "0x1000:0x80001000:8K:rwx,g", "--map", "0x10000:0x80010000:4K:rw-,g"])
+    audit = run(["dump", "--image", wximg, "--check-wx"] + base, expect_rc=1)
+    lines = [l for l in audit.stdout.splitlines() if l.startswith("# W+X ")]
+    check("# W^X: 2 writable+executable leaf entries" in audit.stdout and len(lines) == 2
+          and "0x0000000000001000" in lines[0] and "0x0000000000002000" in lines[1],
+          f"dump --check-wx: {audit.stdout!r}")
+    js = json.loads(run(["dump", "--image", wximg, "--check-wx", "--json"] + base, expect_rc=1).stdout or "{}")
+    # Without W+X leaves the audit passes: exit status 0.
+    cleanimg = work / "wx-clean.bin"
+    run(["build", "--image", cleanimg] + base + ["--map", "0x1000:0x80001000:8K:r-x,g", "--map", "0x10000:0x80010000:4K:rw-,g"])
+    clean = run(["dump", "--image", cleanimg, "--check-wx"] + base)
+    check("# W^X: 0 writable+executable leaf entries" in clean.stdout, f"dump --check-wx, no W+X: {clean.stdout!r}")
+    check(js.get("wx") == ["0x0000000000001000", "0x0000000000002000"], f"dump --check-wx --json: {js.get('wx')!r}")
+    # x86 without page1g maps a whole GiB with 2 MiB pages and says so; with it, one 1 GiB page.
+    giga = ["build", "--format", "x86-64-l4", "--base", "0x100000", "--map", "0xffff888000000000:0x40000000:1G:rw-,g"]
+    off = run(giga + ["--image", work / "giga.bin"])
+    check("1 GiB pages are off" in off.stdout and "--caps page1g" in off.stdout,
+          f"x86-64-l4 without page1g: no note in {off.stdout!r}")
+    on = run(giga + ["--caps", "page1g", "--image", work / "giga1g.bin"])
+    check("1 GiB pages are off" not in on.stdout, f"x86-64-l4 with page1g: unexpected note in {on.stdout!r}")
+    d = run(["dump", "--format", "x86-64-l4", "--image", work / "giga1g.bin", "--base", "0x100000", "--caps", "page1g",
+             "--json"])
+    check([int(r["leaf_size"], 16) for r in json.loads(d.stdout or '{"ranges": []}')["ranges"]] == [1 << 30],
+          f"x86-64-l4 --caps page1g: not one 1 GiB leaf: {d.stdout!r}")
     # The same W+X kernel is accepted when asked, and mapped rwx.
     if have_qemu:
         img = work / "wx.bin"

@@ -283,14 +283,14 @@ Walked walk(const Args& a, const Source& s, const Tree<F>& tree, LeafSink sink) 
   PhysTables access = PhysTables::of<F>(s.mem);
   ValidateOptions vo;
   vo.allow_empty_tables = true;  // an allocator may keep empty tables: not an error for the hardware
-  vo.on_problem = [](void* ctx, const Finding& f) {
+  vo.on_finding = [](void* ctx, const Finding& f) {
     if (f.what == Problem::table_reached_twice) return;  // the walker tells shared from recursive
     std::string detail = describe(f.what);
     if (f.what == Problem::unreachable_table) detail += " (it is not wholly inside the dump: a hole, or past its end)";
     static_cast<std::vector<Event>*>(ctx)->push_back(
         Event{true, name(f.what), f.va.value, f.pa.value, f.level, f.level_name ? f.level_name : "", std::move(detail)});
   };
-  vo.problem_ctx = &w.events;
+  vo.finding_ctx = &w.events;
   // validate() with a scratch for every table: a run that filled it is repeated with more room
   // (and its findings, scratch_exhausted among them, dropped).
   std::vector<PhysAddr> scratch(4096);

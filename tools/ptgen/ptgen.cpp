@@ -44,7 +44,9 @@ constexpr const char* kUsage = R"(usage: ptgen COMMAND [options]
         [--caps LIST] [--ttbr1] [--image out.bin] [--json out.json]
                                             tables for physical address PA, root first
   dump --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json]
-                                            merged ranges: VA range -> PA, size, leaves, level, attributes
+       [--check-wx]                         merged ranges: VA range -> PA, size, leaves, level, attributes;
+                                            --check-wx: every writable+executable leaf (W^X audit),
+                                            exit 1 if any (2 on errors)
   diff --format F A.bin B.bin --base PA [--base-b PA] [--root PA] [--root-b PA] [--caps LIST] [--ttbr1]
        [--build out.json] [--json]          what two images map differently (exit 1 when they differ)
   translate --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json] VA...
@@ -310,53 +312,15 @@ struct Piece {
   std::uint64_t va = 0, pa = 0, size = 0;
 };
 
-/// The tables below the root that map() of one piece creates in an empty tree, counted from the
-/// alignment of the piece at each level, as the engine chooses leaves (ops.hpp map(): the
-/// largest leaf the format, the capabilities and opts.max_leaf_size allow, and the alignment of
-/// VA, PA and the remaining size). A table at depth d hangs under an entry at depth d - 1 that
-/// the piece touches and that no leaf of depth <= d - 1 covers. The leaves of depth <= d - 1 are
-/// those of the deepest such level k the piece may use (VA = PA modulo its span): they cover
-/// exactly [align_up(va, span k), align_down(end, span k)), every leaf of a shallower level
-/// lies inside that range, and nothing outside it is a leaf of depth <= d - 1. So the count is
-/// exact for a piece alone in an empty tree; a sum over pieces is an upper bound for all of them.
-template <class F>
-std::uint64_t tables_for_piece(const Piece& p, const typename F::Caps& caps, const Options& o) {
-  using G = Geometry<F>;
-  __extension__ typedef unsigned __int128 U;
-  if (p.size == 0) return 0;
-  const U lo = G::to_tree(VirtAddr(p.va));
-  const U top = U(G::kVaMask) + 1;
-  const U end = lo + p.size > top ? top : lo + p.size;
-  const std::uint64_t delta = G::to_tree(VirtAddr(p.va)) - p.pa;  // VA - PA, modulo 2^64
-  auto allowed = [&](std::size_t k) {
-    const std::uint64_t span = G::span(k);
-    return F::can_leaf(G::level(k), caps) && (o.max_leaf_size == 0 || span <= o.max_leaf_size) && delta % span == 0;
-  };
-  std::uint64_t n = 0;
-  for (std::size_t d = 1; d < G::kDepth; ++d) {
-    const U s = G::span(d - 1);
-    const U touched = (end - 1) / s - lo / s + 1;
-    U covered = 0;
-    for (std::size_t k = d; k-- > 0;) {
-      if (!allowed(k)) continue;
-      const U span = G::span(k);
-      const U a = (lo + span - 1) / span * span, b = end / span * span;
-      if (b > a) covered = (b - a) / s;
-      break;
-    }
-    n += std::uint64_t(touched - covered);
-  }
-  return n;
-}
-
-/// Table memory for maps of `pieces` (each counted alone: tables_for_piece summed, an upper
-/// bound) plus `extra` tables (splits), zeroed (so alignment padding in the image is 0), for
+/// Table memory for maps of `pieces` (the exact count, ptlib::table_budget over their VAs and
+/// PAs) plus `extra` tables (splits), zeroed (so alignment padding in the image is 0), for
 /// physical address `base`.
 template <class F>
 Image<F> make_image(std::uint64_t base, const std::vector<Piece>& pieces, std::uint64_t extra,
                     const typename F::Caps& caps, const Options& opts) {
-  std::uint64_t tables = extra;
-  for (const Piece& p : pieces) tables += tables_for_piece<F>(p, caps, opts);
+  std::vector<MapExtent> extents;
+  for (const Piece& p : pieces) extents.push_back(MapExtent{VirtAddr(p.va), PhysAddr(p.pa), p.size});
+  std::uint64_t tables = extra + table_budget<F>(std::span<const MapExtent>(extents), caps, opts);
   const std::uint64_t limit = std::uint64_t{1} << 32;
   const std::uint64_t bytes64 =
       tables > limit / Geometry<F>::table_bytes(Geometry<F>::kDepth > 1 ? 1 : 0) ? ~std::uint64_t{0}
@@ -375,19 +339,6 @@ Image<F> make_image(std::uint64_t base, const std::vector<Piece>& pieces, std::u
   }
   img.builder = *b;
   return img;
-}
-
-/// What to do about an error of the engine: the flag that helps, where there is one.
-template <class K>
-std::string error_hint(const Error& e, const Options& opts) {
-  if constexpr (kX86<K>) {
-    if (e.code == Errc::unsupported_attrs && !opts.allow_implied_exec)
-      return fmt::format(" ({} cannot forbid execution here: 32-bit paging has no NX bit, and PAE/4-level paging "
-                         "only with --caps nx; pass --allow-implied-exec to map it executable)",
-                         K::kName);
-  }
-  (void)e, (void)opts;
-  return {};
 }
 
 std::string map_error(const Request& r, const Error& e) {
@@ -501,9 +452,22 @@ int build_maps(const Args& a, const char* format, std::uint64_t base, const type
   std::vector<Piece> pieces;
   for (const auto& r : reqs) pieces.push_back(Piece{r.va, r.pa, r.size});
   Image<K> img = make_image<K>(base, pieces, 0, caps, opts);
-  for (const Request& r : reqs)
-    if (auto m = img.builder.map(VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs, opts); !m)
-      fail(map_error(r, m.error()) + error_hint<K>(m.error(), opts));
+  std::vector<std::string> notes;
+  for (const Request& r : reqs) {
+    auto m = img.builder.map(VirtAddr(r.va), PhysAddr(r.pa), r.size, r.attrs, opts);
+    if (!m) fail(map_error(r, m.error()));
+    if constexpr (requires { caps.page1g; }) {
+      // A whole GiB at a GiB-congruent PA that got 2 MiB leaves: say why (x86 default caps).
+      constexpr std::uint64_t GiB = std::uint64_t{1} << 30;
+      const std::uint64_t first = (r.va + GiB - 1) & ~(GiB - 1);
+      if (!caps.page1g && opts.max_leaf_size == 0 && (r.va - r.pa) % GiB == 0 && first - r.va < r.size &&
+          r.size - (first - r.va) >= GiB)
+        notes.push_back(fmt::format("note   --map {}: 1 GiB pages are off (x86 Caps::page1g; pass --caps page1g "
+                                    "if the CPU has them): mapped with 2 MiB pages",
+                                    hex(r.va)));
+    }
+  }
+  for (const auto& n : notes) fmt::print("{}\n", n);
   report_build(a, format, img, reqs, nullptr);
   return 0;
 }
@@ -831,7 +795,7 @@ int build_boot(const Args& a, const char* format, std::uint64_t base, const type
   }
   Image<K> img = make_image<K>(base, pieces, splits, caps, opts);
 
-  auto fail_at = [&](const Request& r, const Error& e) { fail(map_error(r, e) + error_hint<K>(e, opts)); };
+  auto fail_at = [&](const Request& r, const Error& e) { fail(map_error(r, e)); };
   auto find_req = [&](std::uint64_t va) -> const Request& {
     for (const Request& r : reqs)
       if (va >= r.va && va - r.va < r.size) return r;
@@ -985,13 +949,36 @@ template <class F>
 int cmd_dump(const Args& a) {
   const Loaded<F> l = load<F>(a, a.need("image"), "base", "root");
   const std::vector<DumpRange> ranges = ranges_of(l);
+  // --check-wx: validate()'s W^X audit, one finding per writable+executable leaf entry (the
+  // image already validated, so one pass with room for every table).
+  std::vector<Finding> wx;
+  if (a.flag("check-wx")) {
+    auto collect = [&](const Finding& f) { wx.push_back(f); };
+    ValidateOptions vo;
+    vo.allow_empty_tables = true;
+    vo.check_wx = true;
+    vo.report_to(collect);
+    std::vector<PhysAddr> scratch(l.check.tables + 1);
+    auto access = l.access;
+    (void)ptlib::validate(l.tree, access, vo, std::span<PhysAddr>(scratch));
+  }
   if (a.flag("json")) {
-    std::string s = fmt::format("{{\"format\": {}, \"ttbr1\": {}, \"root\": \"{}\", \"tables\": {}, \"leaves\": {}, \"ranges\": [",
+    std::string s = fmt::format("{{\"format\": {}, \"ttbr1\": {}, \"root\": \"{}\", \"tables\": {}, \"leaves\": {}, ",
                                 json_str(F::kName), F::kVaRule == VaRule::high && kArm64<F> ? "true" : "false",
                                 hex(l.tree.root.value), l.check.tables, l.check.leaves);
+    if (a.flag("check-wx")) {
+      s += "\"wx\": [";
+      for (std::size_t i = 0; i < wx.size(); ++i) s += fmt::format("{}\"{}\"", i ? ", " : "", hex(wx[i].va.value));
+      s += "], ";
+    }
+    s += "\"ranges\": [";
     for (std::size_t i = 0; i < ranges.size(); ++i) s += (i ? ",\n  " : "\n  ") + range_json(ranges[i]);
     fmt::print("{}\n]}}\n", s);
-    return 0;
+    return wx.empty() ? 0 : 1;  // --check-wx: W+X found is exit status 1, as for memory dumps
+  }
+  if (a.flag("check-wx")) {
+    fmt::print("# W^X: {} writable+executable leaf entr{}\n", wx.size(), wx.size() == 1 ? "y" : "ies");
+    for (const Finding& f : wx) fmt::print("# W+X  {}\n", to_string(f));
   }
   fmt::print("# {}{} root {}: {} tables, {} leaves, {} ranges\n", F::kName, F::kVaRule == VaRule::high ? " TTBR1" : "",
              hex(l.tree.root.value), l.check.tables, l.check.leaves, ranges.size());
@@ -999,7 +986,7 @@ int cmd_dump(const Args& a) {
     fmt::print("# TTBR0 addresses (from 0); an image built with --dtb or --ttbr1 is a TTBR1 tree: dump it with --ttbr1 "
                "or --build its.json\n");
   for (const DumpRange& r : ranges) fmt::print("{}\n", format_range(r));
-  return 0;
+  return wx.empty() ? 0 : 1;
 }
 
 template <class F>

@@ -114,6 +114,48 @@ constexpr std::array<char, 24> name(unsigned va_bits, VaRule rule) {
 
 }  // namespace detail
 
+/// A caller's own MAIR0/MAIR1 attribute for a leaf (AttrIndx[2:0], B3.6.2, "Memory region
+/// attributes"); `preset` = the index of Attrs::mem in ptlib's layout (kMair0).
+enum class AttrIndex : std::uint8_t { preset, attr0, attr1, attr2, attr3, attr4, attr5, attr6, attr7 };
+
+/// ARMv7 LPAE leaf bits that Attrs cannot say (B3.6.2, block and page descriptor attributes):
+struct Ext {
+  Share share = Share::preset;               ///< SH[1:0], bits [9:8]
+  AttrIndex attr_index = AttrIndex::preset;  ///< AttrIndx[2:0], bits [4:2]
+  std::uint8_t software = 0;                 ///< bits [58:55], reserved for software use, 0..15
+  constexpr bool operator==(const Ext&) const = default;
+};
+/// The tag of ARMv7 extensions in ExtBits.
+inline constexpr unsigned kExtTag = 4;
+
+namespace detail {
+constexpr MemType mem_of_index(unsigned i) {
+  return i == kIdxNormal ? MemType::normal : i == kIdxNormalNc ? MemType::normal_nc : i == kIdxDevice ? MemType::device : MemType::other;
+}
+constexpr Share preset_share(MemType m) { return m == MemType::device ? Share::non : Share::inner; }
+/// SH[1:0] (B3.6.2: 0b00 Non-shareable, 0b10 Outer Shareable, 0b11 Inner Shareable).
+constexpr Entry sh_bits(Share s) { return Entry(s == Share::inner ? 3 : s == Share::outer ? 2 : 0) << 8; }
+}  // namespace detail
+
+/// `a` with the ARMv7 extension `e`, in the form decode() reads back (as arm64::with).
+constexpr Attrs with(Attrs a, const Ext& e) {
+  ExtFields f;
+  if (e.attr_index != AttrIndex::preset) {
+    const unsigned i = unsigned(e.attr_index) - 1;
+    a.mem = detail::mem_of_index(i);
+    if (a.mem == MemType::other) f.index = std::uint8_t(i + 1);
+  }
+  f.share = e.share == detail::preset_share(a.mem) ? Share::preset : e.share;
+  f.software = e.software;
+  a.ext = pack_ext(kExtTag, f);
+  return a;
+}
+/// The ARMv7 extension of `a` (all presets when it has none).
+constexpr Ext ext_of(const Attrs& a) {
+  const ExtFields f = fields_of(a.ext, kExtTag);
+  return Ext{f.share, AttrIndex(f.index), f.software};
+}
+
 /// An LPAE stage 1 translation regime for one TTBR: VaBits = 32 - TTBCR.TxSZ (25..32).
 /// Range = VaRule::low is a TTBR0 region [0, 2^VaBits); VaRule::high a TTBR1 region
 /// [2^32 - 2^VaBits, 2^32) (ARM ARM v7 B3.6.4, "Use of TTBR0 and TTBR1").
@@ -198,14 +240,31 @@ struct Lpae {
     const Attrs& a = s.attrs;
     if (!a.read()) return make_error(Errc::unsupported_attrs);
     if (s.contiguous && contig_log2(l, caps) == 0) return make_error(Errc::unsupported_attrs);
+    if (!a.ext.empty() && a.ext.tag() != kExtTag)
+      return with_hint(make_error(Errc::unsupported_attrs), "the attribute extension is another family's: use armv7::Ext");
+    const ExtFields x = unpack_ext(a.ext);
+    if (x.software > 15)
+      return with_hint(make_error(Errc::unsupported_attrs), "armv7::Ext::software is 4 bits ([58:55]): 0..15");
     Entry e = l == Level::Third ? detail::kTypePage : detail::kTypeBlock;
+    unsigned idx = 0;
     switch (a.mem) {
-      case MemType::normal: e |= (Entry{detail::kIdxNormal} << detail::kAttrIndxShift) | detail::kShInner; break;
-      case MemType::normal_nc: e |= (Entry{detail::kIdxNormalNc} << detail::kAttrIndxShift) | detail::kShInner; break;
-      case MemType::device: e |= Entry{detail::kIdxDevice} << detail::kAttrIndxShift; break;
+      case MemType::normal: idx = detail::kIdxNormal; break;
+      case MemType::normal_nc: idx = detail::kIdxNormalNc; break;
+      case MemType::device: idx = detail::kIdxDevice; break;
+      case MemType::other:
+        if (x.index) {
+          idx = x.index - 1U;
+          break;
+        }
+        [[fallthrough]];
       case MemType::wc:
-      case MemType::other: return make_error(Errc::unsupported_memtype);
+        return with_hint(make_error(Errc::unsupported_memtype),
+                         "ARMv7's MAIR0 (armv7::kMair0) has no write-combining type: use normal_nc, or your own "
+                         "MAIR attribute through armv7::Ext::attr_index");
     }
+    e |= Entry{idx} << detail::kAttrIndxShift;
+    e |= detail::sh_bits(x.share == Share::preset ? detail::preset_share(a.mem) : x.share);
+    e |= Entry{x.software} << 55;  // B3.6.2: bits [58:55] reserved for software use
     if (!a.write()) e |= detail::kApReadOnly;
     if (a.user()) e |= detail::kApUser;
     e |= detail::kAf;
@@ -263,14 +322,16 @@ struct Lpae {
     // execute unless PXN.
     if (!(e & kXn) && (user || !(e & kPxn))) p = p | Perm::exec;
 
-    MemType m = MemType::other;
-    switch ((e & kAttrIndxMask) >> kAttrIndxShift) {
-      case kIdxNormal: m = MemType::normal; break;
-      case kIdxNormalNc: m = MemType::normal_nc; break;
-      case kIdxDevice: m = MemType::device; break;
-      default: break;
-    }
-    return {EntryKind::leaf, oa, Attrs{p, m}, (e & kContiguous) != 0};
+    // The extension, in with()'s canonical form.
+    const unsigned idx = unsigned((e & kAttrIndxMask) >> kAttrIndxShift);
+    const MemType m = mem_of_index(idx);
+    ExtFields f;
+    if (m == MemType::other) f.index = std::uint8_t(idx + 1);
+    const unsigned sh = unsigned(e >> 8) & 3;
+    const Share share = sh == 3 ? Share::inner : sh == 2 ? Share::outer : Share::non;
+    if (share != preset_share(m)) f.share = share;
+    f.software = std::uint8_t((e >> 55) & 0xf);
+    return {EntryKind::leaf, oa, Attrs{p, m, pack_ext(kExtTag, f)}, (e & kContiguous) != 0};
   }
 };
 

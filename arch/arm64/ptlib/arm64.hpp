@@ -89,8 +89,38 @@ inline constexpr std::uint64_t kUxn = 1ULL << 54;         // D8.4: unprivileged 
 inline constexpr std::uint64_t kIdxNormal = 0, kIdxNormalNc = 1, kIdxDevice = 2;
 }  // namespace desc
 
+/// A caller's own MAIR_ELx attribute for a leaf (AttrIndx, D8.5): the MAIR Attr<n> field it
+/// selects, whatever Attrs::mem says; `preset` = the index of Attrs::mem in ptlib's layout (kMair).
+enum class AttrIndex : std::uint8_t { preset, attr0, attr1, attr2, attr3, attr4, attr5, attr6, attr7 };
+
+/// arm64 leaf bits that Attrs cannot say (D8.3.1 block and page descriptor attribute fields):
+struct Ext {
+  /// SH[1:0], bits [9:8] (D8.5): Non, Outer or Inner Shareable. With FEAT_LPA2 (TCR_ELx.DS = 1)
+  /// the field holds OA[51:50] and TCR_ELx.SH0/SH1 give shareability: only `preset` is accepted.
+  Share share = Share::preset;
+  /// AttrIndx[2:0], bits [4:2] (D8.5): the caller's MAIR attribute.
+  AttrIndex attr_index = AttrIndex::preset;
+  /// Bits [58:55], reserved for software use (D8.3.1), 0..15.
+  std::uint8_t software = 0;
+  constexpr bool operator==(const Ext&) const = default;
+};
+/// The tag of arm64 extensions in ExtBits.
+inline constexpr unsigned kExtTag = 1;
+
 namespace detail {
 inline constexpr std::array kAllLevels{Level::Lm1, Level::L0, Level::L1, Level::L2, Level::L3};
+
+/// What an AttrIndx means in ptlib's MAIR layout (kMair).
+constexpr MemType mem_of_index(unsigned i) {
+  return i == desc::kIdxNormal ? MemType::normal
+         : i == desc::kIdxNormalNc ? MemType::normal_nc
+         : i == desc::kIdxDevice ? MemType::device
+                                 : MemType::other;
+}
+/// ptlib's shareability for a memory type (see the conventions above).
+constexpr Share preset_share(MemType m) { return m == MemType::device ? Share::non : Share::inner; }
+/// SH[1:0] of a shareability (D8.5: 0b00 Non-shareable, 0b10 Outer, 0b11 Inner; 0b01 reserved).
+constexpr std::uint64_t sh_bits(Share s) { return s == Share::inner ? 3 : s == Share::outer ? 2 : 0; }
 
 /// log2 of the granule: 4KB, 16KB, 64KB (D8.2).
 constexpr unsigned granule_shift(Granule g) {
@@ -133,6 +163,27 @@ constexpr std::array<char, 24> make_name(Granule g, unsigned va, unsigned oa, bo
 /// One VMSAv8-64 stage-1 translation regime's tables: granule `G`, a `VaBits`-bit VA
 /// (TxSZ = 64 - VaBits), in the TTBR0 (VaRule::low) or TTBR1 (VaRule::high) range, with a
 /// 48- or 52-bit output address.
+/// `a` with the arm64 extension `e`, in the one form decode() reads back: an AttrIndex of
+/// ptlib's layout becomes Attrs::mem (attr0 normal, attr1 normal_nc, attr2 device) and another
+/// makes mem MemType::other; a shareability equal to the preset for the memory type is the preset.
+constexpr Attrs with(Attrs a, const Ext& e) {
+  ExtFields f;
+  if (e.attr_index != AttrIndex::preset) {
+    const unsigned i = unsigned(e.attr_index) - 1;
+    a.mem = detail::mem_of_index(i);
+    if (a.mem == MemType::other) f.index = std::uint8_t(i + 1);
+  }
+  f.share = e.share == detail::preset_share(a.mem) ? Share::preset : e.share;
+  f.software = e.software;
+  a.ext = pack_ext(kExtTag, f);
+  return a;
+}
+/// The arm64 extension of `a` (all presets when it has none).
+constexpr Ext ext_of(const Attrs& a) {
+  const ExtFields f = fields_of(a.ext, kExtTag);
+  return Ext{f.share, AttrIndex(f.index), f.software};
+}
+
 template <Granule G, unsigned VaBits, VaRule Range = VaRule::low, unsigned OaBits = (VaBits == 52 ? 52 : 48)>
 struct Vmsa {
   using Level = arm64::Level;
@@ -222,6 +273,11 @@ struct Vmsa {
   static constexpr Result<Entry> leaf_proto(Level l, const LeafSettings& s, const Caps& c) {
     const Attrs& a = s.attrs;
     if (!a.read()) return make_error(Errc::unsupported_attrs);  // D8.4: valid implies readable
+    if (!a.ext.empty() && a.ext.tag() != kExtTag)
+      return with_hint(make_error(Errc::unsupported_attrs), "the attribute extension is another family's: use arm64::Ext");
+    const ExtFields x = unpack_ext(a.ext);
+    if (x.software > 15)
+      return with_hint(make_error(Errc::unsupported_attrs), "arm64::Ext::software is 4 bits ([58:55]): 0..15");
     Entry e = desc::kValid | desc::kAf;
     if (l == Level::L3) e |= desc::kTableOrPage;  // D8.3: page 0b11; block 0b01
     std::uint64_t idx = 0;
@@ -229,10 +285,23 @@ struct Vmsa {
       case MemType::normal: idx = desc::kIdxNormal; break;
       case MemType::normal_nc: idx = desc::kIdxNormalNc; break;
       case MemType::device: idx = desc::kIdxDevice; break;
-      default: return make_error(Errc::unsupported_memtype);
+      case MemType::other:
+        if (x.index) {
+          idx = x.index - 1U;
+          break;
+        }
+        [[fallthrough]];
+      default:
+        return with_hint(make_error(Errc::unsupported_memtype),
+                         "arm64's MAIR (arm64::kMair) has no write-combining type: use normal_nc, or your own MAIR "
+                         "attribute through arm64::Ext::attr_index");
     }
     e |= idx << desc::kAttrIndxShift;
-    if (!kLpa2 && a.mem != MemType::device) e |= desc::kShInner;
+    if (kLpa2 && x.share != Share::preset)
+      return with_hint(make_error(Errc::unsupported_attrs),
+                       "with FEAT_LPA2 (TCR_ELx.DS = 1) shareability is not in the descriptor: set TCR_ELx.SH0/SH1");
+    if (!kLpa2) e |= detail::sh_bits(x.share == Share::preset ? detail::preset_share(a.mem) : x.share) << 8;
+    e |= Entry{x.software} << 55;  // D8.3.1: bits [58:55] reserved for software use
     if (a.user()) e |= desc::kApUser;
     if (!a.write()) e |= desc::kApReadOnly;
     if (!a.global()) e |= desc::kNg;
@@ -300,12 +369,20 @@ struct Vmsa {
     if (!(e & desc::kNg)) p = p | Perm::global;
     if (!(e & (user ? desc::kUxn : desc::kPxn))) p = p | Perm::exec;
     d.attrs.perm = p;
-    switch ((e & desc::kAttrIndxMask) >> desc::kAttrIndxShift) {
-      case desc::kIdxNormal: d.attrs.mem = MemType::normal; break;
-      case desc::kIdxNormalNc: d.attrs.mem = MemType::normal_nc; break;
-      case desc::kIdxDevice: d.attrs.mem = MemType::device; break;
-      default: d.attrs.mem = MemType::other; break;
+    // The extension, in with()'s canonical form: another MAIR index, a shareability other than
+    // the preset (SH = 0b01 is reserved: malformed), software bits.
+    const unsigned idx = unsigned((e & desc::kAttrIndxMask) >> desc::kAttrIndxShift);
+    d.attrs.mem = detail::mem_of_index(idx);
+    ExtFields f;
+    if (d.attrs.mem == MemType::other) f.index = std::uint8_t(idx + 1);
+    if constexpr (!kLpa2) {
+      const unsigned sh = unsigned(e >> 8) & 3;
+      if (sh == 1) return {EntryKind::malformed, PhysAddr(oa)};
+      const Share share = sh == 3 ? Share::inner : sh == 2 ? Share::outer : Share::non;
+      if (share != detail::preset_share(d.attrs.mem)) f.share = share;
     }
+    f.software = std::uint8_t((e >> 55) & 0xf);
+    d.attrs.ext = pack_ext(kExtTag, f);
     d.contiguous = contig_log2(l, Caps{}) != 0 && (e & desc::kContiguous) != 0;
     return d;
   }

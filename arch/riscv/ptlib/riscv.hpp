@@ -31,6 +31,38 @@ struct Caps {
   bool operator==(const Caps&) const = default;
 };
 
+/// RISC-V leaf bits that Attrs cannot say (priv 4.3.1, 4.4.1: the PTE formats). Memory types
+/// need no extension: Svpbmt has three (Table 7.1), the portable normal (PMA), normal_nc (NC)
+/// and device (IO); `normal` without Svpbmt leaves the type to the PMAs of the address.
+struct Ext {
+  /// A (bit 6). With Svade (or without Svadu) a leaf with A = 0 raises a page fault on first
+  /// access (priv 4.3.1: software then sets A); with Svadu the hardware sets it.
+  Accessed accessed = Accessed::set;
+  /// D (bit 7): the same for the first write.
+  Dirty dirty = Dirty::if_writable;
+  /// RSW, bits 9:8, reserved for supervisor software (priv 4.3.1), 0..3.
+  std::uint8_t software = 0;
+  constexpr bool operator==(const Ext&) const = default;
+};
+/// The tag of RISC-V extensions in ExtBits.
+inline constexpr unsigned kExtTag = 3;
+
+/// `a` with the RISC-V extension `e`, in the form decode() reads back (a dirty policy that the
+/// write permission already implies is the default: call it on the final permissions).
+constexpr Attrs with(Attrs a, const Ext& e) {
+  ExtFields f;
+  f.accessed = e.accessed;
+  f.dirty = canonical_dirty(e.dirty, a.write());
+  f.software = e.software;
+  a.ext = pack_ext(kExtTag, f);
+  return a;
+}
+/// The RISC-V extension of `a` (all defaults when it has none).
+constexpr Ext ext_of(const Attrs& a) {
+  const ExtFields f = fields_of(a.ext, kExtTag);
+  return Ext{f.accessed, f.dirty, f.software};
+}
+
 // PTE bits, priv 4.3.1 (Sv32, Figure 4.18) and 4.4.1 (Sv39, Figure 4.21); Sv48/Sv57 identical.
 namespace pte {
 inline constexpr std::uint64_t V = 1U << 0;  // valid
@@ -85,11 +117,18 @@ struct SvFamily {
   static constexpr Result<Entry> leaf_proto(Level l, const LeafSettings& s, const Caps& c) {
     const Attrs& a = s.attrs;
     // R/W/X encodings, priv Table 4.5: W without R is reserved; all clear means "table".
-    if (a.write() && !a.read()) return make_error(Errc::unsupported_attrs);
-    if (!a.read() && !a.exec()) return make_error(Errc::unsupported_attrs);
-    std::uint64_t e = pte::V | pte::A;
+    if (a.write() && !a.read())
+      return with_hint(make_error(Errc::unsupported_attrs), "RISC-V has no write-only pages (W without R is reserved): add read");
+    if (!a.read() && !a.exec())
+      return with_hint(make_error(Errc::unsupported_attrs), "a RISC-V leaf needs read or exec (R = W = X = 0 means a table)");
+    if (!a.ext.empty() && a.ext.tag() != kExtTag)
+      return with_hint(make_error(Errc::unsupported_attrs), "the attribute extension is another family's: use riscv::Ext");
+    const ExtFields x = unpack_ext(a.ext);
+    if (x.software > 3) return with_hint(make_error(Errc::unsupported_attrs), "riscv::Ext::software is 2 bits (RSW): 0..3");
+    std::uint64_t e = pte::V | (accessed_bit(x) ? pte::A : 0) | (dirty_bit(x, a.write()) ? pte::D : 0);
+    e |= std::uint64_t{x.software} << 8;  // RSW, bits 9:8 (priv 4.3.1)
     if (a.read()) e |= pte::R;
-    if (a.write()) e |= pte::W | pte::D;
+    if (a.write()) e |= pte::W;
     if (a.exec()) e |= pte::X;
     if (a.user()) e |= pte::U;
     if (a.global()) e |= pte::G;
@@ -97,7 +136,12 @@ struct SvFamily {
       case MemType::normal: break;
       case MemType::normal_nc:
       case MemType::device:
-        if (!Rv64 || !c.svpbmt) return make_error(Errc::unsupported_memtype);
+        if (!Rv64) return with_hint(make_error(Errc::unsupported_memtype), "Sv32 has no memory types (no Svpbmt): use normal");
+        if (!c.svpbmt)
+          return with_hint(make_error(Errc::unsupported_memtype),
+                           "device and normal_nc need Svpbmt: set Caps::svpbmt in make_tree's caps (ptgen --caps "
+                           "svpbmt; the CPU must implement Svpbmt, with menvcfg.PBMTE = 1), or map normal and rely "
+                           "on the PMAs");
         e |= (a.mem == MemType::device ? pte::kPbmtIo : pte::kPbmtNc) << pte::kPbmtShift;
         break;
       default: return make_error(Errc::unsupported_memtype);
@@ -160,6 +204,10 @@ struct SvFamily {
     if (e & pte::U) p = p | Perm::user;
     if (e & pte::G) p = p | Perm::global;
     d.attrs.perm = p;
+    ExtFields f;
+    read_ad(f, (e & pte::A) != 0, (e & pte::D) != 0, (e & pte::W) != 0);
+    f.software = std::uint8_t((e >> 8) & 3);
+    d.attrs.ext = pack_ext(kExtTag, f);
     if constexpr (Rv64) {
       switch ((e & pte::kPbmtMask) >> pte::kPbmtShift) {
         case pte::kPbmtPma: d.attrs.mem = MemType::normal; break;

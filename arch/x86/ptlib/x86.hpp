@@ -102,6 +102,21 @@ inline constexpr std::uint64_t kPatMsr = [] {
 }();
 static_assert(kPatMsr == 0x0407'0506'0007'0106ULL);
 
+/// A PAT entry for a leaf (PAT index = PAT*4 + PCD*2 + PWT, SDM vol 3 11.12.3); `preset` = the
+/// index of Attrs::mem in ptlib's layout (0 normal, 1 wc, 2 normal_nc, 3 device).
+enum class PatIndex : std::uint8_t { preset, pat0, pat1, pat2, pat3, pat4, pat5, pat6, pat7 };
+
+/// x86 leaf bits that Attrs cannot say (SDM vol 3 Tables 4-4 .. 4-20, the leaf entry formats):
+struct Ext {
+  Accessed accessed = Accessed::set;    ///< A, bit 5 (4.8: the CPU sets it on first use)
+  Dirty dirty = Dirty::if_writable;     ///< D, bit 6 (4.8: the CPU sets it on first write)
+  PatIndex pat = PatIndex::preset;      ///< PAT (bit 7 of a PTE, bit 12 of a large leaf), PCD, PWT
+  std::uint8_t software = 0;            ///< bits 11:9, ignored by the CPU in every mode, 0..7
+  constexpr bool operator==(const Ext&) const = default;
+};
+/// The tag of x86 extensions in ExtBits.
+inline constexpr unsigned kExtTag = 2;
+
 namespace detail {
 inline constexpr std::array kAllLevels{Level::Pml5, Level::Pml4, Level::Pdpt, Level::Pd, Level::Pt};
 
@@ -109,6 +124,31 @@ inline constexpr std::array kAllLevels{Level::Pml5, Level::Pml4, Level::Pdpt, Le
 inline constexpr std::array<MemType, 8> kMemOfPat{MemType::normal, MemType::wc,        MemType::normal_nc,
                                                   MemType::device, MemType::normal,    MemType::other,
                                                   MemType::normal_nc, MemType::other};
+}  // namespace detail
+
+/// `a` with the x86 extension `e`, in the form decode() reads back: PAT indices 0..3 become
+/// Attrs::mem (ptlib's layout), 4..7 stay explicit (mem as kPatMsr reads them); a dirty policy
+/// that the leaf's write permission already implies is the default (call it on the final perms).
+constexpr Attrs with(Attrs a, const Ext& e) {
+  ExtFields f;
+  if (e.pat != PatIndex::preset) {
+    const unsigned i = unsigned(e.pat) - 1;
+    a.mem = detail::kMemOfPat[i];
+    if (i >= 4) f.index = std::uint8_t(i + 1);
+  }
+  f.accessed = e.accessed;
+  f.dirty = canonical_dirty(e.dirty, a.write());
+  f.software = e.software;
+  a.ext = pack_ext(kExtTag, f);
+  return a;
+}
+/// The x86 extension of `a` (all defaults when it has none).
+constexpr Ext ext_of(const Attrs& a) {
+  const ExtFields f = fields_of(a.ext, kExtTag);
+  return Ext{f.accessed, f.dirty, PatIndex(f.index), f.software};
+}
+
+namespace detail {
 
 /// Which x86 paging scheme: 32-bit (4-byte entries), PAE, or IA-32e (4- and 5-level).
 enum class Kind : std::uint8_t { legacy32, pae, ia32e };
@@ -159,21 +199,41 @@ struct Family {
     const Attrs& a = s.attrs;
     if (!can_leaf(l, c) || !a.read() || s.contiguous) return make_error(Errc::unsupported_attrs);
     const bool xd = has_xd(c);
-    if (!a.exec() && !xd && !s.allow_implied_exec) return make_error(Errc::unsupported_attrs);
+    if (!a.exec() && !xd && !s.allow_implied_exec)
+      return with_hint(make_error(Errc::unsupported_attrs),
+                       K == Kind::legacy32
+                           ? "x86-32 paging has no NX bit: ask for exec, pass Options::allow_implied_exec (ptgen "
+                             "--allow-implied-exec), or use x86-pae"
+                           : "without Caps::nx (EFER.NXE) pages cannot forbid exec: set Caps::nx (ptgen --caps "
+                             "nx), ask for exec, or pass Options::allow_implied_exec (ptgen --allow-implied-exec)");
     // PAT entry = PAT*4 + PCD*2 + PWT (Table 11-11). ptlib uses entries 0..3 only, so it never
     // sets the PAT bit itself (bit 7 of a PTE, bit 12 of a large leaf); decode reads all eight.
-    std::uint64_t e = pte::P | pte::A;
-    switch (a.mem) {
+    if (!a.ext.empty() && a.ext.tag() != kExtTag)
+      return with_hint(make_error(Errc::unsupported_attrs), "the attribute extension is another family's: use x86::Ext");
+    const ExtFields x = unpack_ext(a.ext);
+    if (x.software > 7) return with_hint(make_error(Errc::unsupported_attrs), "x86::Ext::software is 3 bits (11:9): 0..7");
+    std::uint64_t e = pte::P | (accessed_bit(x) ? pte::A : 0) | (dirty_bit(x, a.write()) ? pte::D : 0);
+    e |= std::uint64_t{x.software} << 9;  // bits 11:9: ignored by the CPU (Tables 4-4 .. 4-20)
+    if (x.index) {  // the caller's PAT entry 4..7 (with() keeps 0..3 as memory types)
+      const unsigned i = x.index - 1U;
+      e |= ((i & 4) ? (l == Level::Pt ? pte::kPatSmall : pte::kPatLarge) : 0) | ((i & 2) ? pte::PCD : 0) |
+           ((i & 1) ? pte::PWT : 0);
+    } else switch (a.mem) {
       case MemType::normal: break;                                 // PAT0: WB
       case MemType::wc:                                            // PAT1: WC with kPatMsr only
-        if (!c.pat) return make_error(Errc::unsupported_memtype);
+        if (!c.pat)
+          return with_hint(make_error(Errc::unsupported_memtype),
+                           "wc needs the PAT MSR to hold x86::kPatMsr: write it at boot and set Caps::pat (ptgen "
+                           "--caps pat)");
         e |= pte::PWT;
         break;
       case MemType::normal_nc: e |= pte::PCD; break;               // PAT2: UC-
       case MemType::device: e |= pte::PCD | pte::PWT; break;       // PAT3: UC
-      default: return make_error(Errc::unsupported_memtype);
+      default:
+        return with_hint(make_error(Errc::unsupported_memtype),
+                         "MemType::other needs a PAT entry: choose one with x86::Ext::pat");
     }
-    if (a.write()) e |= pte::RW | pte::D;
+    if (a.write()) e |= pte::RW;
     if (a.user()) e |= pte::US;
     if (a.global()) e |= pte::G;
     if (l != Level::Pt) e |= pte::PS;
@@ -232,7 +292,11 @@ struct Family {
     if (!(K != Kind::legacy32 && (e & pte::XD))) p = p | Perm::exec;
     const unsigned index = ((e & (large ? pte::kPatLarge : pte::kPatSmall)) ? 4U : 0U) |
                            ((e & pte::PCD) ? 2U : 0U) | ((e & pte::PWT) ? 1U : 0U);
-    d.attrs = Attrs{p, kMemOfPat[index]};
+    ExtFields f;
+    if (index >= 4) f.index = std::uint8_t(index + 1);
+    read_ad(f, (e & pte::A) != 0, (e & pte::D) != 0, (e & pte::RW) != 0);
+    f.software = std::uint8_t((e >> 9) & 7);
+    d.attrs = Attrs{p, kMemOfPat[index], pack_ext(kExtTag, f)};
     return d;
   }
 

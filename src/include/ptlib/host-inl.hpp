@@ -26,6 +26,8 @@ PTLIB_HOST_FUNC std::string to_string(const Attrs& a) {
     case MemType::wc: flags += flags.empty() ? "wc" : ",wc"; break;
     case MemType::other: flags += flags.empty() ? "other" : ",other"; break;
   }
+  // A family's extension (arm64::Ext, x86::Ext, ...): its packed bits, for logs and dumps.
+  if (!a.ext.empty()) flags += fmt::format("{}ext:{:#x}", flags.empty() ? "" : ",", a.ext.value);
   return flags.empty() ? s : s + " " + flags;
 }
 
@@ -116,9 +118,9 @@ PTLIB_HOST_FUNC std::string size_string(std::uint64_t bytes) {
 }
 
 PTLIB_HOST_FUNC std::string to_string(const Error& e) {
-  std::string s = fmt::format("{} at va {:#018x} pa {:#018x}", name(e.code), e.va.value, e.pa.value);
-  if (e.has_level()) s += fmt::format(" level {} ({})", int(e.level), e.level_name ? e.level_name : "?");
-  return s + ": " + describe(e.code);
+  std::string s(format_error(e, nullptr, 0), '\0');
+  format_error(e, s.data(), s.size() + 1);  // writes the terminating NUL into s's own
+  return s;
 }
 
 PTLIB_HOST_FUNC std::string format_range(const DumpRange& r) {
