@@ -215,7 +215,11 @@ class Lister {
       if (e.kind == EntryKind::leaf && F::can_leaf(L, tree_.caps)) {
         // A Svnapot-style entry holds its run's base; entry k of the run maps base + k * span.
         const std::uint64_t in_run = e.run_log2 != 0 && e.run_log2 < 32 ? i & ((std::size_t{1} << e.run_log2) - 1) : 0;
-        sink_(RawLeaf{G::to_va(t).value, e.addr.value + in_run * span, span, F::level_name(L), e.attrs, e.contiguous});
+        // What the entry means (permissions, memory type), without the per-format extension
+        // (A/D, software bits, shareability, PAT index): ranges merge across the pages the CPU
+        // has accessed or dirtied, as Linux's ptdump lists them.
+        sink_(RawLeaf{G::to_va(t).value, e.addr.value + in_run * span, span, F::level_name(L), Attrs{e.attrs.perm, e.attrs.mem},
+                      e.contiguous});
       } else if (e.kind == EntryKind::table) {
         if constexpr (D + 1 < G::kDepth) follow<D>(e.addr.value, t);
       }  // invalid: nothing; malformed (or a leaf where none may be): validate() reports it

@@ -1171,8 +1171,9 @@ int run(int argc, char** argv) {
   }
   for (const char* m : kMemoryValues)
     if (a.value(m)) fail(fmt::format("{}: --{} goes with --core or --raw", a.command, m));
-  for (const char* m : kMemoryFlags)
-    if (a.flag(m)) fail(fmt::format("{}: --{} goes with --core or --raw", a.command, m));
+  for (const char* m : kMemoryFlags)  // (dump --check-wx also audits an image)
+    if (a.flag(m) && !(a.command == "dump" && std::string_view(m) == "check-wx"))
+      fail(fmt::format("{}: --{} goes with --core or --raw", a.command, m));
   return with_named_format(a, [&]<class F>() {
     if (a.command == "layout") return cmd_layout<F>(a);
     if (a.command == "build") return cmd_build<F>(a);
