@@ -343,6 +343,16 @@ def bad(work, kernels, wx_kernel):
     clean = run(["dump", "--image", cleanimg, "--check-wx"] + base)
     check("# W^X: 0 writable+executable leaf entries" in clean.stdout, f"dump --check-wx, no W+X: {clean.stdout!r}")
     check(js.get("wx") == ["0x0000000000001000", "0x0000000000002000"], f"dump --check-wx --json: {js.get('wx')!r}")
+    # --kernel-range: a user-accessible page in the kernel's range (Sv39's upper half) is reported
+    # (exit 1), a kernel page there is not.
+    userimg = work / "user-in-kernel.bin"
+    run(["build", "--image", userimg] + base + ["--map", "0xffffffc000001000:0x80020000:4K:r--,u",
+                                                 "--map", "0xffffffc000002000:0x80021000:4K:rw-,g"])
+    ua = run(["dump", "--image", userimg, "--check-wx", "--kernel-range", "0xffffffc000000000:256G"] + base, expect_rc=1)
+    ulines = [l for l in ua.stdout.splitlines() if l.startswith("# USER ")]
+    check(len(ulines) == 1 and "0xffffffc000001000" in ulines[0], f"dump --kernel-range: {ua.stdout!r}")
+    check("# W^X: 0 " in ua.stdout, f"dump --kernel-range, no W+X: {ua.stdout!r}")
+    run(["dump", "--image", userimg, "--check-wx", "--kernel-range", "0xffffffc000003000:4K"] + base)  # nothing there: 0
     # x86 without page1g maps a whole GiB with 2 MiB pages and says so; with it, one 1 GiB page.
     giga = ["build", "--format", "x86-64-l4", "--base", "0x100000", "--map", "0xffff888000000000:0x40000000:1G:rw-,g"]
     off = run(giga + ["--image", work / "giga.bin"])

@@ -44,9 +44,10 @@ constexpr const char* kUsage = R"(usage: ptgen COMMAND [options]
         [--caps LIST] [--ttbr1] [--image out.bin] [--json out.json]
                                             tables for physical address PA, root first
   dump --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json]
-       [--check-wx]                         merged ranges: VA range -> PA, size, leaves, level, attributes;
-                                            --check-wx: every writable+executable leaf (W^X audit),
-                                            exit 1 if any (2 on errors)
+       [--check-wx [--kernel-range VA:SIZE]] merged ranges: VA range -> PA, size, leaves, level, attributes;
+                                            --check-wx: every writable+executable leaf (W^X audit) and
+                                            with --kernel-range every user-accessible leaf in that
+                                            range; exit 1 if any (2 on errors)
   diff --format F A.bin B.bin --base PA [--base-b PA] [--root PA] [--root-b PA] [--caps LIST] [--ttbr1]
        [--build out.json] [--json]          what two images map differently (exit 1 when they differ)
   translate --format F --image in.bin --base PA [--root PA] [--caps LIST] [--ttbr1] [--build out.json] [--json] VA...
@@ -951,12 +952,22 @@ int cmd_dump(const Args& a) {
   const std::vector<DumpRange> ranges = ranges_of(l);
   // --check-wx: validate()'s W^X audit, one finding per writable+executable leaf entry (the
   // image already validated, so one pass with room for every table).
-  std::vector<Finding> wx;
+  // --kernel-range VA:SIZE adds the audit of user-accessible leaves in the kernel's range.
+  std::vector<Finding> wx, user;
+  const auto kernel_range = a.value("kernel-range");
+  if (kernel_range && !a.flag("check-wx")) fail("dump: --kernel-range goes with --check-wx");
   if (a.flag("check-wx")) {
-    auto collect = [&](const Finding& f) { wx.push_back(f); };
+    auto collect = [&](const Finding& f) { (f.what == Problem::user_kernel_mapping ? user : wx).push_back(f); };
     ValidateOptions vo;
     vo.allow_empty_tables = true;
     vo.check_wx = true;
+    if (kernel_range) {
+      const std::string& k = *kernel_range;
+      const auto colon = k.find(':');
+      if (colon == std::string::npos) fail("dump: --kernel-range wants VA:SIZE, e.g. 0xffffffc000000000:256G");
+      vo.kernel = Region{VirtAddr(number(k.substr(0, colon), "--kernel-range's VA")),
+                         number(k.substr(colon + 1), "--kernel-range's size")};
+    }
     vo.report_to(collect);
     std::vector<PhysAddr> scratch(l.check.tables + 1);
     auto access = l.access;
@@ -970,15 +981,24 @@ int cmd_dump(const Args& a) {
       s += "\"wx\": [";
       for (std::size_t i = 0; i < wx.size(); ++i) s += fmt::format("{}\"{}\"", i ? ", " : "", hex(wx[i].va.value));
       s += "], ";
+      if (kernel_range) {
+        s += "\"user_in_kernel\": [";
+        for (std::size_t i = 0; i < user.size(); ++i) s += fmt::format("{}\"{}\"", i ? ", " : "", hex(user[i].va.value));
+        s += "], ";
+      }
     }
     s += "\"ranges\": [";
     for (std::size_t i = 0; i < ranges.size(); ++i) s += (i ? ",\n  " : "\n  ") + range_json(ranges[i]);
     fmt::print("{}\n]}}\n", s);
-    return wx.empty() ? 0 : 1;  // --check-wx: W+X found is exit status 1, as for memory dumps
+    return wx.empty() && user.empty() ? 0 : 1;  // --check-wx: a finding is exit status 1, as for memory dumps
   }
   if (a.flag("check-wx")) {
     fmt::print("# W^X: {} writable+executable leaf entr{}\n", wx.size(), wx.size() == 1 ? "y" : "ies");
     for (const Finding& f : wx) fmt::print("# W+X  {}\n", to_string(f));
+    if (kernel_range) {
+      fmt::print("# user-accessible leaf entr{} in the kernel's range: {}\n", user.size() == 1 ? "y" : "ies", user.size());
+      for (const Finding& f : user) fmt::print("# USER {}\n", to_string(f));
+    }
   }
   fmt::print("# {}{} root {}: {} tables, {} leaves, {} ranges\n", F::kName, F::kVaRule == VaRule::high ? " TTBR1" : "",
              hex(l.tree.root.value), l.check.tables, l.check.leaves, ranges.size());
@@ -986,7 +1006,7 @@ int cmd_dump(const Args& a) {
     fmt::print("# TTBR0 addresses (from 0); an image built with --dtb or --ttbr1 is a TTBR1 tree: dump it with --ttbr1 "
                "or --build its.json\n");
   for (const DumpRange& r : ranges) fmt::print("{}\n", format_range(r));
-  return wx.empty() ? 0 : 1;
+  return wx.empty() && user.empty() ? 0 : 1;
 }
 
 template <class F>
@@ -1152,7 +1172,7 @@ int run(int argc, char** argv) {
                      {"page-only", "no-contig", "allow-wx", "ttbr1", "map-no-map", "allow-implied-exec"},
                      {"map"},
                      false}},
-      {"dump", Spec{memory(with(reader, {"image", "build"})), memory_flags({"json", "ttbr1"}), {}, false}},
+      {"dump", Spec{memory(with(reader, {"image", "build", "kernel-range"})), memory_flags({"json", "ttbr1"}), {}, false}},
       {"translate", Spec{memory(with(reader, {"image", "build"})), memory_flags({"json", "ttbr1"}), {}, true}},
       {"diff", Spec{memory(with(reader, {"base-b", "root-b", "build"})), memory_flags({"json", "ttbr1"}), {}, true}},
   };
@@ -1165,6 +1185,7 @@ int run(int argc, char** argv) {
   if (a.command == "formats") return cmd_formats(a);
   if (reads_memory(a)) {
     if (a.value("image") || a.value("build")) fail(fmt::format("{}: --core/--raw read physical memory; --image/--build read a ptlib image: give one", a.command));
+    if (a.value("kernel-range")) fail(fmt::format("{}: --kernel-range audits an image (--image); not yet with --core/--raw", a.command));
     if (a.command == "dump") return cmd_dump_memory(a);
     if (a.command == "translate") return cmd_translate_memory(a);
     if (a.command == "diff") return cmd_diff_memory(a);
