@@ -957,7 +957,10 @@ int cmd_dump(const Args& a) {
   const auto kernel_range = a.value("kernel-range");
   if (kernel_range && !a.flag("check-wx")) fail("dump: --kernel-range goes with --check-wx");
   if (a.flag("check-wx")) {
-    auto collect = [&](const Finding& f) { (f.what == Problem::user_kernel_mapping ? user : wx).push_back(f); };
+    auto collect = [&](const Finding& f) {  // (the image was validated when loaded: nothing else)
+      if (f.what == Problem::writable_executable) wx.push_back(f);
+      else if (f.what == Problem::user_kernel_mapping) user.push_back(f);
+    };
     ValidateOptions vo;
     vo.allow_empty_tables = true;
     vo.check_wx = true;
