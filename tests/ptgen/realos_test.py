@@ -29,6 +29,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -178,32 +179,68 @@ def samples(serial, qemu_leaves, va_bits):
     return syms, out
 
 
-def x86_64(o, work):
-    if not shutil.which("qemu-system-x86_64"):
-        print("skipped: no qemu-system-x86_64")
+def prepare(o, work, arch, qemu, options):
+    """Fetches Debian's kernel and busybox for `arch` and writes the initramfs: (kernel, initrd)."""
+    if not shutil.which(qemu):
+        print(f"skipped: no {qemu}")
         sys.exit(77)
-    kdir = fetch(o.fetch, "amd64", "linux-image-amd64")
-    bdir = fetch(o.fetch, "amd64", "busybox-static")
-    t0 = time.monotonic()
+    kdir = fetch(o.fetch, arch, f"linux-image-{arch}")
+    bdir = fetch(o.fetch, arch, "busybox-static")
     kernel = next((kdir / "boot").glob("vmlinuz-*"))
-    config = next((kdir / "boot").glob("config-*")).read_text()
-    for opt in ("CONFIG_STRICT_KERNEL_RWX=y", "CONFIG_DEBUG_WX=y", "CONFIG_LEGACY_VSYSCALL_NONE=y", "CONFIG_RANDOMIZE_BASE=y"):
-        check(opt in config.splitlines(), f"{kernel.name}: {opt} not in its configuration (the expectations below assume it)")
+    config = next((kdir / "boot").glob("config-*")).read_text().splitlines()
+    for opt in options:
+        check(opt in config, f"{kernel.name}: {opt} not in its configuration (the expectations below assume it)")
     initrd = work / "initrd.cpio"
     initrd.write_bytes(newc([("bin", 0o40755, b"", (0, 0)), ("dev", 0o40755, b"", (0, 0)),
                              ("dev/console", 0o20600, b"", (5, 1)),  # Documentation/admin-guide/devices.txt
                              ("bin/busybox", 0o100755, (bdir / "bin/busybox").read_bytes(), (0, 0)),
                              ("init", 0o100755, INIT.encode(), (0, 0))]))
-    sock, core = work / "qmp.sock", work / "guest.core"
-    for f in (sock, core):
-        f.unlink(missing_ok=True)
+    for f in ("qmp.sock", "gdb.sock", "guest.core"):
+        (work / f).unlink(missing_ok=True)
+    return kernel, initrd
+
+
+def dump(q, core):
+    r = q.cmd("dump-guest-memory", paging=False, protocol=f"file:{core}")
+    check("return" in r, f"dump-guest-memory: {r}")
+
+
+def translations(q, vas, translate):
+    """ptgen's translation of each VA (`translate(vas)`: ptgen's JSON) against QEMU's gva2gpa:
+    {va: (pa, attrs) or None}."""
+    got = {}
+    for t in translate(vas):
+        # translate also shows a leaf's extension (A/D, software bits: ",ext:..."); not compared.
+        got[int(t["va"], 16)] = (int(t["pa"], 16), re.sub(r",?ext:0x[0-9a-f]+", "", t["attrs"])) if "pa" in t else None
+    bad = []
+    for va in vas:
+        qpa = gva2gpa(q, va)
+        if (got[va] and got[va][0]) != qpa:
+            bad.append(f"{va:#x}: gva2gpa {qpa if qpa is None else hex(qpa)}, ptgen {got[va]}")
+    check(not bad, "ptgen translate and QEMU's gva2gpa disagree:\n  " + "\n  ".join(bad[:10]))
+    return got
+
+
+def finish(q, proc, core, t0, t_boot, t_dump, summary):
+    q.cmd("quit")
+    proc.wait(timeout=20)
+    core.unlink()
+    print(summary)
+    print(f"timings: boot to marker {t_boot - t0:.1f} s, dump + monitor {t_dump - t_boot:.1f} s, "
+          f"checks {time.monotonic() - t_dump:.1f} s")
+
+
+def x86_64(o, work):
+    t0 = time.monotonic()
+    kernel, initrd = prepare(o, work, "amd64", "qemu-system-x86_64", ("CONFIG_STRICT_KERNEL_RWX=y", "CONFIG_DEBUG_WX=y",
+                                                                       "CONFIG_LEGACY_VSYSCALL_NONE=y", "CONFIG_RANDOMIZE_BASE=y"))
+    core = work / "guest.core"
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", o.cpu, "-m", "160M", "-nographic", "-no-reboot",
            "-monitor", "none", "-serial", "stdio", "-kernel", str(kernel), "-initrd", str(initrd),
            "-append", "console=ttyS0 quiet panic=-1"]
-    serial, q, proc = boot(cmd, sock)
+    serial, q, proc = boot(cmd, work / "qmp.sock")
     t_boot = time.monotonic()
-    r = q.cmd("dump-guest-memory", paging=False, protocol=f"file:{core}")
-    check("return" in r, f"dump-guest-memory: {r}")
+    dump(q, core)
     regs = q.hmp("info registers")
     cr3 = int(re.search(r"\bCR3=([0-9a-f]+)", regs)[1], 16)
     la57 = bool(int(re.search(r"\bCR4=([0-9a-f]+)", regs)[1], 16) & (1 << 12))  # SDM vol. 3A 2.5
@@ -238,15 +275,7 @@ def x86_64(o, work):
 
     syms, sample = samples(serial, qtlb, 57 if la57 else 48)
     vas = [va for group in sample.values() for va in group]
-    tr = json.loads(T.run(["translate", "--core", core, "--json"] + [hex(v) for v in vas]).stdout)
-    # translate also shows the entry's x86 extension (A/D, software bits: ",ext:..."); not compared.
-    got = {int(t["va"], 16): (int(t["pa"], 16), re.sub(r",?ext:0x[0-9a-f]+", "", t["attrs"])) if "pa" in t else None for t in tr}
-    bad = []
-    for va in vas:
-        qpa = gva2gpa(q, va)
-        if (got[va] and got[va][0]) != qpa:
-            bad.append(f"{va:#x}: gva2gpa {qpa if qpa is None else hex(qpa)}, ptgen {got[va]}")
-    check(not bad, "ptgen translate and QEMU's gva2gpa disagree:\n  " + "\n  ".join(bad[:10]))
+    got = translations(q, vas, lambda v: json.loads(T.run(["translate", "--core", core, "--json"] + [hex(x) for x in v]).stdout))
     mapped = {k: sum(1 for v in g if got[v]) for k, g in sample.items()}
     check(all(mapped.values()) and len(syms) == len(SECTIONS) + 1, f"samples mapped per source: {mapped}, symbols {syms}")
     for s, want in SECTIONS.items():
@@ -260,18 +289,122 @@ def x86_64(o, work):
     half = (1 << 64) - (1 << (56 if la57 else 47))
     user = [hex(va) for va, _, _, _, attrs in ranges if va >= half and "u" in flags(attrs)]
     check(not user, f"user-accessible leaves in the kernel's half: {user[:5]}")
-    q.cmd("quit")
-    proc.wait(timeout=20)
-    core.unlink()
-    print(f"{kernel.name} -cpu {o.cpu} ({fmt}, CR3 {cr3:#x}): {len(qtlb)} leaves, {len(d['ranges'])} ranges, "
-          f"{0 if qmem is None else len(qmem)} info mem rows, {len(vas)} translations ({mapped} mapped)")
-    print(f"timings: boot to marker {t_boot - t0:.1f} s, dump + monitor {t_dump - t_boot:.1f} s, "
-          f"checks {time.monotonic() - t_dump:.1f} s")
+    finish(q, proc, core, t0, t_boot, t_dump,
+           f"{kernel.name} -cpu {o.cpu} ({fmt}, CR3 {cr3:#x}): {len(qtlb)} leaves, {len(d['ranges'])} ranges, "
+           f"{0 if qmem is None else len(qmem)} info mem rows, {len(vas)} translations ({mapped} mapped)")
+
+
+class Gdb:
+    """A client of QEMU's gdbstub (GDB Remote Serial Protocol, GDB manual appendix E), enough to
+    read a register by name: QEMU describes the Arm system registers in its target description
+    ("system-registers.xml"), each with the number `p` reads it by."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.s.connect(str(path))
+        self.buf = b""
+        self.cmd("qSupported:xmlRegisters=aarch64")
+        self.regs = {}
+        for part in re.findall(r'href="([^"]+)"', self.xfer("target.xml")):
+            for m in re.finditer(r"<reg ([^>]*)>", self.xfer(part)):
+                a = dict(re.findall(r'(\w+)="([^"]*)"', m[1]))
+                if "regnum" in a:
+                    self.regs[a["name"]] = int(a["regnum"])
+
+    def cmd(self, text):
+        data = text.encode()
+        self.s.sendall(b"$%s#%02x" % (data, sum(data) & 0xFF))
+        while not re.search(rb"\$[^#]*#..", self.buf):
+            chunk = self.s.recv(65536)
+            if not chunk:
+                sys.exit("gdbstub: connection closed")
+            self.buf += chunk
+        m = re.search(rb"\$([^#]*)#..", self.buf)
+        self.buf = self.buf[m.end():]
+        self.s.sendall(b"+")
+        return m[1].decode()
+
+    def xfer(self, annex):
+        out = ""
+        while True:
+            r = self.cmd(f"qXfer:features:read:{annex}:{len(out):x},fff")
+            out += r[1:]
+            if r[:1] != "m":
+                return out
+
+    def reg(self, name):
+        if not check(name in self.regs, f"gdbstub: no register {name}"):
+            return 0
+        return int.from_bytes(bytes.fromhex(self.cmd(f"p{self.regs[name]:x}")), "little")  # target byte order
+
+
+def arm64(o, work):
+    t0 = time.monotonic()
+    kernel, initrd = prepare(o, work, "arm64", "qemu-system-aarch64", ("CONFIG_ARM64_4K_PAGES=y", "CONFIG_ARM64_VA_BITS=48",
+                                                                       "CONFIG_DEBUG_WX=y", "CONFIG_RANDOMIZE_BASE=y"))
+    core = work / "guest.core"
+    # kpti=0: with the kernel unmapped at EL0 (KPTI, on by default when KASLR is), TTBR1_EL1 would
+    # hold only the trampoline while /init spins in user space.
+    cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", o.cpu, "-m", "160M", "-nographic", "-no-reboot",
+           "-monitor", "none", "-serial", "stdio", "-kernel", str(kernel), "-initrd", str(initrd),
+           "-append", "console=ttyAMA0 quiet panic=-1 kpti=0",
+           "-chardev", f"socket,id=gdb,path={work / 'gdb.sock'},server=on,wait=off", "-gdb", "chardev:gdb"]
+    serial, q, proc = boot(cmd, work / "qmp.sock")
+    t_boot = time.monotonic()
+    dump(q, core)
+    g = Gdb(work / "gdb.sock")
+    ttbr0, ttbr1, tcr, mair = (g.reg(r) for r in ("TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1"))
+    t_dump = time.monotonic()
+    # TCR_EL1 (Arm ARM D19.2): T0SZ [5:0], TG0 [15:14] (0b00 = 4K), T1SZ [21:16], TG1 [31:30]
+    # (0b10 = 4K): 4 KiB granules and 48-bit VAs in both halves is ptlib's arm64-4k-48.
+    fields = (tcr & 0x3F, tcr >> 14 & 3, tcr >> 16 & 0x3F, tcr >> 30 & 3)
+    check(fields == (16, 0, 16, 2), f"TCR_EL1 {tcr:#x}: T0SZ, TG0, T1SZ, TG1 = {fields}, not 4K pages and 48-bit VAs")
+    fmt = "arm64-4k-48"
+    trees = {}
+    for name, reg, extra in (("TTBR0", ttbr0, []), ("TTBR1", ttbr1, ["--ttbr1"])):
+        base = ["--core", core, "--format", fmt, "--root", hex(reg & 0x0000FFFFFFFFFFFE)] + extra  # TTBRn_EL1 BADDR[47:1]
+        d = json.loads(T.run(["dump", "--json"] + base).stdout)
+        check(d["problems"] == 0, f"{name}: ptgen reported problems: {[e for e in d['events'] if e['kind'] != 'note'][:5]}")
+        ranges = [(int(x["va"], 16), int(x["pa"], 16), int(x["size"], 16), x["attrs"]) for x in d["ranges"]]
+        wx = T.run(["dump", "--check-wx"] + base)
+        check("passed, no W+X pages" in wx.stdout, f"{name} --check-wx:\n{wx.stdout[-1000:]}")
+        trees[name] = (base, ranges)
+    check(len(trees["TTBR0"][1]) >= 4 and len(trees["TTBR1"][1]) >= 20, f"ranges: {[len(t[1]) for t in trees.values()]}")
+    # No leaf of the kernel's half is reachable from EL0.
+    user = [hex(r[0]) for r in trees["TTBR1"][1] if "u" in flags(r[3])]
+    check(not user, f"user-accessible leaves under TTBR1: {user[:5]}")
+
+    syms = {m[2]: int(m[1], 16) for m in re.finditer(r"^([0-9a-f]{16}) \w (\w+)\s*$", serial, re.M)}
+    check("_stext" in syms and "_etext" in syms, f"symbols from /proc/kallsyms: {syms}")
+    vas = sorted({syms.get("_stext", 0), syms.get("_etext", 1) - 1})
+    for m in re.finditer(r"^([0-9a-f]+)-([0-9a-f]+) [r-][w-][x-]p ", serial, re.M):
+        start, end = int(m[1], 16), int(m[2], 16)
+        vas += sorted({start, (start + (end - start) // 2) & ~0xFFF, end - 0x1000, end})
+    # The first, middle and last page of every range of both trees and the page after each.
+    for _, ranges in trees.values():
+        for va, _, size, _ in ranges:
+            vas += sorted({va, va + (size // 2 & ~0xFFF), va + size - 0x1000, (va + size) % (1 << 64)})
+    vas = sorted(set(vas))
+
+    def translate(v):
+        out = []
+        for name, upper in (("TTBR0", False), ("TTBR1", True)):
+            part = [x for x in v if (x >= 1 << 63) == upper]
+            out += json.loads(T.run(["translate", "--json"] + trees[name][0] + [hex(x) for x in part]).stdout)
+        return out
+    got = translations(q, vas, translate)
+    stext = got.get(syms.get("_stext"))
+    check(stext is not None and stext[1][:3] == "r-x", f"_stext: ptgen {stext}, wanted r-x (CONFIG_STRICT_KERNEL_RWX)")
+    check("Checked W+X mappings: passed, no W+X pages found" in serial, "the kernel's own W+X check did not pass")
+    finish(q, proc, core, t0, t_boot, t_dump,
+           f"{kernel.name} -cpu {o.cpu} ({fmt}, TTBR0 {ttbr0:#x}, TTBR1 {ttbr1:#x}, TCR {tcr:#x}, MAIR {mair:#x}): "
+           f"{len(trees['TTBR0'][1])} + {len(trees['TTBR1'][1])} ranges, {len(vas)} translations "
+           f"({sum(1 for v in vas if got[v])} mapped)")
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("arch", choices=["x86_64"])
+    ap.add_argument("arch", choices=["x86_64", "arm64"])
     ap.add_argument("--ptgen", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--fetch", required=True, help="tests/debian/fetch.sh")
@@ -280,7 +413,7 @@ def main():
     T.PTGEN = o.ptgen
     work = Path(o.work)
     work.mkdir(parents=True, exist_ok=True)
-    x86_64(o, work)
+    (x86_64 if o.arch == "x86_64" else arm64)(o, work)
     print(f"realos: {T.CHECKS[0]} checks, {len(T.FAILS)} failed")
     return 1 if T.FAILS else 0
 
