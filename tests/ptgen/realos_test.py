@@ -52,8 +52,12 @@ INIT = f"""#!/bin/busybox sh
 /bin/busybox grep -E ' ({'|'.join(SECTIONS)}|_etext)$' /proc/kallsyms
 /bin/busybox cat /proc/1/maps
 echo {MARK}
-while :; do :; done
 """
+# Then, on x86, PID 1 spins in user space: its tables are the live ones (CR3) and QEMU's gva2gpa
+# does not check permissions. On arm64 QEMU's gva2gpa translates with the permissions of the
+# CPU's current exception level, so PID 1 blocks in the kernel instead (a read of the console):
+# the CPU idles at EL1 and TTBR0_EL1 keeps the last user address space, PID 1's.
+SPIN, BLOCK = "while :; do :; done\n", "while :; do read x; done\n"
 
 
 def newc(entries):
@@ -179,7 +183,7 @@ def samples(serial, qemu_leaves, va_bits):
     return syms, out
 
 
-def prepare(o, work, arch, qemu, options):
+def prepare(o, work, arch, qemu, options, wait):
     """Fetches Debian's kernel and busybox for `arch` and writes the initramfs: (kernel, initrd)."""
     if not shutil.which(qemu):
         print(f"skipped: no {qemu}")
@@ -194,7 +198,7 @@ def prepare(o, work, arch, qemu, options):
     initrd.write_bytes(newc([("bin", 0o40755, b"", (0, 0)), ("dev", 0o40755, b"", (0, 0)),
                              ("dev/console", 0o20600, b"", (5, 1)),  # Documentation/admin-guide/devices.txt
                              ("bin/busybox", 0o100755, (bdir / "bin/busybox").read_bytes(), (0, 0)),
-                             ("init", 0o100755, INIT.encode(), (0, 0))]))
+                             ("init", 0o100755, (INIT + wait).encode(), (0, 0))]))
     for f in ("qmp.sock", "gdb.sock", "guest.core"):
         (work / f).unlink(missing_ok=True)
     return kernel, initrd
@@ -233,7 +237,7 @@ def finish(q, proc, core, t0, t_boot, t_dump, summary):
 def x86_64(o, work):
     t0 = time.monotonic()
     kernel, initrd = prepare(o, work, "amd64", "qemu-system-x86_64", ("CONFIG_STRICT_KERNEL_RWX=y", "CONFIG_DEBUG_WX=y",
-                                                                       "CONFIG_LEGACY_VSYSCALL_NONE=y", "CONFIG_RANDOMIZE_BASE=y"))
+                                                                       "CONFIG_LEGACY_VSYSCALL_NONE=y", "CONFIG_RANDOMIZE_BASE=y"), SPIN)
     core = work / "guest.core"
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", o.cpu, "-m", "160M", "-nographic", "-no-reboot",
            "-monitor", "none", "-serial", "stdio", "-kernel", str(kernel), "-initrd", str(initrd),
@@ -304,12 +308,13 @@ class Gdb:
         self.s.connect(str(path))
         self.buf = b""
         self.cmd("qSupported:xmlRegisters=aarch64")
-        self.regs = {}
+        self.regs, n = {}, 0
         for part in re.findall(r'href="([^"]+)"', self.xfer("target.xml")):
             for m in re.finditer(r"<reg ([^>]*)>", self.xfer(part)):
                 a = dict(re.findall(r'(\w+)="([^"]*)"', m[1]))
-                if "regnum" in a:
-                    self.regs[a["name"]] = int(a["regnum"])
+                n = int(a.get("regnum", n))  # without regnum: one more than the register before
+                self.regs[a["name"]] = n
+                n += 1
 
     def cmd(self, text):
         data = text.encode()
@@ -341,7 +346,7 @@ class Gdb:
 def arm64(o, work):
     t0 = time.monotonic()
     kernel, initrd = prepare(o, work, "arm64", "qemu-system-aarch64", ("CONFIG_ARM64_4K_PAGES=y", "CONFIG_ARM64_VA_BITS=48",
-                                                                       "CONFIG_DEBUG_WX=y", "CONFIG_RANDOMIZE_BASE=y"))
+                                                                       "CONFIG_DEBUG_WX=y", "CONFIG_RANDOMIZE_BASE=y"), BLOCK)
     core = work / "guest.core"
     # kpti=0: with the kernel unmapped at EL0 (KPTI, on by default when KASLR is), TTBR1_EL1 would
     # hold only the trampoline while /init spins in user space.
@@ -353,8 +358,11 @@ def arm64(o, work):
     t_boot = time.monotonic()
     dump(q, core)
     g = Gdb(work / "gdb.sock")
-    ttbr0, ttbr1, tcr, mair = (g.reg(r) for r in ("TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1"))
+    ttbr0, ttbr1, tcr, mair, cpsr = (g.reg(r) for r in ("TTBR0_EL1", "TTBR1_EL1", "TCR_EL1", "MAIR_EL1", "cpsr"))
     t_dump = time.monotonic()
+    # cpsr as the gdbstub gives it is PSTATE in the SPSR_EL1 layout (Arm ARM D19.2): M[3:2] is the
+    # exception level; PID 1 is blocked, the CPU must be at EL1.
+    check(cpsr >> 2 & 3 == 1, f"the CPU stopped at EL{cpsr >> 2 & 3}, not EL1 (cpsr {cpsr:#x})")
     # TCR_EL1 (Arm ARM D19.2): T0SZ [5:0], TG0 [15:14] (0b00 = 4K), T1SZ [21:16], TG1 [31:30]
     # (0b10 = 4K): 4 KiB granules and 48-bit VAs in both halves is ptlib's arm64-4k-48.
     fields = (tcr & 0x3F, tcr >> 14 & 3, tcr >> 16 & 0x3F, tcr >> 30 & 3)
