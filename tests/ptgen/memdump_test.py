@@ -129,6 +129,20 @@ class Qmp:
         return self.cmd("human-monitor-command", **{"command-line": line}).get("return", "")
 
 
+def read_until(p, needle, seconds):
+    """What process `p` writes to its stdout until `needle` appears, it exits or `seconds` pass."""
+    out, deadline = b"", time.monotonic() + seconds
+    os.set_blocking(p.stdout.fileno(), False)
+    while needle.encode() not in out and time.monotonic() < deadline and p.poll() is None:
+        chunk = p.stdout.read()
+        if chunk:
+            out += chunk
+        else:
+            time.sleep(0.01)
+    out += p.stdout.read() or b""  # what an exited process wrote last
+    return out.decode("utf-8", "replace")
+
+
 def boot_and_dump(fmt, cmd, work):
     """Boots `cmd` held after its verdict; returns (serial text, core path, QMP) or None."""
     sock, core = work / f"{fmt}.qmp", work / f"{fmt}.core"
@@ -142,15 +156,7 @@ def boot_and_dump(fmt, cmd, work):
     p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     p.stdin.write(b"h")
     p.stdin.flush()
-    out, deadline = b"", time.monotonic() + 30
-    os.set_blocking(p.stdout.fileno(), False)
-    while b"HOLD " not in out and time.monotonic() < deadline and p.poll() is None:
-        chunk = p.stdout.read()
-        if chunk:
-            out += chunk
-        else:
-            time.sleep(0.01)
-    text = out.decode("utf-8", "replace")
+    text = read_until(p, "HOLD ", 30)
     if not check(f"PASS {fmt}" in text and "HOLD " in text, f"{fmt}: the kernel did not pass and hold:\n{text[-2000:]}"):
         p.kill()
         p.wait()

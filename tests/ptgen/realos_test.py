@@ -38,7 +38,7 @@ from pathlib import Path
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ptgen_test as T  # noqa: E402  check(), run(), the counters
 from ptgen_test import check  # noqa: E402
-from memdump_test import Qmp, gva2gpa  # noqa: E402
+from memdump_test import Qmp, gva2gpa, read_until  # noqa: E402
 
 MARK = "PTLIB-REALOS-READY"
 # The kernel image's section boundaries (arch/x86/kernel/vmlinux.lds.S) and what
@@ -84,15 +84,7 @@ def boot(cmd, sock, timeout=180):
     """Starts QEMU, waits for the marker and stops the guest; returns (serial text, Qmp, process)."""
     p = subprocess.Popen(cmd + ["-qmp", f"unix:{sock},server=on,wait=off"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    os.set_blocking(p.stdout.fileno(), False)
-    out, deadline = b"", time.monotonic() + timeout
-    while MARK.encode() not in out and time.monotonic() < deadline and p.poll() is None:
-        chunk = p.stdout.read()
-        if chunk:
-            out += chunk
-        else:
-            time.sleep(0.02)
-    text = out.decode("utf-8", "replace")
+    text = read_until(p, MARK, timeout)
     if MARK not in text:
         p.kill()
         p.wait()
@@ -225,12 +217,13 @@ def translations(q, vas, translate):
     return got
 
 
-def finish(q, proc, core, t0, t_boot, t_dump, summary):
+def finish(q, proc, core, t0, t_ready, t_boot, t_dump, summary):
     q.cmd("quit")
     proc.wait(timeout=20)
     core.unlink()
     print(summary)
-    print(f"timings: boot to marker {t_boot - t0:.1f} s, dump + monitor {t_dump - t_boot:.1f} s, "
+    print(f"timings: fetch + initramfs {t_ready - t0:.1f} s, boot to marker {t_boot - t_ready:.1f} s, "
+          f"dump + monitor {t_dump - t_boot:.1f} s, "
           f"checks {time.monotonic() - t_dump:.1f} s")
 
 
@@ -238,7 +231,7 @@ def x86_64(o, work):
     t0 = time.monotonic()
     kernel, initrd = prepare(o, work, "amd64", "qemu-system-x86_64", ("CONFIG_STRICT_KERNEL_RWX=y", "CONFIG_DEBUG_WX=y",
                                                                        "CONFIG_LEGACY_VSYSCALL_NONE=y", "CONFIG_RANDOMIZE_BASE=y"), SPIN)
-    core = work / "guest.core"
+    t_ready, core = time.monotonic(), work / "guest.core"
     cmd = ["qemu-system-x86_64", "-accel", "tcg", "-cpu", o.cpu, "-m", "160M", "-nographic", "-no-reboot",
            "-monitor", "none", "-serial", "stdio", "-kernel", str(kernel), "-initrd", str(initrd),
            "-append", "console=ttyS0 quiet panic=-1"]
@@ -293,7 +286,7 @@ def x86_64(o, work):
     half = (1 << 64) - (1 << (56 if la57 else 47))
     user = [hex(va) for va, _, _, _, attrs in ranges if va >= half and "u" in flags(attrs)]
     check(not user, f"user-accessible leaves in the kernel's half: {user[:5]}")
-    finish(q, proc, core, t0, t_boot, t_dump,
+    finish(q, proc, core, t0, t_ready, t_boot, t_dump,
            f"{kernel.name} -cpu {o.cpu} ({fmt}, CR3 {cr3:#x}): {len(qtlb)} leaves, {len(d['ranges'])} ranges, "
            f"{0 if qmem is None else len(qmem)} info mem rows, {len(vas)} translations ({mapped} mapped)")
 
@@ -347,7 +340,7 @@ def arm64(o, work):
     t0 = time.monotonic()
     kernel, initrd = prepare(o, work, "arm64", "qemu-system-aarch64", ("CONFIG_ARM64_4K_PAGES=y", "CONFIG_ARM64_VA_BITS=48",
                                                                        "CONFIG_DEBUG_WX=y", "CONFIG_RANDOMIZE_BASE=y"), BLOCK)
-    core = work / "guest.core"
+    t_ready, core = time.monotonic(), work / "guest.core"
     # kpti=0: with the kernel unmapped at EL0 (KPTI, on by default when KASLR is), TTBR1_EL1 would
     # hold only the trampoline while /init spins in user space.
     cmd = ["qemu-system-aarch64", "-M", "virt", "-cpu", o.cpu, "-m", "160M", "-nographic", "-no-reboot",
@@ -404,7 +397,7 @@ def arm64(o, work):
     stext = got.get(syms.get("_stext"))
     check(stext is not None and stext[1][:3] == "r-x", f"_stext: ptgen {stext}, wanted r-x (CONFIG_STRICT_KERNEL_RWX)")
     check("Checked W+X mappings: passed, no W+X pages found" in serial, "the kernel's own W+X check did not pass")
-    finish(q, proc, core, t0, t_boot, t_dump,
+    finish(q, proc, core, t0, t_ready, t_boot, t_dump,
            f"{kernel.name} -cpu {o.cpu} ({fmt}, TTBR0 {ttbr0:#x}, TTBR1 {ttbr1:#x}, TCR {tcr:#x}, MAIR {mair:#x}): "
            f"{len(trees['TTBR0'][1])} + {len(trees['TTBR1'][1])} ranges, {len(vas)} translations "
            f"({sum(1 for v in vas if got[v])} mapped)")
