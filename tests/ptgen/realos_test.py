@@ -80,14 +80,16 @@ def fetch(script, arch, package):
     return Path(p.stdout.strip())
 
 
+GUESTS = []  # QEMU processes started: killed on the way out whatever happens (main)
+
+
 def boot(cmd, sock, timeout=180):
     """Starts QEMU, waits for the marker and stops the guest; returns (serial text, Qmp, process)."""
     p = subprocess.Popen(cmd + ["-qmp", f"unix:{sock},server=on,wait=off"], stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    GUESTS.append(p)
     text = read_until(p, MARK, timeout)
     if MARK not in text:
-        p.kill()
-        p.wait()
         sys.exit(f"the guest did not reach its marker in {timeout} s:\n{text[-3000:]}")
     q = Qmp(str(sock))
     q.cmd("stop")
@@ -414,7 +416,13 @@ def main():
     T.PTGEN = o.ptgen
     work = Path(o.work)
     work.mkdir(parents=True, exist_ok=True)
-    (x86_64 if o.arch == "x86_64" else arm64)(o, work)
+    try:
+        (x86_64 if o.arch == "x86_64" else arm64)(o, work)
+    finally:
+        for p in GUESTS:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     print(f"realos: {T.CHECKS[0]} checks, {len(T.FAILS)} failed")
     return 1 if T.FAILS else 0
 
