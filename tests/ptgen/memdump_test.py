@@ -454,6 +454,34 @@ def memory(work):
             odd.append(f"variant {i}: exit {p.returncode}: {p.stderr[:200]!r}")
     check(not odd, "mutated dumps:\n" + "\n".join(odd[:5]))
     one_line_error("check-wx error status", ["dump", "--core", work / "bad-empty.elf", "--check-wx"], rc=2)
+    guest_mair(work)
+
+
+def guest_mair(work):
+    """--mair: an arm64 tree whose pages select MAIR attributes 0 to 4, read with ptlib's layout
+    and with a guest's MAIR_EL1."""
+    # Arm ARM D8.3: table descriptor = next table | 0b11; page descriptor (level 3) = OA | 0b11,
+    # AttrIndx [4:2], SH [9:8] (0b11 Inner), AF [10], PXN [53], UXN [54]; AP [7:6] = 0: EL1 RW.
+    mem = bytearray(0x5000)
+    for table in (0x1000, 0x2000, 0x3000):
+        put(mem, table, (table + 0x1000) | 0b11)
+    for k in range(5):
+        put(mem, 0x4000 + 8 * k, (0x100000 + k * PAGE) | 0b11 | k << 2 | 3 << 8 | 1 << 10 | 1 << 53 | 1 << 54)
+    raw = work / "arm64.raw"
+    raw.write_bytes(bytes(mem))
+    base = ["--raw", raw, "--base", "0", "--format", "arm64-4k-48", "--root", "0x1000"]
+    # ptlib's layout (README: attribute 0 Normal WB, 1 Normal NC, 2 Device-nGnRE): 3 and 4 are not
+    # in it. The MAIR Linux programs (0x000000040044ffff: attributes 0 and 1 Normal WB 0xFF, 2
+    # Normal NC 0x44, 3 Device-nGnRnE 0x00, 4 Device-nGnRE 0x04; MAIR_EL1 Attr<n>, Arm ARM D19.2).
+    for extra, want in (([], ["", "nc", "dev", "other", "other"]), (["--mair", "0x40044ffff"], ["", "", "nc", "dev", "dev"])):
+        d = json.loads(run(["dump", "--json"] + base + extra).stdout)
+        leaves = [(int(r["va"], 16), r["attrs"]) for r in d["ranges"] for _ in range(r["count"])]
+        got = [next((w for w in ("nc", "dev", "other") if w in a.replace(",", " ").split()), "") for _, a in leaves]
+        check(got == want, f"--mair {extra}: memory types {got}, wanted {want}")
+        t = run(["translate"] + base + extra + ["0x4000"]).stdout
+        check(f",{want[4]}," in t, f"translate {extra}: {t}")
+    one_line_error("--mair on x86", ["dump", "--raw", raw, "--base", "0", "--format", "x86-64-l4", "--root", "0x1000", "--mair", "1"],
+                   needles=["arm64 formats only"])
 
 
 def lines_of_good(good):

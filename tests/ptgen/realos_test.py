@@ -365,7 +365,8 @@ def arm64(o, work):
     fmt = "arm64-4k-48"
     trees = {}
     for name, reg, extra in (("TTBR0", ttbr0, []), ("TTBR1", ttbr1, ["--ttbr1"])):
-        base = ["--core", core, "--format", fmt, "--root", hex(reg & 0x0000FFFFFFFFFFFE)] + extra  # TTBRn_EL1 BADDR[47:1]
+        base = ["--core", core, "--format", fmt, "--root", hex(reg & 0x0000FFFFFFFFFFFE),  # TTBRn_EL1 BADDR[47:1]
+                "--mair", hex(mair)] + extra  # memory types as the kernel's MAIR_EL1 defines them
         d = json.loads(T.run(["dump", "--json"] + base).stdout)
         check(d["problems"] == 0, f"{name}: ptgen reported problems: {[e for e in d['events'] if e['kind'] != 'note'][:5]}")
         ranges = [(int(x["va"], 16), int(x["pa"], 16), int(x["size"], 16), x["attrs"]) for x in d["ranges"]]
@@ -373,6 +374,15 @@ def arm64(o, work):
         check("passed, no W+X pages" in wx.stdout, f"{name} --check-wx:\n{wx.stdout[-1000:]}")
         trees[name] = (base, ranges)
     check(len(trees["TTBR0"][1]) >= 4 and len(trees["TTBR1"][1]) >= 20, f"ranges: {[len(t[1]) for t in trees.values()]}")
+    # Memory types (--mair): the PL011 UART's registers (PA 0x09000000, QEMU's virt board memory
+    # map, VIRT_UART) are mapped as Device memory (Linux's ioremap: Device-nGnRE); no RAM (from
+    # 0x40000000, VIRT_MEM) is mapped as Device memory.
+    def mem(attrs):
+        return next((w for w in ("nc", "dev", "wc", "other") if w in flags(attrs)), "normal")
+    uart = [mem(a) for _, pa, size, a in trees["TTBR1"][1] if pa <= 0x09000000 < pa + size]
+    check(uart and set(uart) == {"dev"}, f"the UART's mappings have memory types {uart}, wanted dev")
+    ram = {mem(a) for _, pa, size, a in trees["TTBR1"][1] if 0x40000000 <= pa < 0x40000000 + (160 << 20)}
+    check("normal" in ram and "dev" not in ram, f"RAM mapped with memory types {ram}")
     # No leaf of the kernel's half is reachable from EL0.
     user = [hex(r[0]) for r in trees["TTBR1"][1] if "u" in flags(r[3])]
     check(not user, f"user-accessible leaves under TTBR1: {user[:5]}")
@@ -397,7 +407,8 @@ def arm64(o, work):
         return out
     got = translations(q, vas, translate)
     stext = got.get(syms.get("_stext"))
-    check(stext is not None and stext[1][:3] == "r-x", f"_stext: ptgen {stext}, wanted r-x (CONFIG_STRICT_KERNEL_RWX)")
+    check(stext is not None and stext[1][:3] == "r-x" and mem(stext[1]) == "normal",
+          f"_stext: ptgen {stext}, wanted r-x (CONFIG_STRICT_KERNEL_RWX), normal memory")
     check("Checked W+X mappings: passed, no W+X pages found" in serial, "the kernel's own W+X check did not pass")
     finish(q, proc, core, t0, t_ready, t_boot, t_dump,
            f"{kernel.name} -cpu {o.cpu} ({fmt}, TTBR0 {ttbr0:#x}, TTBR1 {ttbr1:#x}, TCR {tcr:#x}, MAIR {mair:#x}): "

@@ -3,6 +3,7 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
@@ -229,15 +230,58 @@ inline std::string range_json(const DumpRange& r) {
       r.contiguous ? "true" : "false");
 }
 
+/// --mair VALUE (arm64 tables read from memory): the memory type of a leaf as the guest's
+/// MAIR_EL1 defines it rather than as ptlib's layout does (arm64::kMair). A MAIR Attr<n> byte
+/// (Arm ARM D19.2, MAIR_EL1): 0b0000ddxx Device (any kind: device); else Normal with the outer
+/// cacheability in [7:4] and the inner in [3:0]: both Non-cacheable (0b0100): normal_nc; both
+/// Write-Back (0b01RW with RW != 0, 0b11RW), or 0xF0 (FEAT_MTE2 Tagged Normal Write-Back): normal;
+/// anything else (Write-Through, mixed): other.
+inline MemType mem_of_mair_attr(std::uint8_t attr) {
+  const unsigned outer = attr >> 4, inner = attr & 0xF;
+  auto wb = [](unsigned c) { return (c & 0xC) == 0xC || ((c & 0xC) == 0x4 && (c & 3) != 0); };
+  if (outer == 0) return MemType::device;
+  if (outer == 0x4 && inner == 0x4) return MemType::normal_nc;
+  if (attr == 0xF0 || (wb(outer) && wb(inner))) return MemType::normal;
+  return MemType::other;
+}
+
+/// `at` with its memory type read from `mair` (the AttrIndx ptlib decoded: its layout's index of
+/// the memory type for 0..2, the extension's index for the others).
+template <class F>
+Attrs with_guest_mair(Attrs at, std::optional<std::uint64_t> mair) {
+  if constexpr (kArm64<F>) {
+    if (!mair) return at;
+    const unsigned ext = unsigned(arm64::ext_of(at).attr_index);
+    const unsigned idx = at.mem == MemType::normal      ? 0
+                         : at.mem == MemType::normal_nc ? 1
+                         : at.mem == MemType::device    ? 2
+                         : ext != 0                     ? ext - 1
+                                                        : 8;
+    if (idx < 8) at.mem = mem_of_mair_attr(std::uint8_t(*mair >> (8 * idx)));
+  }
+  return at;
+}
+
+/// --mair's value, refused for formats other than arm64's.
+template <class F>
+std::optional<std::uint64_t> guest_mair(const Args& a) {
+  const std::string* v = a.value("mair");
+  if (!v) return std::nullopt;
+  if (!kArm64<F>) fail(fmt::format("--mair: {} tables have no MAIR (arm64 formats only)", F::kName));
+  return number(*v, "--mair");
+}
+
 /// translate: every positional VA through the engine's translate() on `tree`, printed as text
 /// or --json; `note(error)` adds words to an error's text line.
 template <class F, class A, class Note>
 int print_translations(const Args& a, const Tree<F>& tree, A& access, Note&& note) {
   if (a.positional.empty()) fail("translate: no VA given");
+  const auto mair = guest_mair<F>(a);
   std::string json;
   for (const std::string& text : a.positional) {
     const std::uint64_t va = number(text, "a VA");
     auto t = translate(tree, access, VirtAddr(va));
+    if (t) t->leaf.attrs = with_guest_mair<F>(t->leaf.attrs, mair);
     if (a.flag("json")) {
       json += json.empty() ? "[\n  " : ",\n  ";
       if (t)

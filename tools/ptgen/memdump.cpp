@@ -183,9 +183,10 @@ class Lister {
   using Entry = typename F::Entry;
 
  public:
-  Lister(const Tree<F>& tree, PhysTables& access, std::uint64_t budget, bool allow_recursive, LeafSink sink,
-         std::vector<Event>& events)
-      : tree_(tree), access_(access), budget_(budget), allow_recursive_(allow_recursive), sink_(sink), events_(events) {}
+  Lister(const Tree<F>& tree, PhysTables& access, std::uint64_t budget, bool allow_recursive,
+         std::optional<std::uint64_t> mair, LeafSink sink, std::vector<Event>& events)
+      : tree_(tree), access_(access), budget_(budget), allow_recursive_(allow_recursive), mair_(mair), sink_(sink),
+        events_(events) {}
 
   /// Lists every leaf; returns false when the visit budget ran out (the listing is partial).
   bool run() {
@@ -217,8 +218,9 @@ class Lister {
         const std::uint64_t in_run = e.run_log2 != 0 && e.run_log2 < 32 ? i & ((std::size_t{1} << e.run_log2) - 1) : 0;
         // What the entry means (permissions, memory type), without the per-format extension
         // (A/D, software bits, shareability, PAT index): ranges merge across the pages the CPU
-        // has accessed or dirtied, as Linux's ptdump lists them.
-        sink_(RawLeaf{G::to_va(t).value, e.addr.value + in_run * span, span, F::level_name(L), Attrs{e.attrs.perm, e.attrs.mem},
+        // has accessed or dirtied, as Linux's ptdump lists them. --mair: the guest's memory types.
+        const Attrs at = with_guest_mair<F>(e.attrs, mair_);
+        sink_(RawLeaf{G::to_va(t).value, e.addr.value + in_run * span, span, F::level_name(L), Attrs{at.perm, at.mem},
                       e.contiguous});
       } else if (e.kind == EntryKind::table) {
         if constexpr (D + 1 < G::kDepth) follow<D>(e.addr.value, t);
@@ -260,6 +262,7 @@ class Lister {
   PhysTables& access_;
   std::uint64_t budget_;
   bool allow_recursive_;
+  std::optional<std::uint64_t> mair_;
   LeafSink sink_;
   std::vector<Event>& events_;
   std::uint64_t path_[G::kDepth]{};
@@ -306,7 +309,7 @@ Walked walk(const Args& a, const Source& s, const Tree<F>& tree, LeafSink sink) 
   }
   const std::uint64_t budget = a.value("max-visits") ? number(*a.value("max-visits"), "--max-visits")
                                                      : 64 * std::uint64_t(w.check.tables) + 65536;
-  Lister<F> lister(tree, access, budget, a.flag("allow-recursive"), sink, w.events);
+  Lister<F> lister(tree, access, budget, a.flag("allow-recursive"), guest_mair<F>(a), sink, w.events);
   w.complete = lister.run();
   w.visits = lister.visits();
   return w;

@@ -11,7 +11,7 @@ inline bool reads_memory(const Args& a) { return a.value("core") || a.value("raw
 
 /// The options dump, translate and diff take when they read physical memory.
 inline constexpr const char* kMemoryValues[] = {"core", "raw", "cpu", "markers", "style", "max-visits",
-                                                "core-b", "raw-b", "cpu-b"};
+                                                "core-b", "raw-b", "cpu-b", "mair"};
 inline constexpr const char* kMemoryFlags[] = {"check-wx", "allow-recursive"};
 
 int cmd_dump_memory(const Args& a);

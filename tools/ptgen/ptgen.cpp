@@ -54,11 +54,12 @@ constexpr const char* kUsage = R"(usage: ptgen COMMAND [options]
                                             the engine's translate() on a loaded image
   dump|translate|diff --core guest.core | --raw mem.bin --base PA   [--format F] [--root PA] [--cpu N]
        [--style ptlib|linux] [--markers FILE|none] [--check-wx] [--allow-recursive] [--max-visits N]
-       [diff: --core-b FILE | --raw-b FILE | --root-b PA | --cpu-b N]
+       [--mair MAIR_EL1] [diff: --core-b FILE | --raw-b FILE | --root-b PA | --cpu-b N]
                                             tables read from physical memory: a QEMU dump-guest-memory
                                             ELF core or a raw image (x86 cores: root and format from
                                             the CPU note); problems listed, then exit 1; --check-wx:
-                                            W+X ranges, exit 1 if any (2 on errors)
+                                            W+X ranges, exit 1 if any (2 on errors); --mair: arm64
+                                            memory types as the guest's MAIR_EL1 defines them
 Numbers: decimal, 0x hex, K/M/G/T suffixes (4K, 0x8000_0000, 2M). ATTRS: rwx triple (r-x, rw-, r--)
 plus u (user), g (global), dev/nc/wc (memory type), e.g. rw-,g,dev. Caps (comma list, no- to clear):
 svnapot svpbmt (RISC-V), page1g nx pse pat (x86). Errors: one line on stderr, exit status 1.
