@@ -237,14 +237,14 @@ def table(results, seconds, versions):
     def refused(reason):
         return lambda arch: len({r[1] for r in per[arch] if r[4] and r[4].get("refused") == reason})
 
-    row("package", lambda arch: versions[arch])
     row("DTBs", lambda arch: len({r[1] for r in per[arch]}))
     row("refused: no RAM in the DTB (the bootloader fills /memory in)", refused(NO_RAM))
     row("refused: console inside the DTB's RAM", refused(ALIAS))
     row("built and checked", lambda arch: len(built[arch]))
-    row("builds per format", lambda arch: ", ".join(f"{fmt} {n}" for fmt, n in sorted(collections.Counter(
-        r[2] for r in per[arch] if r[4] and "banks" in r[4]).items())))
-    row("memory banks: 1 / 2 / 3-5 / 6 or more", lambda arch: " / ".join(
+    order = ARM64_EACH + ARM64_TURN + ["armv7-lpae"]
+    row("builds per format", lambda arch: ", ".join(f"{fmt.removeprefix('arm64-')} {n}" for fmt, n in sorted(
+        collections.Counter(r[2] for r in per[arch] if r[4] and "banks" in r[4]).items(), key=lambda x: order.index(x[0]))))
+    row("memory banks (`reg` ranges): 1 / 2 / 3-5 / 6 or more", lambda arch: " / ".join(
         str(count(arch, lambda f: lo <= f["banks"] <= hi)) for lo, hi in ((1, 1), (2, 2), (3, 5), (6, 1 << 30))))
     row("most banks", lambda arch: "{} ({})".format(*max((f["banks"], Path(n).stem) for n, f in built[arch].items())))
     row("RAM above 4 GiB", lambda arch: count(arch, lambda f: f["above4g"]))
@@ -256,7 +256,7 @@ def table(results, seconds, versions):
         str(count(arch, lambda f: f["console"] == c)) for c in ("okay", "disabled", "none")))
     row("tables in one image, most", lambda arch: "{} ({})".format(
         *max((r[4]["tables"], r[2]) for r in per[arch] if r[4] and "tables" in r[4])))
-    return "\n".join(lines) + f"\n\n({seconds:.1f} s)"
+    return "\n".join(["Packages: " + ", ".join(versions.values()), ""] + lines) + f"\n\n({seconds:.1f} s)"
 
 
 def main():
