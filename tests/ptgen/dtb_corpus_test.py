@@ -13,8 +13,10 @@ must be exactly what the DTB asks for, computed from the DTB by fdt.py (not by p
   - the console (/chosen/stdout-path) as device memory at the fixmap, when it is enabled;
   - nothing else.
 ptgen's report must agree: the no-map regions in RAM and the highmem listed as unmapped, a note
-for each no-map region without a reg. A DTB without RAM (the bootloader fills /memory in) must be
-refused with ptgen's message for it. The figures for docs/ptgen.md are printed at the end.
+for each no-map region without a reg. Refusals are expected only for the classes docs/ptgen.md
+names, each with ptgen's message for it: a DTB without RAM (the bootloader fills /memory in), a
+console inside the RAM the DTB declares, a stdout-path that names no node. Every other refusal
+fails. The figures for docs/ptgen.md are printed at the end.
 
 Layouts: Linux Documentation/arch/arm64/memory.rst (kernel logical memory map at
 ffff000000000000 for 48-bit VAs, fff0000000000000 for 52-bit; fixed mappings at
@@ -52,7 +54,8 @@ FORMATS = {
 ARM64_EACH = ["arm64-4k-48", "arm64-64k-48"]
 ARM64_TURN = ["arm64-16k-48", "arm64-4k-52", "arm64-16k-52", "arm64-64k-52"]
 PACKAGES = [("arm64", "linux-image-arm64"), ("armhf", "linux-image-armmp")]
-# ptgen's refusals of classes of DTB (docs/ptgen.md): no RAM; a console inside RAM.
+# ptgen's refusals of classes of DTB (docs/ptgen.md): no RAM; a console inside RAM (and a
+# stdout-path that names no node, in Expect).
 NO_RAM = "no memory node (device_type = \"memory\") with a non-empty reg"
 ALIAS = "mismatched-attribute alias"
 
@@ -116,7 +119,6 @@ class Expect:
         self.highmem = ram_end - end
         pieces = subtract([(max(lo, ram_base), min(hi, end)) for lo, hi in self.banks if lo < end], self.holes)
         self.maps = [(pa + linear - ram_base, pa, hi - pa, "rw- g") for pa, hi in pieces]
-        self.linear = pieces
         state, _, pa, size = self.console
         if state == "missing":
             self.refusal = "which is not in the tree"  # a stdout-path that names no node (docs/ptgen.md)
