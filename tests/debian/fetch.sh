@@ -26,7 +26,10 @@ exec 9>"$cache/lock-$arch"
 flock 9   # tests run in parallel: one fetch per architecture at a time
 
 opts=(-q -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir" -o "Debug::NoLocking=1"
-      -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch")
+      -o "APT::Architecture=$arch" -o "APT::Architectures::=$arch"
+      -o "Dir::Cache::pkgcache=pkgcache.bin" -o "Dir::Cache::srcpkgcache=srcpkgcache.bin")
+# (The binary caches are kept, although Debian's container images turn them off: each apt-cache
+# call then takes 0.03 s instead of 1 s of rebuilding them. apt rebuilds them when a list changes.)
 # Refresh the private package lists once a day.
 stamp=$apt_dir/updated
 if [ -z "$(find "$stamp" -mmin -1440 2>/dev/null)" ]; then

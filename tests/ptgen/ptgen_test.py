@@ -24,6 +24,9 @@ import struct
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fdt  # noqa: E402  (the tests' own device-tree reader)
+
 FAILS = []
 CHECKS = [0]
 
@@ -156,38 +159,6 @@ def golden(work, golden_dir):
 
 
 # ---------------------------------------------------------------------------------------------
-def fdt_memory_and_console(path):
-    """A small independent FDT reader (Devicetree Specification v0.4, 5.: header, structure
-    block tokens FDT_BEGIN_NODE 1, FDT_END_NODE 2, FDT_PROP 3, FDT_NOP 4, FDT_END 9): the reg of
-    /memory@* and of the node /chosen/stdout-path names, both with 2 address + 2 size cells as
-    QEMU's virt machines use at the root and in /soc."""
-    b = open(path, "rb").read()
-    magic, _, off_struct, off_strings = struct.unpack(">IIII", b[:16])
-    assert magic == 0xD00DFEED
-    pos, path_stack, props = off_struct, [], {}
-    while True:
-        (tok,) = struct.unpack(">I", b[pos:pos + 4]); pos += 4
-        if tok == 1:
-            end = b.index(b"\0", pos)
-            path_stack.append(b[pos:end].decode())
-            pos = (end + 1 + 3) & ~3
-        elif tok == 2:
-            path_stack.pop()
-        elif tok == 3:
-            ln, nameoff = struct.unpack(">II", b[pos:pos + 8]); pos += 8
-            pname = b[off_strings + nameoff:b.index(b"\0", off_strings + nameoff)].decode()
-            props[("/".join(path_stack) or "/", pname)] = b[pos:pos + ln]
-            pos = (pos + ln + 3) & ~3
-        elif tok == 9:
-            break
-    def reg(node):
-        v = props[(node, "reg")]
-        return struct.unpack(">QQ", v[:16])
-    mem = [reg(n) for (n, p) in props if p == "device_type" and props[(n, p)] == b"memory\0"]
-    out = props[("/chosen", "stdout-path")].rstrip(b"\0").decode().split(":")[0]
-    return mem, reg(out if out != "/" else out)
-
-
 def elf_segments(path):
     """PT_LOAD segments of a little-endian ELF64 (gABI: e_phoff at 32, e_phentsize/e_phnum at 54/56;
     Elf64_Phdr p_type, p_flags, p_offset, p_vaddr, p_paddr, p_filesz, p_memsz)."""
@@ -228,9 +199,10 @@ def boot(work, kernels):
                                capture_output=True, text=True)
             if not check(q.returncode == 0 and dtb.exists(), f"qemu dumpdtb failed: {q.stderr}"):
                 continue
-            mem, uart = fdt_memory_and_console(dtb)
+            tree = fdt.Tree(dtb)
+            mem, uart = tree.memory(), tree.console()
             check(mem == [(w["ram"], mem_mb << 20)], f"{dtb}: memory {mem}")
-            check(uart[0] == w["uart"], f"{dtb}: console at {uart[0]:#x}")
+            check(uart[0] == "okay" and uart[2] == w["uart"], f"{dtb}: console {uart}")
             kernel = kernels[fmt_name]
             img, js = work / f"{fmt_name}-{mem_mb}.bin", work / f"{fmt_name}-{mem_mb}.json"
             caps = w["caps"] if fmt_name == "sv39" else []
