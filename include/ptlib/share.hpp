@@ -39,18 +39,20 @@ struct PreallocPlan {
 
 namespace detail {
 
-/// preallocate(): every entry at depths 0..Depth meeting the range must point to a table.
-template <PagingFormat F, std::size_t Depth, class M, class S, bool Commit>
+/// preallocate(): every entry at depths 0..depth meeting the range must point to a table (the
+/// depth is a run-time value: one walker instance per format serves every depth).
+template <PagingFormat F, class M, class S, bool Commit>
 struct PreallocVisitor {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
   M& mem;
   S& sync;
+  std::size_t depth = 0;
   bool live = false;
   Report report{};
   PreallocPlan<F> plan{};
 
-  Result<Step> absent(const Slot<F>& s) { return s.depth <= Depth ? Step::descend : Step::done; }
+  Result<Step> absent(const Slot<F>& s) { return s.depth <= depth ? Step::descend : Step::done; }
   Result<Child> create(const Slot<F>& s) {
     const std::size_t d = s.depth + 1;
     ++plan.by_depth[d];
@@ -87,7 +89,7 @@ struct PreallocVisitor {
       --report.tables_added;
     }
   }
-  Step table_pre(const Slot<F>& s) { return s.depth < Depth ? Step::descend : Step::done; }
+  Step table_pre(const Slot<F>& s) { return s.depth < depth ? Step::descend : Step::done; }
   void table_post(const Slot<F>&, void*) {}
   Result<Step> leaf(const Slot<F>& s) {  // a leaf where a table must be
     const auto L = G::level(s.depth);
@@ -118,18 +120,17 @@ consteval void check_depth() {
 
 }  // namespace detail
 
-/// The memory preallocate<Depth>() would take for [va, va + size) in an EMPTY tree: at each
-/// depth d = 1..Depth+1, one table per entry of depth d-1 that meets the range. Allocates
-/// nothing, reads nothing. Errors: the VA errors of unmap().
-template <PagingFormat F, std::size_t Depth = SharedLevel<F>::value>
-constexpr Result<PreallocPlan<F>> preallocation_cost(VirtAddr va, std::uint64_t size) {
+namespace detail {
+/// preallocation_cost() with the depth at run time (depth + 1 < the format's depth; checked by
+/// the callers).
+template <PagingFormat F>
+constexpr Result<PreallocPlan<F>> preallocation_cost_at(VirtAddr va, std::uint64_t size, std::size_t depth) {
   using G = Geometry<F>;
-  detail::check_depth<F, Depth>();
-  auto lo = detail::tree_range<F>(va, size);
+  auto lo = tree_range<F>(va, size);
   if (!lo) return lo.error();
   const std::uint64_t hi = *lo + size;
   PreallocPlan<F> p{};
-  for (std::size_t d = 1; d <= Depth + 1; ++d) {
+  for (std::size_t d = 1; d <= depth + 1; ++d) {
     const std::uint64_t span = G::span(d - 1);
     const std::uint64_t first = *lo / span, last = (hi - 1) / span;
     p.by_depth[d] = std::size_t(last - first + 1);
@@ -139,36 +140,51 @@ constexpr Result<PreallocPlan<F>> preallocation_cost(VirtAddr va, std::uint64_t 
   return p;
 }
 
+/// plan_preallocate() with the depth at run time.
+template <PagingFormat F, TableAccess A>
+Result<PreallocPlan<F>> plan_preallocate_at(const Tree<F>& tree, A& access, VirtAddr va, std::uint64_t size,
+                                            std::size_t depth) {
+  auto lo = check_va_range<F>(va, size);
+  if (!lo) return lo.error();
+  NoSync none;
+  PreallocVisitor<F, A, NoSync, false> v{access, none, depth};
+  PTLIB_TRY(walk_range(tree, access, *lo, *lo + size, v));
+  return v.plan;
+}
+
+/// preallocate() with memory, sync hook and depth erased (compiled once per format).
+template <PagingFormat F>
+Result<Report> preallocate_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, std::uint64_t size,
+                                  const Options& opts, SyncRef sync, std::size_t depth) {
+  using G = Geometry<F>;
+  auto planned = plan_preallocate_at(tree, mem, va, size, depth);
+  if (!planned) return planned.error();
+  const TableRequest req{G::table_bytes(1), G::table_align(1), false, 1};
+  if (planned->tables && !mem.reserve(planned->tables, req)) return out_of_memory(mem, req, planned->tables, va);
+  const std::uint64_t lo = G::to_tree(va);
+  PreallocVisitor<F, MemRef, SyncRef, true> v{mem, sync, depth, opts.live != Live::offline};
+  PTLIB_TRY(walk_range(tree, mem, lo, lo + size, v));
+  return v.report;
+}
+}  // namespace detail
+
+/// The memory preallocate<Depth>() would take for [va, va + size) in an EMPTY tree: at each
+/// depth d = 1..Depth+1, one table per entry of depth d-1 that meets the range. Allocates
+/// nothing, reads nothing. Errors: the VA errors of unmap().
+template <PagingFormat F, std::size_t Depth = SharedLevel<F>::value>
+constexpr Result<PreallocPlan<F>> preallocation_cost(VirtAddr va, std::uint64_t size) {
+  detail::check_depth<F, Depth>();
+  return detail::preallocation_cost_at<F>(va, size, Depth);
+}
+
 /// The memory preallocate<Depth>() would take for [va, va + size) in `tree` as it is (tables
 /// already there cost nothing): a dry run that reads the tree and writes nothing.
 /// Errors: as preallocate().
 template <std::size_t Depth, PagingFormat F, TableAccess A>
 Result<PreallocPlan<F>> plan_preallocate(const Tree<F>& tree, A& access, VirtAddr va, std::uint64_t size) {
   detail::check_depth<F, Depth>();
-  auto lo = detail::check_va_range<F>(va, size);
-  if (!lo) return lo.error();
-  NoSync none;
-  detail::PreallocVisitor<F, Depth, A, NoSync, false> v{access, none};
-  PTLIB_TRY(walk_range(tree, access, *lo, *lo + size, v));
-  return v.plan;
+  return detail::plan_preallocate_at(tree, access, va, size, Depth);
 }
-
-namespace detail {
-/// preallocate() with memory and sync hook erased (compiled once per format and depth).
-template <std::size_t Depth, PagingFormat F>
-Result<Report> preallocate_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, std::uint64_t size,
-                                  const Options& opts, SyncRef sync) {
-  using G = Geometry<F>;
-  auto planned = plan_preallocate<Depth>(tree, mem, va, size);
-  if (!planned) return planned.error();
-  if (planned->tables && !mem.reserve(planned->tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1}))
-    return make_error(Errc::out_of_memory, va);
-  const std::uint64_t lo = G::to_tree(va);
-  detail::PreallocVisitor<F, Depth, MemRef, SyncRef, true> v{mem, sync, opts.live != Live::offline};
-  PTLIB_TRY(walk_range(tree, mem, lo, lo + size, v));
-  return v.report;
-}
-}  // namespace detail
 
 /// Makes every entry at depths 0..Depth that meets [va, va + size) point to a table, allocating
 /// the missing tables (filled with invalid entries). Afterwards no map, unmap-without-release or
@@ -178,12 +194,13 @@ Result<Report> preallocate_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, 
 /// The new tables are empty: validate() them with ValidateOptions::allow_empty_tables.
 /// Report::tables_added counts the tables; Report::modified the depths linked at.
 /// Errors: the VA errors of unmap(), overlap (a leaf at depth <= Depth meets the range; with its
-/// VA, PA and level), out_of_memory, malformed_entry. No partial success: the tables are counted
-/// by a dry run and reserved before the first write.
+/// VA, PA and level), out_of_memory (with tables_needed and tables_available), malformed_entry.
+/// No partial success: the tables are counted by a dry run and reserved before the first write.
 template <std::size_t Depth, PagingFormat F, TableMemory M, SyncHook S = NoSync>
 Result<Report> preallocate(const Tree<F>& tree, M& mem, VirtAddr va, std::uint64_t size, const Options& opts = {},
                            S&& sync = S{}) {
-  return detail::preallocate_erased<Depth>(tree, MemRef(mem), va, size, opts, SyncRef(sync));
+  detail::check_depth<F, Depth>();
+  return detail::preallocate_erased<F>(tree, MemRef(mem), va, size, opts, SyncRef(sync), Depth);
 }
 
 /// What SharedKernel::sync() did.
@@ -222,20 +239,27 @@ class SharedKernel {
   SharedKernel() = default;
 
   /// A shared kernel half over `reference`, registering roots in `storage` (its size is the
-  /// registry's capacity). Errors: misaligned_va / misaligned_size (the range is not whole root
-  /// entries), the VA errors of unmap(), misaligned_table (the reference root).
+  /// registry's capacity). `registered`: the first that many entries of `storage` are roots
+  /// already registered (a registry kept in the caller's array across handles, as the C API
+  /// keeps it); 0 for a new registry. Errors: misaligned_va / misaligned_size (the range is not
+  /// whole root entries), the VA errors of unmap(), misaligned_table (the reference root, or a
+  /// registered root), out_of_memory (registered > storage.size()).
   static Result<SharedKernel> make(const Tree<F>& reference, VirtAddr va, std::uint64_t size,
-                                   std::span<PhysAddr> storage) {
+                                   std::span<PhysAddr> storage, std::size_t registered = 0) {
     auto lo = detail::check_va_range<F>(va, size);
     if (!lo) return lo.error();
     if (!va.aligned(G::span(0))) return make_error(Errc::misaligned_va, va);
     if (size % G::span(0) != 0) return make_error(Errc::misaligned_size, va);
     if (!reference.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, va, reference.root);
+    if (registered > storage.size()) return make_error(Errc::out_of_memory, va);
+    for (std::size_t i = 0; i < registered; ++i)
+      if (!storage[i].aligned(G::table_align(0))) return make_error(Errc::misaligned_table, va, storage[i]);
     SharedKernel k;
     k.ref_ = reference;
     k.lo_ = *lo;
     k.hi_ = *lo + size;
     k.slots_ = storage;
+    k.count_ = registered;
     return k;
   }
 

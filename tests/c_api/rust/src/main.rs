@@ -25,6 +25,9 @@ struct ptlib_error {
     va: u64,
     pa: u64,
     level_name: *const c_char,
+    tables_needed: u32,
+    tables_available: u32,
+    hint: *const c_char,
 }
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -95,7 +98,8 @@ fn error_text(e: &ptlib_error) -> String {
 }
 
 fn empty_error() -> ptlib_error {
-    ptlib_error { code: 0, level: 0, va: 0, pa: 0, level_name: std::ptr::null() }
+    ptlib_error { code: 0, level: 0, va: 0, pa: 0, level_name: std::ptr::null(), tables_needed: 0, tables_available: 0,
+                  hint: std::ptr::null() }
 }
 
 /// One format: a block and a page mapped, translated, then a refused overlap and a misaligned VA.
