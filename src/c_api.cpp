@@ -392,6 +392,10 @@ ptlib_status with_kernel(const ptlib_shared_kernel* k, const ptlib_memory* mem, 
   });
 }
 
+/// The calls that allocate several tables outside the engine's rollback (preallocate, new roots,
+/// private tables of a sync) need a memory that promises: reserve() is what keeps them whole.
+bool promises(const ptlib_memory* mem) { return !mem || !mem->allocate || mem->reserve; }
+
 ptlib_status sync_out(const Result<SyncReport>& r, ptlib_sync_report* out, ptlib_error* err) {
   if (!r) return fail(r.error(), err);
   if (out) *out = ptlib_sync_report{r->roots, r->entries_copied, r->tables_added, r->tables_released};
@@ -763,7 +767,7 @@ ptlib_status ptlib_plan_preallocate(const ptlib_tree* tree, const ptlib_memory* 
 ptlib_status ptlib_preallocate(const ptlib_tree* tree, const ptlib_memory* mem, std::uint32_t depth, std::uint64_t va,
                                std::uint64_t size, const ptlib_options* opts, ptlib_report* report, ptlib_error* err) {
   CallOptions co;
-  if (!co.parse(opts)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  if (!co.parse(opts) || !promises(mem)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   return with_tree(tree, mem, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
     if (std::size_t(depth) + 1 >= Geometry<F>::kDepth) return fail(PTLIB_E_INVALID_ARGUMENT, err);
     return report_out(detail::preallocate_erased<F>(t, m, VirtAddr(va), size, co.o, co.sync(), depth), report, err);
@@ -806,7 +810,7 @@ bool ptlib_shared_kernel_needs_sync(const ptlib_shared_kernel* k, const ptlib_re
 
 ptlib_status ptlib_shared_kernel_create_root(ptlib_shared_kernel* k, const ptlib_memory* mem, ptlib_tree* out,
                                              ptlib_error* err) {
-  if (!mem || !out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  if (!mem || !out || !promises(mem)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   return with_kernel(k, mem, err, [&](auto& sk, MemRef m) {
     auto t = sk.create_root(m);
     if (!t) return fail(t.error(), err);
@@ -831,7 +835,7 @@ ptlib_status ptlib_shared_kernel_sync(const ptlib_shared_kernel* k, const ptlib_
                                       std::uint64_t size, const ptlib_report* r, const ptlib_options* opts,
                                       ptlib_sync_report* out, ptlib_error* err) {
   CallOptions co;
-  if (!mem || !r || !co.parse(opts)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  if (!mem || !r || !co.parse(opts) || (k && k->sync_depth && !promises(mem))) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   return with_kernel(k, mem, err, [&](auto& sk, MemRef m) {
     return sync_out(sk.sync(m, VirtAddr(va), size, from_report(*r), co.o, co.sync()), out, err);
   });
@@ -840,7 +844,7 @@ ptlib_status ptlib_shared_kernel_sync(const ptlib_shared_kernel* k, const ptlib_
 ptlib_status ptlib_shared_kernel_sync_all(const ptlib_shared_kernel* k, const ptlib_memory* mem,
                                           const ptlib_options* opts, ptlib_sync_report* out, ptlib_error* err) {
   CallOptions co;
-  if (!mem || !co.parse(opts)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  if (!mem || !co.parse(opts) || (k && k->sync_depth && !promises(mem))) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   return with_kernel(k, mem, err, [&](auto& sk, MemRef m) { return sync_out(sk.sync_all(m, co.o, co.sync()), out, err); });
 }
 

@@ -429,9 +429,10 @@ class SharedKernel {
       }
     }
     const std::size_t tables = plan.report.tables_added;
-    if (tables && !mem.reserve(tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1})) {
+    const TableRequest req{G::table_bytes(1), G::table_align(1), false, 1};
+    if (tables && !mem.reserve(tables, req)) {
       mem.unmap(ref, 0);
-      return make_error(Errc::out_of_memory, G::to_va(a));
+      return detail::out_of_memory(MemRef(mem), req, tables, G::to_va(a));
     }
     detail::Copier<F, M, M, Sync, true> c{mem, mem, hook, SyncDepth, lo_, hi_, live};
     SyncReport out{};

@@ -543,6 +543,210 @@ static void test_identity(void) {
   CHECK(err.pa == bank.pa);
 }
 
+
+/* ---- preallocation and the shared kernel half ---- */
+
+/* A memory over the arena that gives `left` tables and then fails, and says so in reserve(): the
+ * allocator a kernel has, failing at each index in turn. */
+static bool honest_reserve(void* ctx, size_t n, size_t bytes, size_t align) {
+  failing* f = (failing*)ctx;
+  return n <= f->left && f->inner.reserve(f->inner.ctx, n, bytes, align);
+}
+static ptlib_memory honest_memory(failing* f) {
+  ptlib_memory m = failing_memory(f);
+  m.reserve = honest_reserve;
+  return m;
+}
+
+/* Whether the pool and the arena's counters are as saved. */
+static int unchanged(const ptlib_arena* a, size_t in_use, size_t used) {
+  return memcmp(pool, pool_copy, POOL_BYTES) == 0 && ptlib_arena_tables_in_use(a) == in_use &&
+         ptlib_arena_used(a) == used;
+}
+
+static void test_share(ptlib_format f, uint32_t depth) {
+  ptlib_format_info info;
+  ptlib_arena arena;
+  ptlib_memory mem;
+  ptlib_tree ref, proc[2];
+  ptlib_error err;
+  ptlib_shared_kernel k, k0;
+  uint64_t roots[3];
+  ptlib_prealloc_plan cost, plan;
+  ptlib_report rep;
+  ptlib_sync_report sr;
+  uint64_t page, root_span, span1, va, size, pva, psize, pa, kva;
+  size_t in_use, used, fail_at;
+  const ptlib_attrs rwg = PTLIB_R | PTLIB_W | PTLIB_G;
+  ptlib_options opts;
+  memset(&opts, 0, sizeof opts);
+  CHECK(ptlib_format_info_of(f, &info) == PTLIB_OK);
+  if (depth + 1 >= info.levels) return;
+  if (f == PTLIB_X86_32) opts.flags = PTLIB_OPT_ALLOW_IMPLIED_EXEC;
+  current = info.name;
+  page = info.page_size;
+  ptlib_arena_init(&arena, pool, POOL_BYTES, POOL_PA);
+  mem = ptlib_arena_memory(&arena);
+  CHECK(ptlib_tree_create(f, 0, &mem, &ref, &err) == PTLIB_OK);
+  /* Spans from the geometry: the root's entries split the VA range; each table below has
+   * table_bytes / entry_bytes entries. */
+  root_span = (UINT64_C(1) << info.va_bits) / (info.root_bytes / info.entry_bytes);
+  span1 = root_span / (info.table_bytes / info.entry_bytes);
+  /* The shared range: the upper half of what the tree translates (the kernel half). */
+  size = UINT64_C(1) << (info.va_bits - 1);
+  va = info.va_start_high ? info.va_start_high : info.va_start + size;
+
+  /* Refused: nothing written. */
+  memset(&k, 0xab, sizeof k);
+  k0 = k;
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va + page, size - page, depth, roots, 3, &err) == PTLIB_E_MISALIGNED_VA);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, page, depth, roots, 3, &err) == PTLIB_E_MISALIGNED_SIZE);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, size, 2, roots, 3, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, size, depth, NULL, 3, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(memcmp(&k, &k0, sizeof k) == 0);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, size, depth, roots, 3, &err) == PTLIB_OK && k.count == 0);
+
+  /* The planner: two pages across the boundary of two root entries (or, with one root entry in
+   * the range, of two entries below it). */
+  psize = 2 * page;
+  pva = size >= 2 * root_span ? va + root_span - page : va + span1 - page;
+  CHECK(ptlib_preallocation_cost(f, depth, pva, psize, &cost, &err) == PTLIB_OK);
+  CHECK(cost.by_depth[0] == 0 && cost.by_depth[1] == (size >= 2 * root_span ? 2u : 1u));
+  CHECK(depth == 0 || cost.by_depth[2] == 2);
+  CHECK(cost.tables == cost.by_depth[1] + (depth ? cost.by_depth[2] : 0) && cost.bytes == cost.tables * info.table_bytes);
+  CHECK(ptlib_preallocation_cost(f, depth, pva + 8, psize, &cost, &err) == PTLIB_E_MISALIGNED_VA);
+  CHECK(ptlib_preallocation_cost(f, info.levels - 1, pva, psize, &cost, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(ptlib_preallocation_cost(f, depth, pva, psize, &cost, &err) == PTLIB_OK);
+  CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &plan, &err) == PTLIB_OK);
+  CHECK(memcmp(&plan, &cost, sizeof plan) == 0); /* an empty tree costs what the formula says */
+
+  /* Two process roots holding the (empty) kernel half. */
+  CHECK(ptlib_shared_kernel_create_root(&k, &mem, &proc[0], &err) == PTLIB_OK && k.count == 1 && roots[0] == proc[0].root);
+  CHECK(ptlib_shared_kernel_create_root(&k, &mem, &proc[1], &err) == PTLIB_OK && k.count == 2 && roots[1] == proc[1].root);
+
+  /* A kernel map in the reference (the last page of the range) writes a shared level: the
+   * roots see it after the sync. */
+  kva = va + size - page;
+  CHECK(ptlib_map(&ref, &mem, kva, 0x200000, page, rwg, &opts, &rep, &err) == PTLIB_OK);
+  CHECK(ptlib_shared_kernel_needs_sync(&k, &rep));
+  CHECK(ptlib_translate(&proc[0], &mem, kva, &pa, NULL, &err) == PTLIB_E_NOT_MAPPED);
+  {
+    /* With private tables to add (sync depth 1), a memory failing at each index changes nothing. */
+    for (fail_at = 0; fail_at < 8; ++fail_at) {
+      failing fm;
+      ptlib_memory m;
+      ptlib_status s;
+      fm.inner = mem;
+      fm.left = fail_at;
+      fm.allocations = 0;
+      m = honest_memory(&fm);
+      memcpy(pool_copy, pool, POOL_BYTES);
+      in_use = ptlib_arena_tables_in_use(&arena);
+      used = ptlib_arena_used(&arena);
+      s = ptlib_shared_kernel_sync(&k, &m, kva, page, &rep, NULL, &sr, &err);
+      if (s == PTLIB_OK) break;
+      CHECK(s == PTLIB_E_OUT_OF_MEMORY && depth > 0 && err.tables_needed == 2 && err.tables_available == fail_at);
+      CHECK(unchanged(&arena, in_use, used));
+    }
+    CHECK(sr.roots == 2 && sr.tables_added == 2 * depth && (depth || sr.entries_copied == 2));
+  }
+  CHECK(ptlib_translate(&proc[0], &mem, kva, &pa, NULL, &err) == PTLIB_OK && pa == 0x200000);
+  CHECK(ptlib_translate(&proc[1], &mem, kva, &pa, NULL, &err) == PTLIB_OK && pa == 0x200000);
+  {
+    ptlib_memory m = mem;
+    m.reserve = NULL;
+    CHECK(ptlib_shared_kernel_sync(&k, &mem, va, page, NULL, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
+    CHECK(ptlib_shared_kernel_create_root(&k, &m, &proc[0], &err) == PTLIB_E_INVALID_ARGUMENT);
+    CHECK(ptlib_preallocate(&ref, &m, depth, pva, psize, NULL, &rep, &err) == PTLIB_E_INVALID_ARGUMENT);
+    k0 = k;
+    k0.count = 4;
+    CHECK(ptlib_shared_kernel_sync_all(&k0, &mem, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
+  }
+
+  /* Preallocation of the kernel half through the kernel, with a memory failing at each index:
+   * OUT_OF_MEMORY with the counts and nothing changed, until it has enough. Tables the map above
+   * made (when it shares an entry with this range) are not counted again: the dry run's count. */
+  CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &cost, &err) == PTLIB_OK);
+  CHECK(cost.tables <= plan.tables);
+  for (fail_at = 0; fail_at < 16; ++fail_at) {
+    failing fm;
+    ptlib_memory m;
+    ptlib_status s;
+    fm.inner = mem;
+    fm.left = fail_at;
+    fm.allocations = 0;
+    m = honest_memory(&fm);
+    memcpy(pool_copy, pool, POOL_BYTES);
+    in_use = ptlib_arena_tables_in_use(&arena);
+    used = ptlib_arena_used(&arena);
+    s = ptlib_shared_kernel_preallocate(&k, &m, pva, psize, NULL, &rep, &err);
+    if (s == PTLIB_OK) {
+      CHECK(rep.tables_added == cost.tables && fm.allocations == cost.tables && fail_at == cost.tables);
+      break;
+    }
+    CHECK(s == PTLIB_E_OUT_OF_MEMORY && err.tables_needed == cost.tables && err.tables_available == fail_at);
+    {
+      char text[256];
+      ptlib_error_text(&err, text, sizeof text);
+      CHECK(strstr(text, "the allocator could give") != NULL);
+    }
+    CHECK(unchanged(&arena, in_use, used));
+  }
+  CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &plan, &err) == PTLIB_OK && plan.tables == 0);
+  /* The preallocation wrote a shared level: one sync, and then maps in the range need none. */
+  CHECK(ptlib_shared_kernel_needs_sync(&k, &rep) == (cost.tables > 0));
+  CHECK(ptlib_shared_kernel_sync(&k, &mem, pva, psize, &rep, NULL, &sr, &err) == PTLIB_OK &&
+        sr.roots == (cost.tables > 0 ? 2u : 0u));
+  CHECK(ptlib_map(&ref, &mem, pva, 0x400000, psize, rwg, &opts, &rep, &err) == PTLIB_OK);
+  CHECK(!ptlib_shared_kernel_needs_sync(&k, &rep));
+  CHECK(ptlib_shared_kernel_sync(&k, &mem, pva, psize, &rep, NULL, &sr, &err) == PTLIB_OK && sr.roots == 0);
+  CHECK(ptlib_translate(&proc[1], &mem, pva + page, &pa, NULL, &err) == PTLIB_OK && pa == 0x400000 + page);
+  /* A block where preallocation needs a table: OVERLAP at the block, nothing changed. */
+  if (depth == 0) {
+    const uint64_t bs = page * (info.levels > 2 ? info.table_bytes / info.entry_bytes : 1) *
+                        (info.levels > 2 ? 1 : info.table_bytes / info.entry_bytes);
+    const uint64_t blk = va + size - 2 * bs;
+    ptlib_leaf leaf;
+    CHECK(ptlib_map(&ref, &mem, blk, bs, bs, rwg, &opts, NULL, &err) == PTLIB_OK);
+    if (ptlib_translate(&ref, &mem, blk, &pa, &leaf, &err) == PTLIB_OK && leaf.depth + 2 == info.levels) {
+      memcpy(pool_copy, pool, POOL_BYTES);
+      in_use = ptlib_arena_tables_in_use(&arena);
+      used = ptlib_arena_used(&arena);
+      CHECK(ptlib_preallocate(&ref, &mem, info.levels - 2, blk, page, NULL, &rep, &err) == PTLIB_E_OVERLAP);
+      CHECK(err.va == blk && err.pa == bs);
+      CHECK(unchanged(&arena, in_use, used));
+    }
+  }
+
+  /* The registry. */
+  CHECK(ptlib_shared_kernel_remove(&k, proc[0].root) && k.count == 1 && roots[0] == proc[1].root);
+  CHECK(!ptlib_shared_kernel_remove(&k, proc[0].root) && k.count == 1);
+  CHECK(ptlib_shared_kernel_add(&k, proc[0].root, &err) == PTLIB_OK && k.count == 2);
+  CHECK(ptlib_shared_kernel_add(&k, proc[0].root, &err) == PTLIB_OK && k.count == 2);
+  CHECK(ptlib_shared_kernel_add(&k, proc[0].root + 8, &err) == PTLIB_E_MISALIGNED_TABLE && k.count == 2);
+  CHECK(ptlib_shared_kernel_add(&k, ref.root, &err) == PTLIB_OK && k.count == 3);
+  CHECK(ptlib_shared_kernel_add(&k, POOL_PA + 64 * info.table_bytes, &err) == PTLIB_E_OUT_OF_MEMORY && k.count == 3);
+  CHECK(ptlib_shared_kernel_remove(&k, ref.root) && k.count == 2);
+  CHECK(ptlib_shared_kernel_sync_all(&k, &mem, NULL, &sr, &err) == PTLIB_OK && sr.roots == 2);
+
+  /* Releasing a root that still maps user memory is refused whole. */
+  {
+    const uint64_t user = info.va_start_high ? 0 : info.va_start;
+    CHECK(ptlib_map(&proc[0], &mem, user, 0x200000, page, PTLIB_R | PTLIB_U, &opts, NULL, &err) == PTLIB_OK);
+    memcpy(pool_copy, pool, POOL_BYTES);
+    in_use = ptlib_arena_tables_in_use(&arena);
+    used = ptlib_arena_used(&arena);
+    CHECK(ptlib_shared_kernel_release_root(&k, &mem, proc[0].root, &err) == PTLIB_E_OVERLAP && err.va == user);
+    CHECK(unchanged(&arena, in_use, used) && k.count == 2);
+    CHECK(ptlib_unmap(&proc[0], &mem, user, page, NULL, NULL, &err) == PTLIB_OK);
+    in_use = ptlib_arena_tables_in_use(&arena);
+    CHECK(ptlib_shared_kernel_release_root(&k, &mem, proc[0].root, &err) == PTLIB_OK && k.count == 1);
+    /* The root and its private tables (one per shared root entry the reference links, at depth 1). */
+    CHECK(ptlib_arena_tables_in_use(&arena) < in_use);
+    CHECK(roots[0] == proc[1].root);
+  }
+}
+
 static void test_misc(void) {
   ptlib_format f;
   ptlib_error e;
@@ -594,6 +798,8 @@ int main(void) {
     if (!ptlib_has_format((ptlib_format)f)) continue;
     ++formats;
     test_format((ptlib_format)f);
+    test_share((ptlib_format)f, 0);
+    test_share((ptlib_format)f, 1);
   }
   test_registers();
   test_identity();
