@@ -1,7 +1,8 @@
 /* The C API from C (C99), over every format this build has: the README example, errors, no
  * partial success (tables and allocator unchanged after refused calls, and with an allocator
  * failing at each allocation index), the lifecycle (protect, compact, unmap), plan, validate,
- * the boot maps and the register values. Exit status 0 when every check passed. */
+ * the boot maps, the register values, preallocation and the shared kernel half, and pools sized
+ * by the PTLIB_POOL_BYTES macros. Exit status 0 when every check passed. */
 #include <ptlib.h>
 
 #include <stdio.h>
@@ -747,6 +748,122 @@ static void test_share(ptlib_format f, uint32_t depth) {
   }
 }
 
+
+/* ---- pools sized by the macros ---- */
+
+/* Sv39, 1 GiB at a 1 GiB boundary with pages only: 1 VPN[1] table and 512 VPN[0] tables (one per
+ * 2 MiB entry), plus the root (priv 4.4.1: VPN[2] entries map 1 GiB, VPN[1] entries 2 MiB). A
+ * constant expression: C can size an array with it. */
+typedef char sv39_gigabyte_pool[PTLIB_POOL_BYTES(PTLIB_SV39, PTLIB_REGION_TABLES(PTLIB_SV39, UINT64_C(0xffffffc000000000),
+                                                                                 UINT64_C(1) << 30)) == 514 * 4096 ? 1 : -1];
+
+#define POOL_FORMATS(X)                                                                                   \
+  X(PTLIB_SV32) X(PTLIB_SV39) X(PTLIB_SV48) X(PTLIB_SV57) X(PTLIB_ARM64_4K_39) X(PTLIB_ARM64_4K_48)       \
+  X(PTLIB_ARM64_4K_52) X(PTLIB_ARM64_16K_47) X(PTLIB_ARM64_16K_48) X(PTLIB_ARM64_16K_52)                  \
+  X(PTLIB_ARM64_64K_42) X(PTLIB_ARM64_64K_48) X(PTLIB_ARM64_64K_52) X(PTLIB_X86_32) X(PTLIB_X86_PAE)      \
+  X(PTLIB_X86_64_L4) X(PTLIB_X86_64_L5) X(PTLIB_ARMV7_LPAE) X(PTLIB_ARM64_4K_39_TTBR1)                   \
+  X(PTLIB_ARM64_4K_48_TTBR1) X(PTLIB_ARM64_4K_52_TTBR1) X(PTLIB_ARM64_16K_47_TTBR1)                      \
+  X(PTLIB_ARM64_16K_48_TTBR1) X(PTLIB_ARM64_16K_52_TTBR1) X(PTLIB_ARM64_64K_42_TTBR1)                    \
+  X(PTLIB_ARM64_64K_48_TTBR1) X(PTLIB_ARM64_64K_52_TTBR1)
+typedef struct pool_macros {
+  ptlib_format format;
+  uint64_t (*region)(uint64_t va, uint64_t size);
+  uint64_t (*anywhere)(uint64_t size);
+  uint64_t (*bytes)(uint64_t tables);
+  uint64_t align;
+} pool_macros;
+#define POOL_FNS(F)                                                                              \
+  static uint64_t region_##F(uint64_t va, uint64_t size) { return PTLIB_REGION_TABLES(F, va, size); } \
+  static uint64_t anywhere_##F(uint64_t size) { return PTLIB_REGION_TABLES_ANYWHERE(F, size); }   \
+  static uint64_t bytes_##F(uint64_t n) { return PTLIB_POOL_BYTES(F, n); }
+POOL_FORMATS(POOL_FNS)
+#define POOL_ENTRY(F) {F, region_##F, anywhere_##F, bytes_##F, PTLIB_POOL_ALIGN(F)},
+static const pool_macros pool_macro_list[] = {POOL_FORMATS(POOL_ENTRY)};
+
+typedef struct region {
+  uint64_t va, size;
+} region;
+
+/* Maps the regions into a new tree in an arena of exactly PTLIB_POOL_BYTES(format, tables) bytes
+ * (at the pool's alignment); blocks where VA and PA allow unless pages_only. Returns the status
+ * of the first call that failed (PTLIB_OK: all mapped) and the tables below the root in *used;
+ * *planned sums ptlib_plan (the engine's exact count) before each map. */
+static ptlib_status map_in_pool(const pool_macros* pm, const ptlib_format_info* info, const region* r, int n,
+                                uint64_t tables, int pages_only, size_t* planned, size_t* used) {
+  ptlib_arena arena;
+  ptlib_memory mem;
+  ptlib_tree tree;
+  ptlib_error err;
+  ptlib_options opts;
+  ptlib_status s;
+  const uintptr_t at = ((uintptr_t)pool + (uintptr_t)pm->align - 1) & ~((uintptr_t)pm->align - 1);
+  const uint64_t bytes = pm->bytes(tables);
+  int i;
+  memset(&opts, 0, sizeof opts);
+  opts.max_leaf_size = pages_only ? info->page_size : 0;
+  if (pm->format == PTLIB_X86_32) opts.flags = PTLIB_OPT_ALLOW_IMPLIED_EXEC;
+  *planned = *used = 0;
+  CHECK(at + bytes <= (uintptr_t)pool + POOL_BYTES);
+  ptlib_arena_init(&arena, (void*)at, (size_t)bytes, POOL_PA);
+  mem = ptlib_arena_memory(&arena);
+  s = ptlib_tree_create(pm->format, 0, &mem, &tree, &err);
+  for (i = 0; i < n && s == PTLIB_OK; ++i) {
+    /* A PA congruent to the VA modulo 1 GiB (or the VA range), so blocks can form. */
+    const uint64_t pa = UINT64_C(0x40000000) + (r[i].va & ((UINT64_C(1) << (info->va_bits < 30 ? info->va_bits : 30)) - 1));
+    ptlib_op op;
+    size_t t = 0;
+    op.kind = PTLIB_OP_MAP;
+    op.attrs = PTLIB_R | PTLIB_W | PTLIB_G;
+    op.va = r[i].va;
+    op.pa = pa;
+    op.size = r[i].size;
+    CHECK(ptlib_plan(&tree, &mem, &op, &opts, &t, &err) == PTLIB_OK);
+    *planned += t;
+    s = ptlib_apply(&tree, &mem, &op, &opts, NULL, &err);
+  }
+  *used = ptlib_arena_tables_in_use(&arena) ? ptlib_arena_tables_in_use(&arena) - 1 : 0; /* not the root */
+  return s;
+}
+
+static void test_pool_macros(const pool_macros* pm) {
+  ptlib_format_info info;
+  uint64_t page, root_span, bs, base, bound = 0;
+  size_t planned, used;
+  region r[3];
+  int i, pages_only;
+  if (!ptlib_has_format(pm->format)) return;
+  CHECK(ptlib_format_info_of(pm->format, &info) == PTLIB_OK);
+  current = info.name;
+  page = info.page_size;
+  root_span = (UINT64_C(1) << info.va_bits) / (info.root_bytes / info.entry_bytes);
+  bs = info.levels > 2 ? page * (info.table_bytes / info.entry_bytes) : root_span; /* a block at depth levels - 2 */
+  base = info.va_start_high ? info.va_start_high : info.va_start;
+  /* One page; two pages across a block boundary; three blocks starting one page before a root
+   * entry's boundary, which is also every smaller span's (the worst alignment: one table more at
+   * every level below the root). */
+  r[0].va = base;
+  r[0].size = page;
+  r[1].va = base + 4 * bs - page;
+  r[1].size = 2 * page;
+  r[2].va = base + root_span - page;
+  r[2].size = 3 * bs;
+  for (i = 0; i < 3; ++i) {
+    CHECK(pm->region(r[i].va, r[i].size) <= pm->anywhere(r[i].size));
+    bound += pm->region(r[i].va, r[i].size);
+  }
+  /* The worst alignment is what PTLIB_REGION_TABLES_ANYWHERE assumes. */
+  CHECK(pm->region(r[2].va, r[2].size) == pm->anywhere(r[2].size));
+  for (pages_only = 0; pages_only < 2; ++pages_only) {
+    CHECK(map_in_pool(pm, &info, r, 3, bound, pages_only, &planned, &used) == PTLIB_OK);
+    CHECK(planned == used && used <= bound);
+  }
+  /* Alone and with pages only, the count is exact: one table less runs out. */
+  CHECK(map_in_pool(pm, &info, &r[2], 1, pm->region(r[2].va, r[2].size), 1, &planned, &used) == PTLIB_OK);
+  CHECK(used == pm->region(r[2].va, r[2].size));
+  CHECK(map_in_pool(pm, &info, &r[2], 1, pm->region(r[2].va, r[2].size) - 1, 1, &planned, &used) ==
+        PTLIB_E_OUT_OF_MEMORY);
+}
+
 static void test_misc(void) {
   ptlib_format f;
   ptlib_error e;
@@ -801,6 +918,7 @@ int main(void) {
     test_share((ptlib_format)f, 0);
     test_share((ptlib_format)f, 1);
   }
+  for (f = 0; f < sizeof pool_macro_list / sizeof pool_macro_list[0]; ++f) test_pool_macros(&pool_macro_list[f]);
   test_registers();
   test_identity();
   test_misc();
