@@ -427,9 +427,8 @@ typedef struct ptlib_sync_report {
 
 /* Errors: UNKNOWN_FORMAT, INVALID_ARGUMENT (NULL k or reference, NULL roots with a capacity,
  * a sync_depth other than 0 or 1, or 1 on a two-level format, caps of another family),
- * MISALIGNED_VA /
- * MISALIGNED_SIZE (the range is not whole root entries), the VA errors, MISALIGNED_TABLE (the
- * reference root). *k is written only on success, with count 0. */
+ * MISALIGNED_VA / MISALIGNED_SIZE (the range is not whole root entries), the VA errors,
+ * MISALIGNED_TABLE (the reference root). *k is written only on success, with count 0. */
 ptlib_status ptlib_shared_kernel_init(ptlib_shared_kernel* k, const ptlib_tree* reference, uint64_t va,
                                       uint64_t size, uint32_t sync_depth, uint64_t* roots, size_t capacity,
                                       ptlib_error* err);
