@@ -3,7 +3,9 @@
 // through ptlib::apply() on another over identical buffers. After each operation the status,
 // error (code, VA, PA, level), report and plan must agree, the two table buffers must be equal
 // byte for byte, and translate must agree at random probes. Then the boot maps and register values
-// of the two APIs are compared (TCR_EL1 over every pair of arm64 TTBR0 and TTBR1 formats).
+// of the two APIs are compared (TCR_EL1 over every pair of arm64 TTBR0 and TTBR1 formats), and
+// the pool-sizing macros of ptlib.h against the C++ budgets (table_budget over Regions and over
+// MapExtents) for random regions of every format.
 #include <ptlib.h>
 
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <ptlib/arm64_boot.hpp>
 #include <ptlib/formats.hpp>
 #include <ptlib/riscv_boot.hpp>
+#include <ptlib/tables.hpp>
 #include <ptlib/x86_boot.hpp>
 
 namespace {
@@ -231,6 +234,42 @@ void tcr_row(ptlib_format cl) {
   EXPECT(ptlib_arm64_tcr(cl, PTLIB_FORMAT_NONE, nullptr, &v, nullptr) == PTLIB_OK && want.ok() && v == *want);
 }
 
+
+/// PTLIB_REGION_TABLES of random regions against table_budget<F>: equal to the Region form (the
+/// same formula, computed by the C++ Geometry), at least the MapExtent form (the exact count with
+/// blocks, for a random PA) and the merged count of several regions, and at most
+/// PTLIB_REGION_TABLES_ANYWHERE.
+template <class F, class Region1, class Anywhere>
+void pool_macros(ptlib_format cf, Region1 region_tables, Anywhere anywhere, std::uint64_t seed) {
+  using G = Geometry<F>;
+  current = ptlib_format_name(cf);
+  Rng rng{seed};
+  const std::uint64_t page = G::kPageSize;
+  const std::uint64_t pages = (G::kVaMask >> 1) / page;  // the first half of the tree's range
+  for (int i = 0; i < 200; ++i) {
+    Region rs[3];
+    std::uint64_t sum = 0;
+    for (Region& r : rs) {
+      const unsigned d = unsigned(rng.below(G::kDepth));
+      const std::uint64_t span = G::span(d);
+      // Sizes around a span, starts at or just before a boundary of a random level.
+      std::uint64_t size = span * (1 + rng.below(3)) + page * rng.below(3) - (rng.below(2) ? 0 : page);
+      if (size == 0) size = page;
+      std::uint64_t lo = (rng.below(pages) * page) & ~(G::span(unsigned(rng.below(G::kDepth))) - 1);
+      if (rng.below(2) && lo >= page) lo -= page;
+      if (lo + size > (G::kVaMask >> 1)) lo = 0, size = page * (1 + rng.below(64));
+      r = Region{G::to_va(lo), size};
+      const std::uint64_t n = region_tables(r.base.value, size);
+      EXPECT(n == table_budget<F>(std::span<const Region>(&r, 1)));
+      EXPECT(n <= anywhere(size));
+      const MapExtent m{r.base, PhysAddr(page * rng.below(1u << 16)), size};
+      typename F::Caps caps{};
+      EXPECT(n >= table_budget<F>(std::span<const MapExtent>(&m, 1), caps));
+      sum += n;
+    }
+    EXPECT(sum >= table_budget_merged<F>(std::span<const Region>(rs, 3)));
+  }
+}
 }  // namespace
 
 int main() {
@@ -253,6 +292,30 @@ int main() {
   PTLIB_TEST_ROW(arm64::Vmsa16k47) PTLIB_TEST_ROW(arm64::Vmsa16k48) PTLIB_TEST_ROW(arm64::Vmsa16k52)
   PTLIB_TEST_ROW(arm64::Vmsa64k42) PTLIB_TEST_ROW(arm64::Vmsa64k48) PTLIB_TEST_ROW(arm64::Vmsa64k52)
 #undef PTLIB_TEST_ROW
+  seed = 0x51ed2701u;
+#define PTLIB_TEST_POOL(E, T)                                                                                    \
+  pool_macros<T>(                                                                                              \
+      E, [](std::uint64_t va, std::uint64_t size) -> std::uint64_t { return PTLIB_REGION_TABLES(E, va, size); }, \
+      [](std::uint64_t size) -> std::uint64_t { return PTLIB_REGION_TABLES_ANYWHERE(E, size); }, seed += 77);
+  PTLIB_TEST_POOL(PTLIB_SV32, riscv::Sv32) PTLIB_TEST_POOL(PTLIB_SV39, riscv::Sv39)
+  PTLIB_TEST_POOL(PTLIB_SV48, riscv::Sv48) PTLIB_TEST_POOL(PTLIB_SV57, riscv::Sv57)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_39, arm64::Vmsa4k39) PTLIB_TEST_POOL(PTLIB_ARM64_4K_48, arm64::Vmsa4k48)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_52, arm64::Vmsa4k52) PTLIB_TEST_POOL(PTLIB_ARM64_16K_47, arm64::Vmsa16k47)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_48, arm64::Vmsa16k48) PTLIB_TEST_POOL(PTLIB_ARM64_16K_52, arm64::Vmsa16k52)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_42, arm64::Vmsa64k42) PTLIB_TEST_POOL(PTLIB_ARM64_64K_48, arm64::Vmsa64k48)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_52, arm64::Vmsa64k52) PTLIB_TEST_POOL(PTLIB_X86_32, x86::X86_32)
+  PTLIB_TEST_POOL(PTLIB_X86_PAE, x86::Pae) PTLIB_TEST_POOL(PTLIB_X86_64_L4, x86::Long4)
+  PTLIB_TEST_POOL(PTLIB_X86_64_L5, x86::Long5) PTLIB_TEST_POOL(PTLIB_ARMV7_LPAE, armv7::Lpae32)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_39_TTBR1, arm64::Vmsa4k39Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_48_TTBR1, arm64::Vmsa4k48Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_52_TTBR1, arm64::Vmsa4k52Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_47_TTBR1, arm64::Vmsa16k47Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_48_TTBR1, arm64::Vmsa16k48Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_52_TTBR1, arm64::Vmsa16k52Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_42_TTBR1, arm64::Vmsa64k42Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_48_TTBR1, arm64::Vmsa64k48Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_52_TTBR1, arm64::Vmsa64k52Ttbr1)
+#undef PTLIB_TEST_POOL
   std::printf("%d failures\n", failures);
   return failures ? 1 : 0;
 }
