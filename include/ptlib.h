@@ -167,6 +167,38 @@ typedef uint32_t ptlib_attrs;
 /* The linear map's attributes: read, write, global, normal memory, no execute. */
 #define PTLIB_LINEAR_ATTRS (PTLIB_R | PTLIB_W | PTLIB_G)
 
+/* What a family's leaves have beyond ptlib_attrs (the C++ Attrs::ext, through arm64::Ext,
+ * armv7::Ext, x86::Ext, riscv::Ext; docs/api.md). All zero: none, the format's conventions. Each
+ * field belongs to some families; a non-zero field the tree's family does not have is
+ * INVALID_ARGUMENT (as caps of another family), a value the family's field cannot hold is the
+ * format's UNSUPPORTED_ATTRS with a hint (err.hint). Given through ptlib_options.ext. */
+typedef enum ptlib_share {
+  PTLIB_SHARE_PRESET = 0, /* the convention: Inner Shareable normal memory, Non-shareable device */
+  PTLIB_SHARE_NON = 1,    /* SH = 0b00 (arm64 D8.5, ARMv7 B3.6.2) */
+  PTLIB_SHARE_OUTER = 2,  /* SH = 0b10 */
+  PTLIB_SHARE_INNER = 3,  /* SH = 0b11 */
+  PTLIB_SHARE_MAX = 0x7fffffff
+} ptlib_share;
+typedef enum ptlib_accessed {
+  PTLIB_ACCESSED_SET = 0,   /* A = 1 (the default) */
+  PTLIB_ACCESSED_CLEAR = 1, /* A = 0: the CPU sets it on first use, or faults (RISC-V Svade) */
+  PTLIB_ACCESSED_MAX = 0x7fffffff
+} ptlib_accessed;
+typedef enum ptlib_dirty {
+  PTLIB_DIRTY_IF_WRITABLE = 0, /* D = 1 on writable leaves (the default) */
+  PTLIB_DIRTY_CLEAR = 1,       /* D = 0: the first write sets it, or faults (dirty tracking) */
+  PTLIB_DIRTY_SET = 2,         /* D = 1 even on a read-only leaf */
+  PTLIB_DIRTY_MAX = 0x7fffffff
+} ptlib_dirty;
+typedef struct ptlib_ext {
+  ptlib_share share;       /* arm64, ARMv7 LPAE: SH[1:0] (not with FEAT_LPA2) */
+  uint32_t index;          /* arm64, ARMv7: 1 + the MAIR attribute (AttrIndx, 0..7); x86: 1 + the PAT
+                              index (PAT/PCD/PWT, 0..7); 0: the index of the memory type */
+  ptlib_accessed accessed; /* x86, RISC-V: A */
+  ptlib_dirty dirty;       /* x86, RISC-V: D */
+  uint32_t software;       /* bits for software: arm64/ARMv7 [58:55] 0..15, x86 11:9 0..7, RISC-V RSW 0..3 */
+} ptlib_ext;
+
 /* CPU capabilities (ptlib_tree.caps). 0 is the C++ API's default for every family. */
 #define PTLIB_CAP_SVNAPOT 0x01u /* RISC-V Svnapot: 64 KiB contiguous runs */
 #define PTLIB_CAP_SVPBMT 0x02u  /* RISC-V Svpbmt: NC and device memory types */
@@ -247,6 +279,8 @@ typedef struct ptlib_options {
   uint32_t flags;           /* PTLIB_OPT_* */
   ptlib_live live;
   const ptlib_sync* sync;   /* the hook for live policies (NULL: none) */
+  const ptlib_ext* ext;     /* the family's attributes added to `attrs` of map, protect, ptlib_op
+                               and the boot maps (NULL: none; not for ptlib_map_image) */
 } ptlib_options;
 
 /* What a successful mutating call did. `modified` bit d = entries were written at depth d
@@ -313,6 +347,8 @@ typedef struct ptlib_leaf {
   const char* level_name;
   uint32_t depth;     /* 0 = root */
   bool contiguous;    /* part of a contiguous run (arm64 Contiguous bit, Svnapot) */
+  ptlib_ext ext;      /* the family's attributes beyond `attrs`, as a map would give them (an
+                         index of ptlib's layout reads back as `attrs`' memory type) */
 } ptlib_leaf;
 
 /* Where `va` goes: *pa (may be NULL) and the leaf (may be NULL). Errors: NOT_MAPPED, the VA

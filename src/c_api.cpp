@@ -161,6 +161,62 @@ bool to_caps(std::uint32_t bits, typename F::Caps& out) {
   return true;
 }
 
+/// `a` with the family extension `e` (C++ with(attrs, Family::Ext), which puts it in the form a
+/// leaf reads back); false for a field the family does not have or a value outside its enum.
+template <class F>
+bool apply_ext(const ptlib_ext* e, Attrs& a) {
+  if (!e) return true;
+  if (std::uint32_t(e->share) > PTLIB_SHARE_INNER || e->index > 8 || std::uint32_t(e->accessed) > PTLIB_ACCESSED_CLEAR ||
+      std::uint32_t(e->dirty) > PTLIB_DIRTY_SET || e->software > 0xff)
+    return false;
+  const auto sw = std::uint8_t(e->software);
+  if (!e->share && !e->index && !e->accessed && !e->dirty && !sw) return true;
+  if constexpr (kFamily<F> == kArm64) {
+    if (e->accessed || e->dirty) return false;
+    a = arm64::with(a, arm64::Ext{Share(e->share), arm64::AttrIndex(e->index), sw});
+  } else if constexpr (kFamily<F> == kArmv7) {
+    if (e->accessed || e->dirty) return false;
+    a = armv7::with(a, armv7::Ext{Share(e->share), armv7::AttrIndex(e->index), sw});
+  } else if constexpr (kFamily<F> == kX86) {
+    if (e->share) return false;
+    a = x86::with(a, x86::Ext{Accessed(e->accessed), Dirty(e->dirty), x86::PatIndex(e->index), sw});
+  } else if constexpr (kFamily<F> == kRiscv) {
+    if (e->share || e->index) return false;
+    a = riscv::with(a, riscv::Ext{Accessed(e->accessed), Dirty(e->dirty), sw});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/// The family extension of a leaf's attributes (all zero: none).
+template <class F>
+ptlib_ext ext_out(const Attrs& a) {
+  ptlib_ext c{};
+  auto arm = [&](const auto& x) {
+    c.share = ptlib_share(x.share);
+    c.index = unsigned(x.attr_index);
+    c.software = x.software;
+  };
+  if constexpr (kFamily<F> == kArm64) {
+    arm(arm64::ext_of(a));
+  } else if constexpr (kFamily<F> == kArmv7) {
+    arm(armv7::ext_of(a));
+  } else if constexpr (kFamily<F> == kX86) {
+    const auto x = x86::ext_of(a);
+    c.accessed = ptlib_accessed(x.accessed);
+    c.dirty = ptlib_dirty(x.dirty);
+    c.index = unsigned(x.pat);
+    c.software = x.software;
+  } else if constexpr (kFamily<F> == kRiscv) {
+    const auto x = riscv::ext_of(a);
+    c.accessed = ptlib_accessed(x.accessed);
+    c.dirty = ptlib_dirty(x.dirty);
+    c.software = x.software;
+  }
+  return c;
+}
+
 /// A ptlib_sync as a SyncHook.
 struct CSync {
   const ptlib_sync* s = nullptr;
@@ -176,6 +232,7 @@ struct CSync {
 struct CallOptions {
   Options o{};
   CSync hook{};
+  const ptlib_ext* ext = nullptr;
   /// false: unknown flags or live policy.
   bool parse(const ptlib_options* c) {
     if (!c) return true;
@@ -187,6 +244,7 @@ struct CallOptions {
     o.release_empty = !(c->flags & PTLIB_OPT_KEEP_EMPTY_TABLES);
     o.live = Live(c->live);
     hook.s = c->sync;
+    ext = c->ext;
     return true;
   }
   SyncRef sync() { return hook.s ? SyncRef(hook) : SyncRef(); }
@@ -262,9 +320,12 @@ ptlib_status run(const ptlib_tree* tree, const ptlib_memory* mem, const ptlib_op
   if (!co.parse(opts) || std::uint32_t(op.kind) > PTLIB_OP_COMPACT) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   if ((op.kind == PTLIB_OP_MAP || op.kind == PTLIB_OP_PROTECT) && !to_attrs(op.attrs, a))
     return fail(PTLIB_E_INVALID_ARGUMENT, err, op.va, op.pa);
-  const detail::AnyOp any{detail::OpKind(op.kind), VirtAddr(op.va), PhysAddr(op.kind == PTLIB_OP_MAP ? op.pa : 0),
-                          op.size, a};
   return with_tree(tree, mem, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
+    Attrs fa = a;
+    if ((op.kind == PTLIB_OP_MAP || op.kind == PTLIB_OP_PROTECT) && !apply_ext<F>(co.ext, fa))
+      return fail(PTLIB_E_INVALID_ARGUMENT, err, op.va, op.pa);
+    const detail::AnyOp any{detail::OpKind(op.kind), VirtAddr(op.va), PhysAddr(op.kind == PTLIB_OP_MAP ? op.pa : 0),
+                            op.size, fa};
     if (tables) {
       auto r = detail::plan_erased<F>(t, m, detail::OpList::one(any), co.o, false);
       if (!r) return fail(r.error(), err);
@@ -277,8 +338,8 @@ ptlib_status run(const ptlib_tree* tree, const ptlib_memory* mem, const ptlib_op
 
 template <class F>
 ptlib_leaf to_leaf(const Leaf<F>& l) {
-  return ptlib_leaf{l.va.value, l.pa.value, l.size, from_attrs(l.attrs), level_number<F>(l.level),
-                    F::level_name(l.level), std::uint32_t(l.depth), l.contiguous};
+  return ptlib_leaf{l.va.value, l.pa.value,           l.size,      from_attrs(l.attrs), level_number<F>(l.level),
+                    F::level_name(l.level), std::uint32_t(l.depth), l.contiguous, ext_out<F>(l.attrs)};
 }
 
 /// Writes `s` into buf at `n` (as far as it fits) and returns the new length.
@@ -868,10 +929,12 @@ ptlib_status ptlib_map_linear(const ptlib_tree* tree, const ptlib_memory* mem, c
   if ((!banks && count) || !co.parse(opts) || !to_attrs(attrs, a)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   if (count == 0) return fail(PTLIB_E_ZERO_SIZE, err);
   // map_linear()'s batch, over the C banks.
-  auto at = [&](std::size_t i) {
-    return op::Map{VirtAddr(banks[i].pa + offset), PhysAddr(banks[i].pa), banks[i].size, a};
-  };
   return with_tree(tree, mem, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
+    Attrs fa = a;
+    if (!apply_ext<F>(co.ext, fa)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+    auto at = [&](std::size_t i) {
+      return op::Map{VirtAddr(banks[i].pa + offset), PhysAddr(banks[i].pa), banks[i].size, fa};
+    };
     return report_out(detail::apply_erased<F>(t, m, detail::OpList::pieces(at, count), co.o, co.sync()), report, err);
   });
 }
@@ -885,7 +948,7 @@ ptlib_status ptlib_map_image(const ptlib_tree* tree, const ptlib_memory* mem, st
   if (opts) {
     Attrs mt{};
     if ((opts->flags & ~(PTLIB_IMAGE_ALLOW_WRITE_EXEC | PTLIB_IMAGE_NOT_GLOBAL)) || (opts->mem & ~PTLIB_MEM_MASK) ||
-        !to_attrs(opts->mem, mt) || !co.parse(&opts->engine))
+        !to_attrs(opts->mem, mt) || !co.parse(&opts->engine) || co.ext)
       return fail(PTLIB_E_INVALID_ARGUMENT, err);
     io.allow_write_exec = opts->flags & PTLIB_IMAGE_ALLOW_WRITE_EXEC;
     io.global = !(opts->flags & PTLIB_IMAGE_NOT_GLOBAL);
@@ -926,9 +989,11 @@ ptlib_status ptlib_map_identity(const ptlib_format* candidates, std::size_t cand
       if (!to_caps<F>(caps, c)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
       if (!detail::reaches<F>(span)) return PTLIB_OK;
       reached = true;
+      Attrs fa = a;
+      if (!apply_ext<F>(co.ext, fa)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
       MemRef ref = m.ref();
       auto caps_fn = [&]<class>() { return c; };
-      auto r = map_identity<std::tuple<F>>(ref, span, a, co.o, caps_fn);
+      auto r = map_identity<std::tuple<F>>(ref, span, fa, co.o, caps_fn);
       if (!r) return fail(r.error(), err);
       out->tree = ptlib_tree{candidates[i], caps, r->root.value};
       out->index = i;
@@ -1185,3 +1250,6 @@ constexpr bool geometry_is(unsigned levels, unsigned page_shift, unsigned bits, 
 PTLIB_C_FORMATS(PTLIB_C_CHECK_GEOMETRY)
 #undef PTLIB_C_CHECK_GEOMETRY
 }  // namespace ptlib_c_api
+static_assert(PTLIB_SHARE_INNER == unsigned(ptlib::Share::inner) && PTLIB_ACCESSED_CLEAR == unsigned(ptlib::Accessed::clear) &&
+              PTLIB_DIRTY_SET == unsigned(ptlib::Dirty::set) && unsigned(ptlib::x86::PatIndex::pat7) == 8 &&
+              unsigned(ptlib::arm64::AttrIndex::attr7) == 8 && unsigned(ptlib::armv7::AttrIndex::attr7) == 8);

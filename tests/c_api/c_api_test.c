@@ -864,6 +864,106 @@ static void test_pool_macros(const pool_macros* pm) {
         PTLIB_E_OUT_OF_MEMORY);
 }
 
+
+/* ---- the families' attribute extensions ---- */
+
+static int is_arm64(ptlib_format f) {
+  return (f >= PTLIB_ARM64_4K_39 && f <= PTLIB_ARM64_64K_52) || f >= PTLIB_ARM64_4K_39_TTBR1;
+}
+/* FEAT_LPA2 formats: the descriptors' SH bits hold OA[51:50] (Arm ARM D8.3.1). */
+static int is_lpa2(ptlib_format f) {
+  return f == PTLIB_ARM64_4K_52 || f == PTLIB_ARM64_16K_52 || f == PTLIB_ARM64_4K_52_TTBR1 ||
+         f == PTLIB_ARM64_16K_52_TTBR1;
+}
+
+static void test_ext(ptlib_format f) {
+  ptlib_format_info info;
+  ptlib_arena arena;
+  ptlib_memory mem;
+  ptlib_tree tree;
+  ptlib_error err;
+  ptlib_options opts;
+  ptlib_ext x, bad;
+  ptlib_leaf leaf;
+  uint64_t va, page;
+  size_t in_use, used;
+  const ptlib_attrs rwg = PTLIB_R | PTLIB_W | PTLIB_G;
+  const int arm = is_arm64(f) || f == PTLIB_ARMV7_LPAE;
+  const int x86 = f >= PTLIB_X86_32 && f <= PTLIB_X86_64_L5;
+  CHECK(ptlib_format_info_of(f, &info) == PTLIB_OK);
+  current = info.name;
+  page = info.page_size;
+  va = info.va_start + 16 * page;
+  ptlib_arena_init(&arena, pool, POOL_BYTES, POOL_PA);
+  mem = ptlib_arena_memory(&arena);
+  CHECK(ptlib_tree_create(f, 0, &mem, &tree, &err) == PTLIB_OK);
+  memset(&opts, 0, sizeof opts);
+  if (f == PTLIB_X86_32) opts.flags = PTLIB_OPT_ALLOW_IMPLIED_EXEC;
+  memset(&x, 0, sizeof x);
+  /* What each family has (docs/api.md's table): arm64/ARMv7 shareability, a MAIR attribute of
+   * the caller's (attr 5: outside ptlib's layout, so the type reads back as OTHER) and software
+   * bits; x86 and RISC-V the A/D policy and software bits. */
+  if (arm) {
+    x.share = is_lpa2(f) ? PTLIB_SHARE_PRESET : PTLIB_SHARE_OUTER;
+    x.index = 1 + 5;
+    x.software = 9;
+  } else {
+    x.accessed = PTLIB_ACCESSED_CLEAR;
+    x.dirty = PTLIB_DIRTY_CLEAR;
+    x.software = x86 ? 5 : 2;
+  }
+  opts.ext = &x;
+  CHECK(ptlib_map(&tree, &mem, va, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_OK);
+  CHECK(ptlib_translate(&tree, &mem, va, NULL, &leaf, &err) == PTLIB_OK);
+  CHECK(memcmp(&leaf.ext, &x, sizeof x) == 0);
+  CHECK(!arm || (leaf.attrs & PTLIB_MEM_MASK) == PTLIB_MEM_OTHER);
+  opts.ext = NULL;
+  CHECK(ptlib_protect(&tree, &mem, va, page, rwg, &opts, NULL, &err) == PTLIB_OK);
+  CHECK(ptlib_translate(&tree, &mem, va, NULL, &leaf, &err) == PTLIB_OK);
+  memset(&bad, 0, sizeof bad);
+  CHECK(memcmp(&leaf.ext, &bad, sizeof bad) == 0 && (leaf.attrs & PTLIB_MEM_MASK) == PTLIB_MEM_NORMAL);
+
+  /* Refused, nothing changed: a field of another family (INVALID_ARGUMENT), a value the family's
+   * field cannot hold (the format's UNSUPPORTED_ATTRS, with a hint), a value outside the enum. */
+  memcpy(pool_copy, pool, POOL_BYTES);
+  in_use = ptlib_arena_tables_in_use(&arena);
+  used = ptlib_arena_used(&arena);
+  opts.ext = &bad;
+  if (arm) bad.dirty = PTLIB_DIRTY_CLEAR;
+  else bad.share = PTLIB_SHARE_INNER;
+  CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(ptlib_protect(&tree, &mem, va, page, rwg, &opts, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  memset(&bad, 0, sizeof bad);
+  bad.software = arm ? 16 : x86 ? 8 : 4;
+  CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_UNSUPPORTED_ATTRS);
+  CHECK(err.hint != NULL);
+  {
+    char text[256];
+    ptlib_error_text(&err, text, sizeof text);
+    CHECK(strstr(text, "; what to do: ") != NULL);
+  }
+  if (is_lpa2(f)) {
+    memset(&bad, 0, sizeof bad);
+    bad.share = PTLIB_SHARE_OUTER;
+    CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_UNSUPPORTED_ATTRS);
+  }
+  memset(&bad, 0, sizeof bad);
+  bad.dirty = (ptlib_dirty)3;
+  CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  {
+    ptlib_image_options io;
+    ptlib_section sec;
+    memset(&io, 0, sizeof io);
+    io.engine.ext = &x;
+    sec.name = ".data";
+    sec.offset = 0;
+    sec.size = page;
+    sec.kind = PTLIB_SECTION_DATA;
+    CHECK(ptlib_map_image(&tree, &mem, va + page, 0x100000, &sec, 1, &io, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  }
+  CHECK(unchanged(&arena, in_use, used));
+}
+
 static void test_misc(void) {
   ptlib_format f;
   ptlib_error e;
@@ -875,6 +975,7 @@ static void test_misc(void) {
   CHECK(strcmp(ptlib_status_name(PTLIB_E_OVERLAP), "overlap") == 0);
   CHECK(strcmp(ptlib_status_text(PTLIB_E_OUT_OF_MEMORY), "the allocator cannot provide the tables needed") == 0);
   CHECK(strcmp(ptlib_status_name((ptlib_status)1000), "unknown") == 0);
+  memset(&e, 0, sizeof e);
   e.code = PTLIB_OK; e.level = PTLIB_NO_LEVEL; e.va = 0; e.pa = 0; e.level_name = NULL;
   CHECK(ptlib_error_text(&e, text, 0) == strlen("ok: success"));
   CHECK(ptlib_error_text(&e, text, sizeof text) == strlen("ok: success") && strcmp(text, "ok: suc") == 0);
@@ -917,6 +1018,7 @@ int main(void) {
     test_format((ptlib_format)f);
     test_share((ptlib_format)f, 0);
     test_share((ptlib_format)f, 1);
+    test_ext((ptlib_format)f);
   }
   for (f = 0; f < sizeof pool_macro_list / sizeof pool_macro_list[0]; ++f) test_pool_macros(&pool_macro_list[f]);
   test_registers();

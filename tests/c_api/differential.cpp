@@ -180,6 +180,55 @@ void run_format(ptlib_format cf, std::uint64_t seed) {
   EXPECT((is == PTLIB_OK) == ir.ok() && is == PTLIB_OK);
   EXPECT(std::memcmp(a.data(), b.data(), kBytes) == 0);
 
+  // The family's attribute extension: ptlib_options.ext against with(attrs, Family::Ext), the
+  // same entries, and the leaf's ptlib_ext against ext_of().
+  {
+    ptlib_ext cx{};
+    Attrs xa{Perm::read | Perm::write | Perm::global};
+    auto same_ext = [&](const ptlib_leaf& l, const Attrs& at) {
+      if constexpr (arm64::regs::kIsVmsa<F>) {
+        const auto x = arm64::ext_of(at);
+        return l.ext.share == ptlib_share(x.share) && l.ext.index == unsigned(x.attr_index) && l.ext.software == x.software;
+      } else if constexpr (x86::detail::kIsX86<F>) {
+        const auto x = x86::ext_of(at);
+        return l.ext.accessed == ptlib_accessed(x.accessed) && l.ext.dirty == ptlib_dirty(x.dirty) &&
+               l.ext.index == unsigned(x.pat) && l.ext.software == x.software;
+      } else if constexpr (std::is_same_v<typename F::Caps, riscv::Caps>) {
+        const auto x = riscv::ext_of(at);
+        return l.ext.accessed == ptlib_accessed(x.accessed) && l.ext.dirty == ptlib_dirty(x.dirty) &&
+               l.ext.software == x.software;
+      } else {
+        const auto x = armv7::ext_of(at);
+        return l.ext.share == ptlib_share(x.share) && l.ext.index == unsigned(x.attr_index) && l.ext.software == x.software;
+      }
+    };
+    if constexpr (arm64::regs::kIsVmsa<F>) {  // FEAT_LPA2 formats have no SH field in descriptors
+      cx = ptlib_ext{F::kLpa2 ? PTLIB_SHARE_PRESET : PTLIB_SHARE_OUTER, 6, PTLIB_ACCESSED_SET, PTLIB_DIRTY_IF_WRITABLE, 9};
+      xa = arm64::with(xa, arm64::Ext{F::kLpa2 ? Share::preset : Share::outer, arm64::AttrIndex::attr5, 9});
+    } else if constexpr (x86::detail::kIsX86<F>) {
+      cx = ptlib_ext{PTLIB_SHARE_PRESET, 3, PTLIB_ACCESSED_CLEAR, PTLIB_DIRTY_CLEAR, 5};
+      xa = x86::with(xa, x86::Ext{Accessed::clear, Dirty::clear, x86::PatIndex::pat2, 5});
+    } else if constexpr (std::is_same_v<typename F::Caps, riscv::Caps>) {
+      cx = ptlib_ext{PTLIB_SHARE_PRESET, 0, PTLIB_ACCESSED_CLEAR, PTLIB_DIRTY_SET, 2};
+      xa = riscv::with(xa, riscv::Ext{Accessed::clear, Dirty::set, 2});
+    } else {
+      cx = ptlib_ext{PTLIB_SHARE_NON, 5, PTLIB_ACCESSED_SET, PTLIB_DIRTY_IF_WRITABLE, 15};
+      xa = armv7::with(xa, armv7::Ext{Share::non, armv7::AttrIndex::attr4, 15});
+    }
+    const ptlib_options xo{0, PTLIB_OPT_ALLOW_IMPLIED_EXEC, PTLIB_LIVE_OFFLINE, nullptr, &cx};
+    const VirtAddr xva = G::to_va(64 * block);
+    const ptlib_status xs =
+        ptlib_map(&ct, &cm, xva.value, 4 * block, 2 * page, PTLIB_R | PTLIB_W | PTLIB_G, &xo, &crep, &ce);
+    auto xr = map(tree, arena, xva, PhysAddr(4 * block), 2 * page, xa, lo);
+    EXPECT(xs == PTLIB_OK && xr.ok() && !xa.ext.empty());
+    EXPECT(std::memcmp(a.data(), b.data(), kBytes) == 0);
+    ptlib_leaf leaf{};
+    auto t = translate(tree, arena, xva);
+    EXPECT(ptlib_translate(&ct, &cm, xva.value, nullptr, &leaf, &ce) == PTLIB_OK && t.ok());
+    // (x86-32 reads back exec: it has no NX bit, and the map allowed implied exec.)
+    if (t.ok()) EXPECT(t->leaf.attrs.ext == xa.ext && leaf.attrs == c_attrs(t->leaf.attrs) && same_ext(leaf, xa));
+  }
+
   // Register values of this tree.
   std::uint64_t v = 0;
   if constexpr (std::is_same_v<typename F::Caps, riscv::Caps>) {
