@@ -211,6 +211,85 @@ struct SyncReport {
   std::size_t tables_released = 0;  ///< private tables released from roots (SyncDepth > 0 only)
 };
 
+namespace detail {
+/// SharedKernel::sync()/sync_all() over [a, b) (tree offsets inside the shared range [lo, hi))
+/// with memory, hook and sync depth erased: compiled once per format (the engine library).
+template <PagingFormat F>
+Result<SyncReport> mirror_erased(const Tree<F>& reference, std::span<const PhysAddr> roots, MemRef mem,
+                                 std::uint64_t lo, std::uint64_t hi, std::uint64_t a, std::uint64_t b,
+                                 std::size_t sync_depth, const Options& opts, SyncRef hook) {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+  using C0 = Copier<F, MemRef, MemRef, SyncRef, false>;
+  using C1 = Copier<F, MemRef, MemRef, SyncRef, true>;
+  void* ref = mem.map(reference.root, 0);
+  if (!ref) return Error{Errc::malformed_entry, G::to_va(a), reference.root, Error::kNoLevel, nullptr};
+  auto one = [&](auto& c, PhysAddr root) -> Result<void> {
+    void* p = mem.map(root, 0);
+    if (!p) return Error{Errc::malformed_entry, G::to_va(a), root, Error::kNoLevel, nullptr};
+    auto r = c.template copy<0>(static_cast<const Entry*>(ref), static_cast<Entry*>(p), false, a, b);
+    mem.unmap(p, 0);
+    return r;
+  };
+  const bool live = opts.live != Live::offline;
+  // Dry run over every root: every error, and the private tables all of them need.
+  C0 plan{mem, mem, hook, sync_depth, lo, hi, live};
+  for (const PhysAddr root : roots) {
+    if (root == reference.root) continue;
+    if (auto r = one(plan, root); !r) {
+      mem.unmap(ref, 0);
+      return r.error();
+    }
+  }
+  const std::size_t tables = plan.report.tables_added;
+  const TableRequest req{G::table_bytes(1), G::table_align(1), false, 1};
+  if (tables && !mem.reserve(tables, req)) {
+    mem.unmap(ref, 0);
+    return out_of_memory(mem, req, tables, G::to_va(a));
+  }
+  C1 c{mem, mem, hook, sync_depth, lo, hi, live};
+  SyncReport out{};
+  for (const PhysAddr root : roots) {
+    if (root == reference.root) continue;
+    ++out.roots;
+    (void)one(c, root);  // cannot fail after the dry run
+  }
+  mem.unmap(ref, 0);
+  if (live && c.report.entries_written) {
+    hook.publish();
+    if (c.report.changed_valid) hook.invalidate(G::to_va(a), b - a);
+  }
+  out.entries_copied = c.report.entries_written;
+  out.tables_added = c.report.tables_added;
+  out.tables_released = c.report.tables_released;
+  return out;
+}
+
+/// release_root()'s release of a root's private tables under the root entries [first, last]
+/// of its table `e` (sync depth > 0): a dry run finds unreachable tables before anything is
+/// released. Compiled once per format.
+template <PagingFormat F>
+Result<void> release_private_erased(MemRef mem, const typename F::Entry* e, std::size_t first, std::size_t last,
+                                    std::uint64_t lo, std::uint64_t hi, std::size_t sync_depth) {
+  using G = Geometry<F>;
+  SyncRef none;
+  Copier<F, MemRef, MemRef, SyncRef, false> plan{mem, mem, none, sync_depth, lo, hi};
+  Copier<F, MemRef, MemRef, SyncRef, true> commit{mem, mem, none, sync_depth, lo, hi};
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t k = first; k <= last; ++k) {
+      const Decoded x = F::decode(G::level(0), e[k]);
+      if (x.kind != EntryKind::table) continue;
+      if (pass == 1) {
+        (void)commit.template release<1>(x.addr, k * G::span(0));
+      } else if (auto r = plan.template release<1>(x.addr, k * G::span(0)); !r) {
+        return r.error();
+      }
+    }
+  }
+  return {};
+}
+}  // namespace detail
+
 /// The kernel half shared by many roots (one per process): a reference tree that kernel
 /// mappings are made in, a range of whole root entries [va, va + size) that every root shares,
 /// and a registry of roots kept in a caller-provided array (no heap, cache-friendly to iterate:
@@ -317,7 +396,6 @@ class SharedKernel {
 
   /// (release_root() with the memory erased: compiled once per format and sync depth.)
   Result<void> release_root_erased(MemRef& mem, PhysAddr root) {
-    using M = MemRef;
     using Entry = typename F::Entry;
     void* p = mem.map(root, 0);
     if (!p) return Error{Errc::malformed_entry, va(), root, Error::kNoLevel, nullptr};
@@ -330,21 +408,10 @@ class SharedKernel {
         return make_error(Errc::overlap, G::to_va(k * G::span(0)), root);
       }
     }
-    if constexpr (SyncDepth > 0) {  // a dry run finds unreachable tables before anything is released
-      NoSync none;
-      detail::Copier<F, M, M, NoSync, false> plan{mem, mem, none, SyncDepth, lo_, hi_};
-      detail::Copier<F, M, M, NoSync, true> commit{mem, mem, none, SyncDepth, lo_, hi_};
-      for (int pass = 0; pass < 2; ++pass) {
-        for (std::size_t k = first; k <= last; ++k) {
-          const Decoded x = F::decode(G::level(0), e[k]);
-          if (x.kind != EntryKind::table) continue;
-          if (pass == 1) {
-            (void)commit.template release<1>(x.addr, k * G::span(0));
-          } else if (auto r = plan.template release<1>(x.addr, k * G::span(0)); !r) {
-            mem.unmap(p, 0);
-            return r.error();
-          }
-        }
+    if constexpr (SyncDepth > 0) {
+      if (auto r = detail::release_private_erased<F>(mem, e, first, last, lo_, hi_, SyncDepth); !r) {
+        mem.unmap(p, 0);
+        return r.error();
       }
     }
     mem.unmap(p, 0);
@@ -373,18 +440,14 @@ class SharedKernel {
     const std::uint64_t a = *lo > lo_ ? *lo : lo_;
     const std::uint64_t b = *lo + size < hi_ ? *lo + size : hi_;
     if (a >= b) return SyncReport{};
-    MemRef m(mem);
-    SyncRef h(hook);
-    return mirror(m, a, b, opts, h);
+    return detail::mirror_erased<F>(ref_, roots(), MemRef(mem), lo_, hi_, a, b, SyncDepth, opts, SyncRef(hook));
   }
 
   /// Makes every root's whole shared range equal to the reference's (after add() of a root
   /// built elsewhere, or to repair). Errors and guarantees as sync().
   template <TableMemory M, SyncHook S = NoSync>
   Result<SyncReport> sync_all(M& mem, const Options& opts = {}, S&& hook = S{}) {
-    MemRef m(mem);
-    SyncRef h(hook);
-    return mirror(m, lo_, hi_, opts, h);
+    return detail::mirror_erased<F>(ref_, roots(), MemRef(mem), lo_, hi_, lo_, hi_, SyncDepth, opts, SyncRef(hook));
   }
 
   /// preallocate<SyncDepth>() on the reference: after it, kernel maps in [va, va + size) never
@@ -399,57 +462,6 @@ class SharedKernel {
     for (std::size_t i = 0; i < count_; ++i)
       if (slots_[i] == root) return i;
     return count_;
-  }
-
-  template <bool Commit, class M, class S>
-  Result<void> mirror_one(detail::Copier<F, M, M, S, Commit>& c, M& mem, void* ref, PhysAddr root,
-                          std::uint64_t a, std::uint64_t b) {
-    using Entry = typename F::Entry;
-    void* p = mem.map(root, 0);
-    if (!p) return Error{Errc::malformed_entry, G::to_va(a), root, Error::kNoLevel, nullptr};
-    auto r = c.template copy<0>(static_cast<const Entry*>(ref), static_cast<Entry*>(p), false, a, b);
-    mem.unmap(p, 0);
-    return r;
-  }
-
-  template <class M, class S>
-  Result<SyncReport> mirror(M& mem, std::uint64_t a, std::uint64_t b, const Options& opts, S& hook) {
-    using Sync = std::remove_reference_t<S>;
-    void* ref = mem.map(ref_.root, 0);
-    if (!ref) return Error{Errc::malformed_entry, G::to_va(a), ref_.root, Error::kNoLevel, nullptr};
-    const bool live = opts.live != Live::offline;
-    // Dry run over every root: every error, and the private tables all of them need.
-    detail::Copier<F, M, M, Sync, false> plan{mem, mem, hook, SyncDepth, lo_, hi_, live};
-    for (std::size_t i = 0; i < count_; ++i) {
-      if (slots_[i] == ref_.root) continue;
-      auto r = mirror_one<false>(plan, mem, ref, slots_[i], a, b);
-      if (!r) {
-        mem.unmap(ref, 0);
-        return r.error();
-      }
-    }
-    const std::size_t tables = plan.report.tables_added;
-    const TableRequest req{G::table_bytes(1), G::table_align(1), false, 1};
-    if (tables && !mem.reserve(tables, req)) {
-      mem.unmap(ref, 0);
-      return detail::out_of_memory(MemRef(mem), req, tables, G::to_va(a));
-    }
-    detail::Copier<F, M, M, Sync, true> c{mem, mem, hook, SyncDepth, lo_, hi_, live};
-    SyncReport out{};
-    for (std::size_t i = 0; i < count_; ++i) {
-      if (slots_[i] == ref_.root) continue;
-      ++out.roots;
-      (void)mirror_one<true>(c, mem, ref, slots_[i], a, b);  // cannot fail after the dry run
-    }
-    mem.unmap(ref, 0);
-    if (live && c.report.entries_written) {
-      hook.publish();
-      if (c.report.changed_valid) hook.invalidate(G::to_va(a), b - a);
-    }
-    out.entries_copied = c.report.entries_written;
-    out.tables_added = c.report.tables_added;
-    out.tables_released = c.report.tables_released;
-    return out;
   }
 
   Tree<F> ref_{};
