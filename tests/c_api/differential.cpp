@@ -92,7 +92,7 @@ void run_format(ptlib_format cf, std::uint64_t seed) {
     ptlib_options co{o.max_leaf_size,
                      (o.allow_implied_exec ? PTLIB_OPT_ALLOW_IMPLIED_EXEC : 0u) |
                          (o.contiguous ? 0u : PTLIB_OPT_NO_CONTIGUOUS) | (o.release_empty ? 0u : PTLIB_OPT_KEEP_EMPTY_TABLES),
-                     PTLIB_LIVE_OFFLINE, nullptr};
+                     PTLIB_LIVE_OFFLINE, nullptr, nullptr};
     const VirtAddr va = G::to_va(lo);
     const ptlib_op cop{ptlib_op_kind(kind), c_attrs(attrs), va.value, pa, size};
     // plan
@@ -157,7 +157,7 @@ void run_format(ptlib_format cf, std::uint64_t seed) {
   const std::uint64_t lin = G::to_va(32 * block).value - 0;
   Options lo;
   lo.allow_implied_exec = true;
-  const ptlib_options clo{0, PTLIB_OPT_ALLOW_IMPLIED_EXEC, PTLIB_LIVE_OFFLINE, nullptr};
+  const ptlib_options clo{0, PTLIB_OPT_ALLOW_IMPLIED_EXEC, PTLIB_LIVE_OFFLINE, nullptr, nullptr};
   ptlib_report crep{};
   ptlib_error ce{};
   const ptlib_status ls = ptlib_map_linear(&ct, &cm, cbanks, 2, lin, PTLIB_LINEAR_ATTRS, &clo, &crep, &ce);
