@@ -565,6 +565,22 @@ static int unchanged(const ptlib_arena* a, size_t in_use, size_t used) {
          ptlib_arena_used(a) == used;
 }
 
+/* One call with an honest memory over `mem` that gives `left` tables: the pool and the arena's
+ * counters are saved first, for unchanged() after a refusal. */
+typedef struct attempt {
+  failing fm;
+  size_t in_use, used;
+} attempt;
+static ptlib_memory begin_attempt(attempt* a, const ptlib_memory* mem, const ptlib_arena* arena, size_t left) {
+  a->fm.inner = *mem;
+  a->fm.left = left;
+  a->fm.allocations = 0;
+  memcpy(pool_copy, pool, POOL_BYTES);
+  a->in_use = ptlib_arena_tables_in_use(arena);
+  a->used = ptlib_arena_used(arena);
+  return honest_memory(&a->fm);
+}
+
 static void test_share(ptlib_format f, uint32_t depth) {
   ptlib_format_info info;
   ptlib_arena arena;
@@ -634,20 +650,12 @@ static void test_share(ptlib_format f, uint32_t depth) {
   {
     /* With private tables to add (sync depth 1), a memory failing at each index changes nothing. */
     for (fail_at = 0; fail_at < 8; ++fail_at) {
-      failing fm;
-      ptlib_memory m;
-      ptlib_status s;
-      fm.inner = mem;
-      fm.left = fail_at;
-      fm.allocations = 0;
-      m = honest_memory(&fm);
-      memcpy(pool_copy, pool, POOL_BYTES);
-      in_use = ptlib_arena_tables_in_use(&arena);
-      used = ptlib_arena_used(&arena);
-      s = ptlib_shared_kernel_sync(&k, &m, kva, page, &rep, NULL, &sr, &err);
+      attempt at;
+      const ptlib_memory m = begin_attempt(&at, &mem, &arena, fail_at);
+      const ptlib_status s = ptlib_shared_kernel_sync(&k, &m, kva, page, &rep, NULL, &sr, &err);
       if (s == PTLIB_OK) break;
       CHECK(s == PTLIB_E_OUT_OF_MEMORY && depth > 0 && err.tables_needed == 2 && err.tables_available == fail_at);
-      CHECK(unchanged(&arena, in_use, used));
+      CHECK(unchanged(&arena, at.in_use, at.used));
     }
     CHECK(sr.roots == 2 && sr.tables_added == 2 * depth && (depth || sr.entries_copied == 2));
   }
@@ -670,19 +678,11 @@ static void test_share(ptlib_format f, uint32_t depth) {
   CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &cost, &err) == PTLIB_OK);
   CHECK(cost.tables <= plan.tables);
   for (fail_at = 0; fail_at < 16; ++fail_at) {
-    failing fm;
-    ptlib_memory m;
-    ptlib_status s;
-    fm.inner = mem;
-    fm.left = fail_at;
-    fm.allocations = 0;
-    m = honest_memory(&fm);
-    memcpy(pool_copy, pool, POOL_BYTES);
-    in_use = ptlib_arena_tables_in_use(&arena);
-    used = ptlib_arena_used(&arena);
-    s = ptlib_shared_kernel_preallocate(&k, &m, pva, psize, NULL, &rep, &err);
+    attempt at;
+    const ptlib_memory m = begin_attempt(&at, &mem, &arena, fail_at);
+    const ptlib_status s = ptlib_shared_kernel_preallocate(&k, &m, pva, psize, NULL, &rep, &err);
     if (s == PTLIB_OK) {
-      CHECK(rep.tables_added == cost.tables && fm.allocations == cost.tables && fail_at == cost.tables);
+      CHECK(rep.tables_added == cost.tables && at.fm.allocations == cost.tables && fail_at == cost.tables);
       break;
     }
     CHECK(s == PTLIB_E_OUT_OF_MEMORY && err.tables_needed == cost.tables && err.tables_available == fail_at);
@@ -691,7 +691,7 @@ static void test_share(ptlib_format f, uint32_t depth) {
       ptlib_error_text(&err, text, sizeof text);
       CHECK(strstr(text, "the allocator could give") != NULL);
     }
-    CHECK(unchanged(&arena, in_use, used));
+    CHECK(unchanged(&arena, at.in_use, at.used));
   }
   CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &plan, &err) == PTLIB_OK && plan.tables == 0);
   /* The preallocation wrote a shared level: one sync, and then maps in the range need none. */
