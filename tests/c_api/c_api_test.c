@@ -649,15 +649,27 @@ static void test_share(ptlib_format f, uint32_t depth) {
   CHECK(ptlib_translate(&proc[0], &mem, kva, &pa, NULL, &err) == PTLIB_E_NOT_MAPPED);
   {
     /* With private tables to add (sync depth 1), a memory failing at each index changes nothing. */
+    /* Live: the roots' new entries are published; an invalid entry made valid needs no TLB
+     * invalidation (a refused sync calls neither). */
+    recorder rec = {0, 0, 0, 0};
+    ptlib_sync hook;
+    ptlib_options live;
+    memset(&live, 0, sizeof live);
+    hook.ctx = &rec;
+    hook.publish = rec_publish;
+    hook.invalidate = rec_invalidate;
+    live.live = PTLIB_LIVE_BREAK_BEFORE_MAKE;
+    live.sync = &hook;
     for (fail_at = 0; fail_at < 8; ++fail_at) {
       attempt at;
       const ptlib_memory m = begin_attempt(&at, &mem, &arena, fail_at);
-      const ptlib_status s = ptlib_shared_kernel_sync(&k, &m, kva, page, &rep, NULL, &sr, &err);
+      const ptlib_status s = ptlib_shared_kernel_sync(&k, &m, kva, page, &rep, &live, &sr, &err);
       if (s == PTLIB_OK) break;
       CHECK(s == PTLIB_E_OUT_OF_MEMORY && depth > 0 && err.tables_needed == 2 && err.tables_available == fail_at);
-      CHECK(unchanged(&arena, at.in_use, at.used));
+      CHECK(unchanged(&arena, at.in_use, at.used) && rec.publishes == 0 && rec.invalidates == 0);
     }
     CHECK(sr.roots == 2 && sr.tables_added == 2 * depth && (depth || sr.entries_copied == 2));
+    CHECK(rec.publishes >= 1 && rec.invalidates == 0);
   }
   CHECK(ptlib_translate(&proc[0], &mem, kva, &pa, NULL, &err) == PTLIB_OK && pa == 0x200000);
   CHECK(ptlib_translate(&proc[1], &mem, kva, &pa, NULL, &err) == PTLIB_OK && pa == 0x200000);
@@ -667,6 +679,7 @@ static void test_share(ptlib_format f, uint32_t depth) {
     CHECK(ptlib_shared_kernel_sync(&k, &mem, va, page, NULL, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
     CHECK(ptlib_shared_kernel_create_root(&k, &m, &proc[0], &err) == PTLIB_E_INVALID_ARGUMENT);
     CHECK(ptlib_preallocate(&ref, &m, depth, pva, psize, NULL, &rep, &err) == PTLIB_E_INVALID_ARGUMENT);
+    CHECK(!depth || ptlib_shared_kernel_sync_all(&k, &m, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
     k0 = k;
     k0.count = 4;
     CHECK(ptlib_shared_kernel_sync_all(&k0, &mem, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
