@@ -101,6 +101,13 @@ typedef struct ptlib_error {
   uint64_t va;
   uint64_t pa;
   const char* level_name;
+  /* OUT_OF_MEMORY from the mutating calls: the tables the call needed and how many of them the
+   * memory could promise (tables_needed > tables_available); 0 and 0 when not counted. */
+  uint32_t tables_needed;
+  uint32_t tables_available;
+  /* What to do, when more is known than the code says (which capability or option fixes it);
+   * NULL otherwise. */
+  const char* hint;
 } ptlib_error;
 
 /* One sentence for a status code (no trailing period); never NULL. */
@@ -108,7 +115,9 @@ const char* ptlib_status_text(ptlib_status code);
 /* The code's identifier as in the C++ API ("overlap", "out_of_memory", ...); never NULL. */
 const char* ptlib_status_name(ptlib_status code);
 /* Writes one line describing *err into buf (at most `size` bytes, NUL-terminated when size > 0):
- * "overlap: range overlaps an existing mapping (va 0x..., pa 0x..., level 2 VPN[2])".
+ * "overlap: range overlaps an existing mapping (va 0x..., pa 0x..., level 2 VPN[2])", then
+ * for OUT_OF_MEMORY with counts " (needed 3 tables, the allocator could give 1)" and, when the
+ * error has a hint, "; what to do: <hint>".
  * Returns the length of the whole line (as snprintf: a return >= size means it was cut). */
 size_t ptlib_error_text(const ptlib_error* err, char* buf, size_t size);
 
@@ -157,6 +166,38 @@ typedef uint32_t ptlib_attrs;
 #define PTLIB_MEM_MASK 0x700u
 /* The linear map's attributes: read, write, global, normal memory, no execute. */
 #define PTLIB_LINEAR_ATTRS (PTLIB_R | PTLIB_W | PTLIB_G)
+
+/* What a family's leaves have beyond ptlib_attrs (the C++ Attrs::ext, through arm64::Ext,
+ * armv7::Ext, x86::Ext, riscv::Ext; docs/api.md). All zero: none, the format's conventions. Each
+ * field belongs to some families; a non-zero field the tree's family does not have is
+ * INVALID_ARGUMENT (as caps of another family), a value the family's field cannot hold is the
+ * format's UNSUPPORTED_ATTRS with a hint (err.hint). Given through ptlib_options.ext. */
+typedef enum ptlib_share {
+  PTLIB_SHARE_PRESET = 0, /* the convention: Inner Shareable normal memory, Non-shareable device */
+  PTLIB_SHARE_NON = 1,    /* SH = 0b00 (arm64 D8.5, ARMv7 B3.6.2) */
+  PTLIB_SHARE_OUTER = 2,  /* SH = 0b10 */
+  PTLIB_SHARE_INNER = 3,  /* SH = 0b11 */
+  PTLIB_SHARE_MAX = 0x7fffffff
+} ptlib_share;
+typedef enum ptlib_accessed {
+  PTLIB_ACCESSED_SET = 0,   /* A = 1 (the default) */
+  PTLIB_ACCESSED_CLEAR = 1, /* A = 0: the CPU sets it on first use, or faults (RISC-V Svade) */
+  PTLIB_ACCESSED_MAX = 0x7fffffff
+} ptlib_accessed;
+typedef enum ptlib_dirty {
+  PTLIB_DIRTY_IF_WRITABLE = 0, /* D = 1 on writable leaves (the default) */
+  PTLIB_DIRTY_CLEAR = 1,       /* D = 0: the first write sets it, or faults (dirty tracking) */
+  PTLIB_DIRTY_SET = 2,         /* D = 1 even on a read-only leaf */
+  PTLIB_DIRTY_MAX = 0x7fffffff
+} ptlib_dirty;
+typedef struct ptlib_ext {
+  ptlib_share share;       /* arm64, ARMv7 LPAE: SH[1:0] (not with FEAT_LPA2) */
+  uint32_t index;          /* arm64, ARMv7: 1 + the MAIR attribute (AttrIndx, 0..7); x86: 1 + the PAT
+                              index (PAT/PCD/PWT, 0..7); 0: the index of the memory type */
+  ptlib_accessed accessed; /* x86, RISC-V: A */
+  ptlib_dirty dirty;       /* x86, RISC-V: D */
+  uint32_t software;       /* bits for software: arm64/ARMv7 [58:55] 0..15, x86 11:9 0..7, RISC-V RSW 0..3 */
+} ptlib_ext;
 
 /* CPU capabilities (ptlib_tree.caps). 0 is the C++ API's default for every family. */
 #define PTLIB_CAP_SVNAPOT 0x01u /* RISC-V Svnapot: 64 KiB contiguous runs */
@@ -238,6 +279,8 @@ typedef struct ptlib_options {
   uint32_t flags;           /* PTLIB_OPT_* */
   ptlib_live live;
   const ptlib_sync* sync;   /* the hook for live policies (NULL: none) */
+  const ptlib_ext* ext;     /* the family's attributes added to `attrs` of map, protect, ptlib_op
+                               and the boot maps (NULL: none; not for ptlib_map_image) */
 } ptlib_options;
 
 /* What a successful mutating call did. `modified` bit d = entries were written at depth d
@@ -304,6 +347,8 @@ typedef struct ptlib_leaf {
   const char* level_name;
   uint32_t depth;     /* 0 = root */
   bool contiguous;    /* part of a contiguous run (arm64 Contiguous bit, Svnapot) */
+  ptlib_ext ext;      /* the family's attributes beyond `attrs`, as a map would give them (an
+                         index of ptlib's layout reads back as `attrs`' memory type) */
 } ptlib_leaf;
 
 /* Where `va` goes: *pa (may be NULL) and the leaf (may be NULL). Errors: NOT_MAPPED, the VA
@@ -357,6 +402,185 @@ typedef struct ptlib_validation {
 ptlib_status ptlib_validate(const ptlib_tree* tree, const ptlib_memory* mem, const ptlib_validate_options* opts,
                             uint64_t* scratch, size_t scratch_count, ptlib_validation* out);
 const char* ptlib_problem_text(ptlib_problem what);
+
+/* ---------------------------------------------------------------------------------------------
+ * Preallocation and the kernel half shared by many roots (docs/sharing.md, docs/c-api.md). */
+
+/* The most levels a format has (Sv57, x86-64-l5, arm64-4k-52). */
+#define PTLIB_MAX_LEVELS 5
+
+/* What a preallocation costs: the tables it allocates in total, by the depth they sit at
+ * (by_depth[0], the root, is always 0; depths past the format's levels are 0), and their bytes. */
+typedef struct ptlib_prealloc_plan {
+  size_t tables;
+  uint64_t bytes;
+  size_t by_depth[PTLIB_MAX_LEVELS];
+} ptlib_prealloc_plan;
+
+/* The tables ptlib_preallocate(depth) takes for [va, va + size) in an EMPTY tree of `format`: at
+ * each depth d = 1 .. depth + 1, one table per entry of depth d - 1 that meets the range.
+ * Allocates and reads nothing. Errors: UNKNOWN_FORMAT, INVALID_ARGUMENT (depth + 1 not below
+ * the format's levels, NULL out), the VA errors of ptlib_unmap. */
+ptlib_status ptlib_preallocation_cost(ptlib_format format, uint32_t depth, uint64_t va, uint64_t size,
+                                      ptlib_prealloc_plan* out, ptlib_error* err);
+/* The same for the tree as it is (tables already there cost nothing): a dry run. */
+ptlib_status ptlib_plan_preallocate(const ptlib_tree* tree, const ptlib_memory* mem, uint32_t depth, uint64_t va,
+                                    uint64_t size, ptlib_prealloc_plan* out, ptlib_error* err);
+/* Makes every entry at depths 0 .. depth that meets [va, va + size) point to a table, allocating
+ * the missing ones (empty: validate with PTLIB_VALIDATE_ALLOW_EMPTY_TABLES). Afterwards a map,
+ * protect or unmap with PTLIB_OPT_KEEP_EMPTY_TABLES inside the range writes no entry at depth
+ * <= depth, so roots sharing those entries never need a sync (Linux's
+ * preallocate_vmalloc_pages()). Errors: as ptlib_preallocation_cost, OVERLAP (a leaf at depth <=
+ * depth meets the range), OUT_OF_MEMORY (with the counts), MALFORMED_ENTRY. No partial success. */
+ptlib_status ptlib_preallocate(const ptlib_tree* tree, const ptlib_memory* mem, uint32_t depth, uint64_t va,
+                               uint64_t size, const ptlib_options* opts, ptlib_report* report, ptlib_error* err);
+
+/* The kernel half shared by many roots (C++ ptlib::SharedKernel): a reference tree where kernel
+ * mappings are made, a range of whole root entries [va, va + size) that every root shares, the
+ * sync depth (the depth whose entries every root holds copies of: 0 copies root entries, as on
+ * x86-64 and RISC-V; 1 gives each root private tables at depth 1, as x86 PAE needs), and a
+ * registry of roots in the caller's array roots[0, capacity), of which roots[0, count) are
+ * registered. Fill it with ptlib_shared_kernel_init and change it only through the calls below
+ * (each checks it again: a damaged struct is INVALID_ARGUMENT or a VA error, never a crash).
+ * The registry is not locked: callers serialise the calls (Linux's pgd_lock). */
+typedef struct ptlib_shared_kernel {
+  ptlib_tree reference;
+  uint64_t va;
+  uint64_t size;
+  uint32_t sync_depth;
+  uint64_t* roots;
+  size_t count;
+  size_t capacity;
+} ptlib_shared_kernel;
+
+/* What a sync did. */
+typedef struct ptlib_sync_report {
+  size_t roots;           /* roots visited (0 when the report shows no shared level written) */
+  size_t entries_copied;  /* entries written into roots */
+  size_t tables_added;    /* private tables allocated in roots (sync depth > 0) */
+  size_t tables_released; /* private tables released from roots (sync depth > 0) */
+} ptlib_sync_report;
+
+/* Errors: UNKNOWN_FORMAT, INVALID_ARGUMENT (NULL k or reference, NULL roots with a capacity,
+ * a sync_depth other than 0 or 1, or 1 on a two-level format, caps of another family),
+ * MISALIGNED_VA / MISALIGNED_SIZE (the range is not whole root entries), the VA errors,
+ * MISALIGNED_TABLE (the reference root). *k is written only on success, with count 0. */
+ptlib_status ptlib_shared_kernel_init(ptlib_shared_kernel* k, const ptlib_tree* reference, uint64_t va,
+                                      uint64_t size, uint32_t sync_depth, uint64_t* roots, size_t capacity,
+                                      ptlib_error* err);
+/* Registers an existing root (it should hold the kernel half already: ptlib_shared_kernel_sync_all
+ * after). Twice is a no-op. OUT_OF_MEMORY: the array is full; MISALIGNED_TABLE. */
+ptlib_status ptlib_shared_kernel_add(ptlib_shared_kernel* k, uint64_t root, ptlib_error* err);
+/* Unregisters a root (the last one moves into its place; its tables are left alone). false: it
+ * was not registered (or k is not valid). */
+bool ptlib_shared_kernel_remove(ptlib_shared_kernel* k, uint64_t root);
+/* Whether a call that reported *r wrote a shared level (a depth <= sync_depth): only then does
+ * ptlib_shared_kernel_sync visit the roots (Linux's ARCH_PAGE_TABLE_SYNC_MASK). */
+bool ptlib_shared_kernel_needs_sync(const ptlib_shared_kernel* k, const ptlib_report* r);
+/* A new root that holds the kernel half (the shared entries copied; with sync depth > 0, private
+ * copies of the levels above it), registered. OUT_OF_MEMORY (tables, or the array is full).
+ * No partial success. */
+ptlib_status ptlib_shared_kernel_create_root(ptlib_shared_kernel* k, const ptlib_memory* mem, ptlib_tree* out,
+                                             ptlib_error* err);
+/* Unregisters `root` and releases its private tables and the root table. OVERLAP: the root still
+ * maps something outside the shared range (unmap the user half first; the error has its VA);
+ * MALFORMED_ENTRY: unreachable. No partial success. */
+ptlib_status ptlib_shared_kernel_release_root(ptlib_shared_kernel* k, const ptlib_memory* mem, uint64_t root,
+                                              ptlib_error* err);
+/* After a call on the reference over [va, va + size) that reported *r: if *r shows a shared level
+ * written, makes every registered root's shared entries in that range equal to the reference's
+ * (only changed entries are written); otherwise returns at once. Unmap in the shared range with
+ * PTLIB_OPT_KEEP_EMPTY_TABLES (a released shared table is still referenced by the roots until the
+ * sync). Live policies: new private tables are published before they are linked, kind changes go
+ * through break-before-make, and the hook publishes and invalidates the range once at the end.
+ * Errors: OUT_OF_MEMORY (private tables, counted for all roots before the first write),
+ * MALFORMED_ENTRY, the VA errors. No partial success. */
+ptlib_status ptlib_shared_kernel_sync(const ptlib_shared_kernel* k, const ptlib_memory* mem, uint64_t va,
+                                      uint64_t size, const ptlib_report* r, const ptlib_options* opts,
+                                      ptlib_sync_report* out, ptlib_error* err);
+/* Makes every root's whole shared range equal to the reference's (after ptlib_shared_kernel_add
+ * of a root built elsewhere, or to repair). As ptlib_shared_kernel_sync. */
+ptlib_status ptlib_shared_kernel_sync_all(const ptlib_shared_kernel* k, const ptlib_memory* mem,
+                                          const ptlib_options* opts, ptlib_sync_report* out, ptlib_error* err);
+/* ptlib_preallocate(reference, sync_depth, ...): kernel maps in the range never need a sync. */
+ptlib_status ptlib_shared_kernel_preallocate(const ptlib_shared_kernel* k, const ptlib_memory* mem, uint64_t va,
+                                             uint64_t size, const ptlib_options* opts, ptlib_report* report,
+                                             ptlib_error* err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Sizing a pool at compile time (C has no constexpr planner; docs/c-api.md, docs/tables.md 2).
+ * PTLIB_REGION_TABLES(format, va, size): the tables below the root that mapping [va, va + size)
+ * (page-aligned, size > 0, inside the format's range) into an empty tree can allocate: at each
+ * depth d = 1 .. levels - 1, one table per entry of depth d - 1 the range touches, i.e.
+ * ((va + size - 1) >> s) - (va >> s) + 1 with s the shift of that entry's span. Assumes no block
+ * leaves, so it is exact for page-only maps and an upper bound otherwise (C++ table_budget over
+ * Regions). Sum it over the regions: a table two regions share is then counted twice (an upper
+ * bound still). PTLIB_REGION_TABLES_ANYWHERE(format, size): the same at the worst alignment of
+ * va, for a region whose VA is not known yet. PTLIB_POOL_BYTES(format, tables): the bytes of an
+ * arena with the root and `tables` tables as ptlib_arena lays them out (the root at offset 0,
+ * padded to the table size); the buffer must start at a multiple of PTLIB_POOL_ALIGN(format)
+ * (add PTLIB_POOL_ALIGN(format) - 1 bytes when it cannot be aligned). `format` is the enum
+ * constant's name, e.g.:
+ *   #define KTABLES (PTLIB_REGION_TABLES(PTLIB_SV39, 0x80200000u, 2u << 20) + \
+ *                    PTLIB_REGION_TABLES(PTLIB_SV39, 0xffffffc000000000u, 1u << 30))
+ *   static uint64_t pool[PTLIB_POOL_BYTES(PTLIB_SV39, KTABLES) / 8]  (aligned to 4096)
+ * Geometry per format: levels, page shift, index bits per level below the root, root bytes,
+ * table bytes; every line is checked against the C++ Geometry in src/c_api.cpp. */
+#define PTLIB_SV32_GEOMETRY 2, 12, 10, 4096, 4096
+#define PTLIB_SV39_GEOMETRY 3, 12, 9, 4096, 4096
+#define PTLIB_SV48_GEOMETRY 4, 12, 9, 4096, 4096
+#define PTLIB_SV57_GEOMETRY 5, 12, 9, 4096, 4096
+#define PTLIB_ARM64_4K_39_GEOMETRY 3, 12, 9, 4096, 4096
+#define PTLIB_ARM64_4K_48_GEOMETRY 4, 12, 9, 4096, 4096
+#define PTLIB_ARM64_4K_52_GEOMETRY 5, 12, 9, 128, 4096
+#define PTLIB_ARM64_16K_47_GEOMETRY 3, 14, 11, 16384, 16384
+#define PTLIB_ARM64_16K_48_GEOMETRY 4, 14, 11, 16, 16384
+#define PTLIB_ARM64_16K_52_GEOMETRY 4, 14, 11, 256, 16384
+#define PTLIB_ARM64_64K_42_GEOMETRY 2, 16, 13, 65536, 65536
+#define PTLIB_ARM64_64K_48_GEOMETRY 3, 16, 13, 512, 65536
+#define PTLIB_ARM64_64K_52_GEOMETRY 3, 16, 13, 8192, 65536
+#define PTLIB_X86_32_GEOMETRY 2, 12, 10, 4096, 4096
+#define PTLIB_X86_PAE_GEOMETRY 3, 12, 9, 32, 4096
+#define PTLIB_X86_64_L4_GEOMETRY 4, 12, 9, 4096, 4096
+#define PTLIB_X86_64_L5_GEOMETRY 5, 12, 9, 4096, 4096
+#define PTLIB_ARMV7_LPAE_GEOMETRY 3, 12, 9, 32, 4096
+#define PTLIB_ARM64_4K_39_TTBR1_GEOMETRY PTLIB_ARM64_4K_39_GEOMETRY
+#define PTLIB_ARM64_4K_48_TTBR1_GEOMETRY PTLIB_ARM64_4K_48_GEOMETRY
+#define PTLIB_ARM64_4K_52_TTBR1_GEOMETRY PTLIB_ARM64_4K_52_GEOMETRY
+#define PTLIB_ARM64_16K_47_TTBR1_GEOMETRY PTLIB_ARM64_16K_47_GEOMETRY
+#define PTLIB_ARM64_16K_48_TTBR1_GEOMETRY PTLIB_ARM64_16K_48_GEOMETRY
+#define PTLIB_ARM64_16K_52_TTBR1_GEOMETRY PTLIB_ARM64_16K_52_GEOMETRY
+#define PTLIB_ARM64_64K_42_TTBR1_GEOMETRY PTLIB_ARM64_64K_42_GEOMETRY
+#define PTLIB_ARM64_64K_48_TTBR1_GEOMETRY PTLIB_ARM64_64K_48_GEOMETRY
+#define PTLIB_ARM64_64K_52_TTBR1_GEOMETRY PTLIB_ARM64_64K_52_GEOMETRY
+
+#define PTLIB_REGION_TABLES(format, va, size) PTLIB_GEOM_CALL_(PTLIB_REGION_TABLES_, (format##_GEOMETRY, va, size))
+#define PTLIB_REGION_TABLES_ANYWHERE(format, size) PTLIB_GEOM_CALL_(PTLIB_ANYWHERE_, (format##_GEOMETRY, size))
+#define PTLIB_POOL_BYTES(format, tables) PTLIB_GEOM_CALL_(PTLIB_POOL_BYTES_, (format##_GEOMETRY, tables))
+#define PTLIB_POOL_ALIGN(format) PTLIB_GEOM_CALL_(PTLIB_POOL_ALIGN_, (format##_GEOMETRY))
+/* (The implementation: the argument list, geometry expanded, is applied to the macro m.) */
+#define PTLIB_GEOM_CALL_(m, args) PTLIB_GEOM_APPLY_(m, args)
+#define PTLIB_GEOM_APPLY_(m, args) m args
+/* The shift of the span of an entry whose tables sit k levels above the leaf level (0 when the
+ * format has no such depth, so no shift reaches 64). */
+#define PTLIB_SHIFT_(L, P, B, k) ((k) < (L) ? (P) + (B) * (k) : 0)
+#define PTLIB_TOUCHED_(L, P, B, k, va, size)                                                              \
+  ((k) < (L) ? ((((uint64_t)(va) + (uint64_t)(size) - 1) >> PTLIB_SHIFT_(L, P, B, k)) -                   \
+                ((uint64_t)(va) >> PTLIB_SHIFT_(L, P, B, k)) + 1)                                         \
+             : 0)
+#define PTLIB_REGION_TABLES_(L, P, B, R, T, va, size)                                                      \
+  (PTLIB_TOUCHED_(L, P, B, 1, va, size) + PTLIB_TOUCHED_(L, P, B, 2, va, size) +                          \
+   PTLIB_TOUCHED_(L, P, B, 3, va, size) + PTLIB_TOUCHED_(L, P, B, 4, va, size))
+/* Worst alignment: va at the last page of an entry's span. */
+#define PTLIB_SPREAD_(L, P, B, k, size)                                                                   \
+  ((k) < (L) ? ((((uint64_t)(size) + ((uint64_t)1 << PTLIB_SHIFT_(L, P, B, k)) - ((uint64_t)1 << (P)) - 1) >> \
+                 PTLIB_SHIFT_(L, P, B, k)) + 1)                                                           \
+             : 0)
+#define PTLIB_ANYWHERE_(L, P, B, R, T, size)                                                              \
+  (PTLIB_SPREAD_(L, P, B, 1, size) + PTLIB_SPREAD_(L, P, B, 2, size) + PTLIB_SPREAD_(L, P, B, 3, size) +  \
+   PTLIB_SPREAD_(L, P, B, 4, size))
+#define PTLIB_POOL_BYTES_(L, P, B, R, T, tables) (((uint64_t)(R) + (T) - 1) / (T) * (T) + (uint64_t)(tables) * (T))
+#define PTLIB_POOL_ALIGN_(L, P, B, R, T) (T)
 
 /* ---------------------------------------------------------------------------------------------
  * Boot maps. All-or-nothing: every piece is checked and all are planned as one before the

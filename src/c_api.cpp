@@ -18,6 +18,8 @@
 #include <ptlib/formats.hpp>
 #include <ptlib/maps.hpp>
 #include <ptlib/riscv_boot.hpp>
+#include <ptlib/share.hpp>
+#include <ptlib/tables.hpp>
 #include <ptlib/validate.hpp>
 #include <ptlib/x86_boot.hpp>
 
@@ -108,17 +110,19 @@ ptlib_status dispatch(ptlib_format f, Fn&& fn) {
 // ---- errors ------------------------------------------------------------------------------------
 
 ptlib_status fail(ptlib_status code, ptlib_error* err, std::uint64_t va = 0, std::uint64_t pa = 0) {
-  if (err) *err = ptlib_error{code, PTLIB_NO_LEVEL, va, pa, nullptr};
+  if (err) *err = ptlib_error{code, PTLIB_NO_LEVEL, va, pa, nullptr, 0, 0, nullptr};
   return code;
 }
 ptlib_status fail(const Error& e, ptlib_error* err) {
   const auto code = ptlib_status(unsigned(e.code) + 1);
   // The C error keeps 0 for "no physical address" (Error::kNoPa in C++).
-  if (err) *err = ptlib_error{code, e.level, e.va.value, e.has_pa() ? e.pa.value : 0, e.level_name};
+  if (err)
+    *err = ptlib_error{code,         e.level,         e.va.value,         e.has_pa() ? e.pa.value : 0,
+                       e.level_name, e.tables_needed, e.tables_available, e.hint};
   return code;
 }
 ptlib_status ok(ptlib_error* err) {
-  if (err) *err = ptlib_error{PTLIB_OK, PTLIB_NO_LEVEL, 0, 0, nullptr};
+  if (err) *err = ptlib_error{PTLIB_OK, PTLIB_NO_LEVEL, 0, 0, nullptr, 0, 0, nullptr};
   return PTLIB_OK;
 }
 
@@ -157,6 +161,62 @@ bool to_caps(std::uint32_t bits, typename F::Caps& out) {
   return true;
 }
 
+/// `a` with the family extension `e` (C++ with(attrs, Family::Ext), which puts it in the form a
+/// leaf reads back); false for a field the family does not have or a value outside its enum.
+template <class F>
+bool apply_ext(const ptlib_ext* e, Attrs& a) {
+  if (!e) return true;
+  if (std::uint32_t(e->share) > PTLIB_SHARE_INNER || e->index > 8 || std::uint32_t(e->accessed) > PTLIB_ACCESSED_CLEAR ||
+      std::uint32_t(e->dirty) > PTLIB_DIRTY_SET || e->software > 0xff)
+    return false;
+  const auto sw = std::uint8_t(e->software);
+  if (!e->share && !e->index && !e->accessed && !e->dirty && !sw) return true;
+  if constexpr (kFamily<F> == kArm64) {
+    if (e->accessed || e->dirty) return false;
+    a = arm64::with(a, arm64::Ext{Share(e->share), arm64::AttrIndex(e->index), sw});
+  } else if constexpr (kFamily<F> == kArmv7) {
+    if (e->accessed || e->dirty) return false;
+    a = armv7::with(a, armv7::Ext{Share(e->share), armv7::AttrIndex(e->index), sw});
+  } else if constexpr (kFamily<F> == kX86) {
+    if (e->share) return false;
+    a = x86::with(a, x86::Ext{Accessed(e->accessed), Dirty(e->dirty), x86::PatIndex(e->index), sw});
+  } else if constexpr (kFamily<F> == kRiscv) {
+    if (e->share || e->index) return false;
+    a = riscv::with(a, riscv::Ext{Accessed(e->accessed), Dirty(e->dirty), sw});
+  } else {
+    return false;
+  }
+  return true;
+}
+
+/// The family extension of a leaf's attributes (all zero: none).
+template <class F>
+ptlib_ext ext_out(const Attrs& a) {
+  ptlib_ext c{};
+  auto arm = [&](const auto& x) {
+    c.share = ptlib_share(x.share);
+    c.index = unsigned(x.attr_index);
+    c.software = x.software;
+  };
+  if constexpr (kFamily<F> == kArm64) {
+    arm(arm64::ext_of(a));
+  } else if constexpr (kFamily<F> == kArmv7) {
+    arm(armv7::ext_of(a));
+  } else if constexpr (kFamily<F> == kX86) {
+    const auto x = x86::ext_of(a);
+    c.accessed = ptlib_accessed(x.accessed);
+    c.dirty = ptlib_dirty(x.dirty);
+    c.index = unsigned(x.pat);
+    c.software = x.software;
+  } else if constexpr (kFamily<F> == kRiscv) {
+    const auto x = riscv::ext_of(a);
+    c.accessed = ptlib_accessed(x.accessed);
+    c.dirty = ptlib_dirty(x.dirty);
+    c.software = x.software;
+  }
+  return c;
+}
+
 /// A ptlib_sync as a SyncHook.
 struct CSync {
   const ptlib_sync* s = nullptr;
@@ -172,6 +232,7 @@ struct CSync {
 struct CallOptions {
   Options o{};
   CSync hook{};
+  const ptlib_ext* ext = nullptr;
   /// false: unknown flags or live policy.
   bool parse(const ptlib_options* c) {
     if (!c) return true;
@@ -183,6 +244,7 @@ struct CallOptions {
     o.release_empty = !(c->flags & PTLIB_OPT_KEEP_EMPTY_TABLES);
     o.live = Live(c->live);
     hook.s = c->sync;
+    ext = c->ext;
     return true;
   }
   SyncRef sync() { return hook.s ? SyncRef(hook) : SyncRef(); }
@@ -258,9 +320,12 @@ ptlib_status run(const ptlib_tree* tree, const ptlib_memory* mem, const ptlib_op
   if (!co.parse(opts) || std::uint32_t(op.kind) > PTLIB_OP_COMPACT) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   if ((op.kind == PTLIB_OP_MAP || op.kind == PTLIB_OP_PROTECT) && !to_attrs(op.attrs, a))
     return fail(PTLIB_E_INVALID_ARGUMENT, err, op.va, op.pa);
-  const detail::AnyOp any{detail::OpKind(op.kind), VirtAddr(op.va), PhysAddr(op.kind == PTLIB_OP_MAP ? op.pa : 0),
-                          op.size, a};
   return with_tree(tree, mem, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
+    Attrs fa = a;
+    if ((op.kind == PTLIB_OP_MAP || op.kind == PTLIB_OP_PROTECT) && !apply_ext<F>(co.ext, fa))
+      return fail(PTLIB_E_INVALID_ARGUMENT, err, op.va, op.pa);
+    const detail::AnyOp any{detail::OpKind(op.kind), VirtAddr(op.va), PhysAddr(op.kind == PTLIB_OP_MAP ? op.pa : 0),
+                            op.size, fa};
     if (tables) {
       auto r = detail::plan_erased<F>(t, m, detail::OpList::one(any), co.o, false);
       if (!r) return fail(r.error(), err);
@@ -273,8 +338,8 @@ ptlib_status run(const ptlib_tree* tree, const ptlib_memory* mem, const ptlib_op
 
 template <class F>
 ptlib_leaf to_leaf(const Leaf<F>& l) {
-  return ptlib_leaf{l.va.value, l.pa.value, l.size, from_attrs(l.attrs), level_number<F>(l.level),
-                    F::level_name(l.level), std::uint32_t(l.depth), l.contiguous};
+  return ptlib_leaf{l.va.value, l.pa.value,           l.size,      from_attrs(l.attrs), level_number<F>(l.level),
+                    F::level_name(l.level), std::uint32_t(l.depth), l.contiguous, ext_out<F>(l.attrs)};
 }
 
 /// Writes `s` into buf at `n` (as far as it fits) and returns the new length.
@@ -346,6 +411,67 @@ ptlib_status register_of(const ptlib_tree* tree, std::uint64_t* out, ptlib_error
   });
 }
 
+// ---- preallocation and shared kernels ----------------------------------------------------------
+
+template <class F>
+ptlib_prealloc_plan to_plan(const PreallocPlan<F>& p) {
+  ptlib_prealloc_plan c{p.tables, p.bytes, {}};
+  for (std::size_t d = 0; d < Geometry<F>::kDepth; ++d) c.by_depth[d] = p.by_depth[d];
+  return c;
+}
+
+/// Calls fn.template operator()<D>() for the run-time sync depth d (a SharedKernel<F, D> needs D
+/// at compile time). The C API has sync depths 0 and 1 (every kernel half in docs/sharing.md;
+/// each depth is another instance of the sync code per format); INVALID_ARGUMENT for another d.
+template <class F, class Fn>
+ptlib_status with_depth(std::uint32_t d, Fn&& fn) {
+  return [&]<std::size_t... D>(std::index_sequence<D...>) {
+    ptlib_status s = PTLIB_E_INVALID_ARGUMENT;
+    (void)((d == D ? (s = fn.template operator()<D>(), true) : false) || ...);
+    return s;
+  }(std::make_index_sequence<(Geometry<F>::kDepth > 2 ? 2 : 1)>{});
+}
+
+/// The C++ SharedKernel<F, D> over the C struct (the registry stays in the caller's array), and
+/// fn(kernel, MemRef); the count goes back into *k afterwards. Every field is checked again.
+template <class Fn>
+ptlib_status with_kernel(const ptlib_shared_kernel* k, const ptlib_memory* mem, ptlib_error* err, Fn&& fn) {
+  if (!k || (!k->roots && k->capacity) || k->count > k->capacity) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  const ptlib_memory none = ptlib_direct_memory(0);
+  return with_tree(&k->reference, mem ? mem : &none, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
+    return with_depth<F>(k->sync_depth, [&]<std::size_t D>() -> ptlib_status {
+      if constexpr (D + 1 < Geometry<F>::kDepth) {
+        // PhysAddr is a standard-layout wrapper of one uint64_t: the caller's array holds them.
+        const std::span<PhysAddr> slots(reinterpret_cast<PhysAddr*>(k->roots), k->capacity);
+        auto sk = SharedKernel<F, D>::make(t, VirtAddr(k->va), k->size, slots, k->count);
+        if (!sk) return fail(sk.error(), err);
+        return fn(*sk, m);
+      } else {
+        return fail(PTLIB_E_INVALID_ARGUMENT, err);
+      }
+    });
+  });
+}
+
+/// The calls that allocate several tables outside the engine's rollback (preallocate, new roots,
+/// private tables of a sync) need a memory that promises: reserve() is what keeps them whole.
+bool promises(const ptlib_memory* mem) { return !mem || !mem->allocate || mem->reserve; }
+
+ptlib_status sync_out(const Result<SyncReport>& r, ptlib_sync_report* out, ptlib_error* err) {
+  if (!r) return fail(r.error(), err);
+  if (out) *out = ptlib_sync_report{r->roots, r->entries_copied, r->tables_added, r->tables_released};
+  return ok(err);
+}
+
+Report from_report(const ptlib_report& r) {
+  Report c{};
+  c.modified.bits = r.modified;
+  c.tables_added = r.tables_added;
+  c.tables_released = r.tables_released;
+  c.leaves_changed = r.leaves_changed;
+  return c;
+}
+
 }  // namespace
 
 extern "C" {
@@ -398,6 +524,18 @@ std::size_t ptlib_error_text(const ptlib_error* err, char* buf, std::size_t size
         }
       }
       n = put(buf, size, n, ")");
+      if (err->tables_needed) {
+        n = put(buf, size, n, " (needed ");
+        n = put_int(buf, size, n, std::int32_t(err->tables_needed < 0x7fffffffU ? err->tables_needed : 0x7fffffffU));
+        n = put(buf, size, n, err->tables_needed == 1 ? " table" : " tables");
+        n = put(buf, size, n, ", the allocator could give ");
+        n = put_int(buf, size, n, std::int32_t(err->tables_available < 0x7fffffffU ? err->tables_available : 0x7fffffffU));
+        n = put(buf, size, n, ")");
+      }
+      if (err->hint) {
+        n = put(buf, size, n, "; what to do: ");
+        n = put(buf, size, n, err->hint);
+      }
     }
   }
   if (size) buf[n < size ? n : size - 1] = 0;
@@ -660,6 +798,127 @@ ptlib_status ptlib_validate(const ptlib_tree* tree, const ptlib_memory* mem, con
   });
 }
 
+// ---- preallocation and shared kernels ----------------------------------------------------------
+
+ptlib_status ptlib_preallocation_cost(ptlib_format format, std::uint32_t depth, std::uint64_t va, std::uint64_t size,
+                                      ptlib_prealloc_plan* out, ptlib_error* err) {
+  if (!out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  const ptlib_status s = dispatch(format, [&]<class F>() -> ptlib_status {
+    if (std::size_t(depth) + 1 >= Geometry<F>::kDepth) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+    auto p = detail::preallocation_cost_at<F>(VirtAddr(va), size, depth);
+    if (!p) return fail(p.error(), err);
+    *out = to_plan(*p);
+    return ok(err);
+  });
+  return s == PTLIB_E_UNKNOWN_FORMAT ? fail(s, err) : s;
+}
+
+ptlib_status ptlib_plan_preallocate(const ptlib_tree* tree, const ptlib_memory* mem, std::uint32_t depth,
+                                    std::uint64_t va, std::uint64_t size, ptlib_prealloc_plan* out, ptlib_error* err) {
+  if (!out) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  return with_tree(tree, mem, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
+    if (std::size_t(depth) + 1 >= Geometry<F>::kDepth) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+    auto p = detail::plan_preallocate_at(t, m, VirtAddr(va), size, depth);
+    if (!p) return fail(p.error(), err);
+    *out = to_plan(*p);
+    return ok(err);
+  });
+}
+
+ptlib_status ptlib_preallocate(const ptlib_tree* tree, const ptlib_memory* mem, std::uint32_t depth, std::uint64_t va,
+                               std::uint64_t size, const ptlib_options* opts, ptlib_report* report, ptlib_error* err) {
+  CallOptions co;
+  if (!co.parse(opts) || !promises(mem)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  return with_tree(tree, mem, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
+    if (std::size_t(depth) + 1 >= Geometry<F>::kDepth) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+    return report_out(detail::preallocate_erased<F>(t, m, VirtAddr(va), size, co.o, co.sync(), depth), report, err);
+  });
+}
+
+ptlib_status ptlib_shared_kernel_init(ptlib_shared_kernel* k, const ptlib_tree* reference, std::uint64_t va,
+                                      std::uint64_t size, std::uint32_t sync_depth, std::uint64_t* roots,
+                                      std::size_t capacity, ptlib_error* err) {
+  if (!k || !reference) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  const ptlib_shared_kernel c{*reference, va, size, sync_depth, roots, 0, capacity};
+  const ptlib_status s = with_kernel(&c, nullptr, err, [&](auto&, MemRef) { return ok(err); });
+  if (s == PTLIB_OK) *k = c;
+  return s;
+}
+
+ptlib_status ptlib_shared_kernel_add(ptlib_shared_kernel* k, std::uint64_t root, ptlib_error* err) {
+  return with_kernel(k, nullptr, err, [&](auto& sk, MemRef) {
+    auto r = sk.add(PhysAddr(root));
+    if (!r) return fail(r.error(), err);
+    k->count = sk.count();
+    return ok(err);
+  });
+}
+
+bool ptlib_shared_kernel_remove(ptlib_shared_kernel* k, std::uint64_t root) {
+  bool removed = false;
+  (void)with_kernel(k, nullptr, nullptr, [&](auto& sk, MemRef) {
+    removed = sk.remove(PhysAddr(root));
+    k->count = sk.count();
+    return PTLIB_OK;
+  });
+  return removed;
+}
+
+bool ptlib_shared_kernel_needs_sync(const ptlib_shared_kernel* k, const ptlib_report* r) {
+  // SharedKernel::kSyncMask: depths 0 .. sync_depth (the depth is checked by the calls).
+  return k && r && k->sync_depth < 32 && (r->modified & ((2ULL << k->sync_depth) - 1)) != 0;
+}
+
+ptlib_status ptlib_shared_kernel_create_root(ptlib_shared_kernel* k, const ptlib_memory* mem, ptlib_tree* out,
+                                             ptlib_error* err) {
+  if (!mem || !out || !promises(mem)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  return with_kernel(k, mem, err, [&](auto& sk, MemRef m) {
+    auto t = sk.create_root(m);
+    if (!t) return fail(t.error(), err);
+    k->count = sk.count();
+    *out = ptlib_tree{k->reference.format, k->reference.caps, t->root.value};
+    return ok(err);
+  });
+}
+
+ptlib_status ptlib_shared_kernel_release_root(ptlib_shared_kernel* k, const ptlib_memory* mem, std::uint64_t root,
+                                              ptlib_error* err) {
+  if (!mem) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  return with_kernel(k, mem, err, [&](auto& sk, MemRef m) {
+    auto r = sk.release_root_erased(m, PhysAddr(root));
+    if (!r) return fail(r.error(), err);
+    k->count = sk.count();
+    return ok(err);
+  });
+}
+
+ptlib_status ptlib_shared_kernel_sync(const ptlib_shared_kernel* k, const ptlib_memory* mem, std::uint64_t va,
+                                      std::uint64_t size, const ptlib_report* r, const ptlib_options* opts,
+                                      ptlib_sync_report* out, ptlib_error* err) {
+  CallOptions co;
+  if (!mem || !r || !co.parse(opts) || (k && k->sync_depth && !promises(mem))) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  return with_kernel(k, mem, err, [&](auto& sk, MemRef m) {
+    return sync_out(sk.sync(m, VirtAddr(va), size, from_report(*r), co.o, co.sync()), out, err);
+  });
+}
+
+ptlib_status ptlib_shared_kernel_sync_all(const ptlib_shared_kernel* k, const ptlib_memory* mem,
+                                          const ptlib_options* opts, ptlib_sync_report* out, ptlib_error* err) {
+  CallOptions co;
+  if (!mem || !co.parse(opts) || (k && k->sync_depth && !promises(mem))) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  return with_kernel(k, mem, err, [&](auto& sk, MemRef m) { return sync_out(sk.sync_all(m, co.o, co.sync()), out, err); });
+}
+
+ptlib_status ptlib_shared_kernel_preallocate(const ptlib_shared_kernel* k, const ptlib_memory* mem, std::uint64_t va,
+                                             std::uint64_t size, const ptlib_options* opts, ptlib_report* report,
+                                             ptlib_error* err) {
+  if (!k) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+  // preallocate<SyncDepth>() on the reference, after the kernel's own checks.
+  const ptlib_status s = with_kernel(k, nullptr, err, [&](auto&, MemRef) { return PTLIB_OK; });
+  if (s != PTLIB_OK) return s;
+  return ptlib_preallocate(&k->reference, mem, k->sync_depth, va, size, opts, report, err);
+}
+
 // ---- boot maps ---------------------------------------------------------------------------------
 
 ptlib_status ptlib_map_linear(const ptlib_tree* tree, const ptlib_memory* mem, const ptlib_bank* banks,
@@ -670,10 +929,12 @@ ptlib_status ptlib_map_linear(const ptlib_tree* tree, const ptlib_memory* mem, c
   if ((!banks && count) || !co.parse(opts) || !to_attrs(attrs, a)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
   if (count == 0) return fail(PTLIB_E_ZERO_SIZE, err);
   // map_linear()'s batch, over the C banks.
-  auto at = [&](std::size_t i) {
-    return op::Map{VirtAddr(banks[i].pa + offset), PhysAddr(banks[i].pa), banks[i].size, a};
-  };
   return with_tree(tree, mem, err, [&]<class F>(const Tree<F>& t, MemRef m) -> ptlib_status {
+    Attrs fa = a;
+    if (!apply_ext<F>(co.ext, fa)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
+    auto at = [&](std::size_t i) {
+      return op::Map{VirtAddr(banks[i].pa + offset), PhysAddr(banks[i].pa), banks[i].size, fa};
+    };
     return report_out(detail::apply_erased<F>(t, m, detail::OpList::pieces(at, count), co.o, co.sync()), report, err);
   });
 }
@@ -687,7 +948,7 @@ ptlib_status ptlib_map_image(const ptlib_tree* tree, const ptlib_memory* mem, st
   if (opts) {
     Attrs mt{};
     if ((opts->flags & ~(PTLIB_IMAGE_ALLOW_WRITE_EXEC | PTLIB_IMAGE_NOT_GLOBAL)) || (opts->mem & ~PTLIB_MEM_MASK) ||
-        !to_attrs(opts->mem, mt) || !co.parse(&opts->engine))
+        !to_attrs(opts->mem, mt) || !co.parse(&opts->engine) || co.ext)
       return fail(PTLIB_E_INVALID_ARGUMENT, err);
     io.allow_write_exec = opts->flags & PTLIB_IMAGE_ALLOW_WRITE_EXEC;
     io.global = !(opts->flags & PTLIB_IMAGE_NOT_GLOBAL);
@@ -728,9 +989,11 @@ ptlib_status ptlib_map_identity(const ptlib_format* candidates, std::size_t cand
       if (!to_caps<F>(caps, c)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
       if (!detail::reaches<F>(span)) return PTLIB_OK;
       reached = true;
+      Attrs fa = a;
+      if (!apply_ext<F>(co.ext, fa)) return fail(PTLIB_E_INVALID_ARGUMENT, err);
       MemRef ref = m.ref();
       auto caps_fn = [&]<class>() { return c; };
-      auto r = map_identity<std::tuple<F>>(ref, span, a, co.o, caps_fn);
+      auto r = map_identity<std::tuple<F>>(ref, span, fa, co.o, caps_fn);
       if (!r) return fail(r.error(), err);
       out->tree = ptlib_tree{candidates[i], caps, r->root.value};
       out->index = i;
@@ -967,3 +1230,26 @@ static_assert(PTLIB_OP_COMPACT == unsigned(ptlib::detail::OpKind::compact) &&
               PTLIB_OP_MAP == unsigned(ptlib::detail::OpKind::map));
 static_assert(PTLIB_SECTION_INIT == unsigned(ptlib::SectionKind::init));
 static_assert(PTLIB_LIVE_BREAK_BEFORE_MAKE == unsigned(ptlib::Live::break_before_make));
+
+// The pool-sizing macros' geometry is each format's (ptlib.h: levels, page shift, index bits below
+// the root, root bytes, table bytes), and PTLIB_POOL_BYTES / PTLIB_POOL_ALIGN are pool_bytes() /
+// pool_align().
+namespace ptlib_c_api {
+template <class F>
+constexpr bool geometry_is(unsigned levels, unsigned page_shift, unsigned bits, std::size_t root, std::size_t table) {
+  using G = ptlib::Geometry<F>;
+  bool ok = G::kDepth == levels && G::kDepth <= PTLIB_MAX_LEVELS && G::kPageSize == std::uint64_t{1} << page_shift &&
+            G::table_bytes(0) == root;
+  for (std::size_t d = 1; d < G::kDepth; ++d)
+    ok = ok && G::table_bytes(d) == table && G::table_align(d) == table && G::shift(d) == page_shift + bits * (G::kDepth - 1 - d);
+  return ok && ptlib::pool_align<F>() == table;
+}
+#define PTLIB_C_CHECK_GEOMETRY(E, T, FAM)                                                           \
+  static_assert(geometry_is<T>(E##_GEOMETRY), #E "_GEOMETRY");                                      \
+  static_assert(PTLIB_POOL_BYTES(E, 3) == ptlib::pool_bytes<T>(3) && PTLIB_POOL_ALIGN(E) == ptlib::pool_align<T>());
+PTLIB_C_FORMATS(PTLIB_C_CHECK_GEOMETRY)
+#undef PTLIB_C_CHECK_GEOMETRY
+}  // namespace ptlib_c_api
+static_assert(PTLIB_SHARE_INNER == unsigned(ptlib::Share::inner) && PTLIB_ACCESSED_CLEAR == unsigned(ptlib::Accessed::clear) &&
+              PTLIB_DIRTY_SET == unsigned(ptlib::Dirty::set) && unsigned(ptlib::x86::PatIndex::pat7) == 8 &&
+              unsigned(ptlib::arm64::AttrIndex::attr7) == 8 && unsigned(ptlib::armv7::AttrIndex::attr7) == 8);

@@ -9,6 +9,7 @@
 #include <ptlib/armv7.hpp>
 #include <ptlib/ptlib.hpp>
 #include <ptlib/riscv.hpp>
+#include <ptlib/share.hpp>
 #include <ptlib/x86.hpp>
 
 PTLIB_BEGIN_NAMESPACE
@@ -45,7 +46,19 @@ using AllFormats = std::tuple<
   EXTERN template Result<Tree<F>> detail::copy_into_new_root<F, MemRef, MemRef>(                            \
       const Tree<F>&, MemRef&, MemRef&, std::uint64_t, std::uint64_t, std::size_t);                            \
   EXTERN template Result<Report> detail::modify_erased<F>(const Tree<F>&, MemRef, VirtAddr, std::uint64_t,      \
-                                                          detail::ChangeFn<F>, const Options&, SyncRef);
+                                                          detail::ChangeFn<F>, const Options&, SyncRef);    \
+  EXTERN template Result<Report> detail::preallocate_erased<F>(const Tree<F>&, MemRef, VirtAddr, std::uint64_t, \
+                                                               const Options&, SyncRef, std::size_t);       \
+  EXTERN template Result<PreallocPlan<F>> detail::plan_preallocate_at<F, MemRef>(const Tree<F>&, MemRef&,     \
+                                                                                VirtAddr, std::uint64_t,    \
+                                                                                std::size_t);               \
+  EXTERN template Result<SyncReport> detail::mirror_erased<F>(const Tree<F>&, std::span<const PhysAddr>, MemRef, \
+                                                              std::uint64_t, std::uint64_t, std::uint64_t,   \
+                                                              std::uint64_t, std::size_t, const Options&,    \
+                                                              SyncRef);                                      \
+  EXTERN template Result<void> detail::release_private_erased<F>(MemRef, const typename F::Entry*, std::size_t, \
+                                                                 std::size_t, std::uint64_t, std::uint64_t,  \
+                                                                 std::size_t);
 
 /// The TTBR1 (upper VA range) counterparts of the named arm64 formats: the same descriptors
 /// and levels, translating [2^64 - 2^VaBits, 2^64). Compiled into the engine library too (the C

@@ -164,7 +164,7 @@ const ptlib_tree* demo_tree_for(const demo_space* s, uint64_t va, uint64_t size)
 }
 
 static ptlib_options engine_options(void) {
-  ptlib_options o = {0, 0, PTLIB_LIVE_OFFLINE, 0};
+  ptlib_options o = {0, 0, PTLIB_LIVE_OFFLINE, 0, 0};
   if (!g_nx) o.flags = PTLIB_OPT_ALLOW_IMPLIED_EXEC;
   return o;
 }

@@ -249,8 +249,8 @@ Result<Tree<F>> copy_into_new_root(const Tree<F>& src, A& src_access, M& dst, st
   if (!src.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, G::to_va(lo), src.root);
   void* sroot = src_access.map(src.root, 0);
   if (!sroot) return Error{Errc::malformed_entry, G::to_va(lo), src.root, Error::kNoLevel, nullptr};
-  NoSync none;
-  Copier<F, A, M, NoSync, false> plan{src_access, dst, none, share, lo, hi};
+  SyncRef none;  // (SyncRef, not NoSync: the same Copier instances as SharedKernel's sync)
+  Copier<F, A, M, SyncRef, false> plan{src_access, dst, none, share, lo, hi};
   auto planned = plan.template copy<0>(static_cast<const Entry*>(sroot), nullptr, true, lo, hi);
   if (!planned) {
     src_access.unmap(sroot, 0);
@@ -269,7 +269,7 @@ Result<Tree<F>> copy_into_new_root(const Tree<F>& src, A& src_access, M& dst, st
   const std::size_t first = G::index(lo, 0), last = G::index(hi - 1, 0);
   for (std::size_t k = 0; k < first; ++k) e[k] = 0;
   for (std::size_t k = last + 1; k < G::entries(0); ++k) e[k] = 0;
-  Copier<F, A, M, NoSync, true> commit{src_access, dst, none, share, lo, hi};
+  Copier<F, A, M, SyncRef, true> commit{src_access, dst, none, share, lo, hi};
   auto r = commit.template copy<0>(static_cast<const Entry*>(sroot), e, true, lo, hi);
   dst.unmap(root->ptr, 0);
   src_access.unmap(sroot, 0);

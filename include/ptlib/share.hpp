@@ -39,18 +39,20 @@ struct PreallocPlan {
 
 namespace detail {
 
-/// preallocate(): every entry at depths 0..Depth meeting the range must point to a table.
-template <PagingFormat F, std::size_t Depth, class M, class S, bool Commit>
+/// preallocate(): every entry at depths 0..depth meeting the range must point to a table (the
+/// depth is a run-time value: one walker instance per format serves every depth).
+template <PagingFormat F, class M, class S, bool Commit>
 struct PreallocVisitor {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
   M& mem;
   S& sync;
+  std::size_t depth = 0;
   bool live = false;
   Report report{};
   PreallocPlan<F> plan{};
 
-  Result<Step> absent(const Slot<F>& s) { return s.depth <= Depth ? Step::descend : Step::done; }
+  Result<Step> absent(const Slot<F>& s) { return s.depth <= depth ? Step::descend : Step::done; }
   Result<Child> create(const Slot<F>& s) {
     const std::size_t d = s.depth + 1;
     ++plan.by_depth[d];
@@ -87,7 +89,7 @@ struct PreallocVisitor {
       --report.tables_added;
     }
   }
-  Step table_pre(const Slot<F>& s) { return s.depth < Depth ? Step::descend : Step::done; }
+  Step table_pre(const Slot<F>& s) { return s.depth < depth ? Step::descend : Step::done; }
   void table_post(const Slot<F>&, void*) {}
   Result<Step> leaf(const Slot<F>& s) {  // a leaf where a table must be
     const auto L = G::level(s.depth);
@@ -118,18 +120,17 @@ consteval void check_depth() {
 
 }  // namespace detail
 
-/// The memory preallocate<Depth>() would take for [va, va + size) in an EMPTY tree: at each
-/// depth d = 1..Depth+1, one table per entry of depth d-1 that meets the range. Allocates
-/// nothing, reads nothing. Errors: the VA errors of unmap().
-template <PagingFormat F, std::size_t Depth = SharedLevel<F>::value>
-constexpr Result<PreallocPlan<F>> preallocation_cost(VirtAddr va, std::uint64_t size) {
+namespace detail {
+/// preallocation_cost() with the depth at run time (depth + 1 < the format's depth; checked by
+/// the callers).
+template <PagingFormat F>
+constexpr Result<PreallocPlan<F>> preallocation_cost_at(VirtAddr va, std::uint64_t size, std::size_t depth) {
   using G = Geometry<F>;
-  detail::check_depth<F, Depth>();
-  auto lo = detail::tree_range<F>(va, size);
+  auto lo = tree_range<F>(va, size);
   if (!lo) return lo.error();
   const std::uint64_t hi = *lo + size;
   PreallocPlan<F> p{};
-  for (std::size_t d = 1; d <= Depth + 1; ++d) {
+  for (std::size_t d = 1; d <= depth + 1; ++d) {
     const std::uint64_t span = G::span(d - 1);
     const std::uint64_t first = *lo / span, last = (hi - 1) / span;
     p.by_depth[d] = std::size_t(last - first + 1);
@@ -139,36 +140,51 @@ constexpr Result<PreallocPlan<F>> preallocation_cost(VirtAddr va, std::uint64_t 
   return p;
 }
 
+/// plan_preallocate() with the depth at run time.
+template <PagingFormat F, TableAccess A>
+Result<PreallocPlan<F>> plan_preallocate_at(const Tree<F>& tree, A& access, VirtAddr va, std::uint64_t size,
+                                            std::size_t depth) {
+  auto lo = check_va_range<F>(va, size);
+  if (!lo) return lo.error();
+  NoSync none;
+  PreallocVisitor<F, A, NoSync, false> v{access, none, depth};
+  PTLIB_TRY(walk_range(tree, access, *lo, *lo + size, v));
+  return v.plan;
+}
+
+/// preallocate() with memory, sync hook and depth erased (compiled once per format).
+template <PagingFormat F>
+Result<Report> preallocate_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, std::uint64_t size,
+                                  const Options& opts, SyncRef sync, std::size_t depth) {
+  using G = Geometry<F>;
+  auto planned = plan_preallocate_at(tree, mem, va, size, depth);
+  if (!planned) return planned.error();
+  const TableRequest req{G::table_bytes(1), G::table_align(1), false, 1};
+  if (planned->tables && !mem.reserve(planned->tables, req)) return out_of_memory(mem, req, planned->tables, va);
+  const std::uint64_t lo = G::to_tree(va);
+  PreallocVisitor<F, MemRef, SyncRef, true> v{mem, sync, depth, opts.live != Live::offline};
+  PTLIB_TRY(walk_range(tree, mem, lo, lo + size, v));
+  return v.report;
+}
+}  // namespace detail
+
+/// The memory preallocate<Depth>() would take for [va, va + size) in an EMPTY tree: at each
+/// depth d = 1..Depth+1, one table per entry of depth d-1 that meets the range. Allocates
+/// nothing, reads nothing. Errors: the VA errors of unmap().
+template <PagingFormat F, std::size_t Depth = SharedLevel<F>::value>
+constexpr Result<PreallocPlan<F>> preallocation_cost(VirtAddr va, std::uint64_t size) {
+  detail::check_depth<F, Depth>();
+  return detail::preallocation_cost_at<F>(va, size, Depth);
+}
+
 /// The memory preallocate<Depth>() would take for [va, va + size) in `tree` as it is (tables
 /// already there cost nothing): a dry run that reads the tree and writes nothing.
 /// Errors: as preallocate().
 template <std::size_t Depth, PagingFormat F, TableAccess A>
 Result<PreallocPlan<F>> plan_preallocate(const Tree<F>& tree, A& access, VirtAddr va, std::uint64_t size) {
   detail::check_depth<F, Depth>();
-  auto lo = detail::check_va_range<F>(va, size);
-  if (!lo) return lo.error();
-  NoSync none;
-  detail::PreallocVisitor<F, Depth, A, NoSync, false> v{access, none};
-  PTLIB_TRY(walk_range(tree, access, *lo, *lo + size, v));
-  return v.plan;
+  return detail::plan_preallocate_at(tree, access, va, size, Depth);
 }
-
-namespace detail {
-/// preallocate() with memory and sync hook erased (compiled once per format and depth).
-template <std::size_t Depth, PagingFormat F>
-Result<Report> preallocate_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, std::uint64_t size,
-                                  const Options& opts, SyncRef sync) {
-  using G = Geometry<F>;
-  auto planned = plan_preallocate<Depth>(tree, mem, va, size);
-  if (!planned) return planned.error();
-  if (planned->tables && !mem.reserve(planned->tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1}))
-    return make_error(Errc::out_of_memory, va);
-  const std::uint64_t lo = G::to_tree(va);
-  detail::PreallocVisitor<F, Depth, MemRef, SyncRef, true> v{mem, sync, opts.live != Live::offline};
-  PTLIB_TRY(walk_range(tree, mem, lo, lo + size, v));
-  return v.report;
-}
-}  // namespace detail
 
 /// Makes every entry at depths 0..Depth that meets [va, va + size) point to a table, allocating
 /// the missing tables (filled with invalid entries). Afterwards no map, unmap-without-release or
@@ -178,12 +194,13 @@ Result<Report> preallocate_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, 
 /// The new tables are empty: validate() them with ValidateOptions::allow_empty_tables.
 /// Report::tables_added counts the tables; Report::modified the depths linked at.
 /// Errors: the VA errors of unmap(), overlap (a leaf at depth <= Depth meets the range; with its
-/// VA, PA and level), out_of_memory, malformed_entry. No partial success: the tables are counted
-/// by a dry run and reserved before the first write.
+/// VA, PA and level), out_of_memory (with tables_needed and tables_available), malformed_entry.
+/// No partial success: the tables are counted by a dry run and reserved before the first write.
 template <std::size_t Depth, PagingFormat F, TableMemory M, SyncHook S = NoSync>
 Result<Report> preallocate(const Tree<F>& tree, M& mem, VirtAddr va, std::uint64_t size, const Options& opts = {},
                            S&& sync = S{}) {
-  return detail::preallocate_erased<Depth>(tree, MemRef(mem), va, size, opts, SyncRef(sync));
+  detail::check_depth<F, Depth>();
+  return detail::preallocate_erased<F>(tree, MemRef(mem), va, size, opts, SyncRef(sync), Depth);
 }
 
 /// What SharedKernel::sync() did.
@@ -193,6 +210,85 @@ struct SyncReport {
   std::size_t tables_added = 0;     ///< private tables allocated in roots (SyncDepth > 0 only)
   std::size_t tables_released = 0;  ///< private tables released from roots (SyncDepth > 0 only)
 };
+
+namespace detail {
+/// SharedKernel::sync()/sync_all() over [a, b) (tree offsets inside the shared range [lo, hi))
+/// with memory, hook and sync depth erased: compiled once per format (the engine library).
+template <PagingFormat F>
+Result<SyncReport> mirror_erased(const Tree<F>& reference, std::span<const PhysAddr> roots, MemRef mem,
+                                 std::uint64_t lo, std::uint64_t hi, std::uint64_t a, std::uint64_t b,
+                                 std::size_t sync_depth, const Options& opts, SyncRef hook) {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+  using C0 = Copier<F, MemRef, MemRef, SyncRef, false>;
+  using C1 = Copier<F, MemRef, MemRef, SyncRef, true>;
+  void* ref = mem.map(reference.root, 0);
+  if (!ref) return Error{Errc::malformed_entry, G::to_va(a), reference.root, Error::kNoLevel, nullptr};
+  auto one = [&](auto& c, PhysAddr root) -> Result<void> {
+    void* p = mem.map(root, 0);
+    if (!p) return Error{Errc::malformed_entry, G::to_va(a), root, Error::kNoLevel, nullptr};
+    auto r = c.template copy<0>(static_cast<const Entry*>(ref), static_cast<Entry*>(p), false, a, b);
+    mem.unmap(p, 0);
+    return r;
+  };
+  const bool live = opts.live != Live::offline;
+  // Dry run over every root: every error, and the private tables all of them need.
+  C0 plan{mem, mem, hook, sync_depth, lo, hi, live};
+  for (const PhysAddr root : roots) {
+    if (root == reference.root) continue;
+    if (auto r = one(plan, root); !r) {
+      mem.unmap(ref, 0);
+      return r.error();
+    }
+  }
+  const std::size_t tables = plan.report.tables_added;
+  const TableRequest req{G::table_bytes(1), G::table_align(1), false, 1};
+  if (tables && !mem.reserve(tables, req)) {
+    mem.unmap(ref, 0);
+    return out_of_memory(mem, req, tables, G::to_va(a));
+  }
+  C1 c{mem, mem, hook, sync_depth, lo, hi, live};
+  SyncReport out{};
+  for (const PhysAddr root : roots) {
+    if (root == reference.root) continue;
+    ++out.roots;
+    (void)one(c, root);  // cannot fail after the dry run
+  }
+  mem.unmap(ref, 0);
+  if (live && c.report.entries_written) {
+    hook.publish();
+    if (c.report.changed_valid) hook.invalidate(G::to_va(a), b - a);
+  }
+  out.entries_copied = c.report.entries_written;
+  out.tables_added = c.report.tables_added;
+  out.tables_released = c.report.tables_released;
+  return out;
+}
+
+/// release_root()'s release of a root's private tables under the root entries [first, last]
+/// of its table `e` (sync depth > 0): a dry run finds unreachable tables before anything is
+/// released. Compiled once per format.
+template <PagingFormat F>
+Result<void> release_private_erased(MemRef mem, const typename F::Entry* e, std::size_t first, std::size_t last,
+                                    std::uint64_t lo, std::uint64_t hi, std::size_t sync_depth) {
+  using G = Geometry<F>;
+  SyncRef none;
+  Copier<F, MemRef, MemRef, SyncRef, false> plan{mem, mem, none, sync_depth, lo, hi};
+  Copier<F, MemRef, MemRef, SyncRef, true> commit{mem, mem, none, sync_depth, lo, hi};
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::size_t k = first; k <= last; ++k) {
+      const Decoded x = F::decode(G::level(0), e[k]);
+      if (x.kind != EntryKind::table) continue;
+      if (pass == 1) {
+        (void)commit.template release<1>(x.addr, k * G::span(0));
+      } else if (auto r = plan.template release<1>(x.addr, k * G::span(0)); !r) {
+        return r.error();
+      }
+    }
+  }
+  return {};
+}
+}  // namespace detail
 
 /// The kernel half shared by many roots (one per process): a reference tree that kernel
 /// mappings are made in, a range of whole root entries [va, va + size) that every root shares,
@@ -222,20 +318,27 @@ class SharedKernel {
   SharedKernel() = default;
 
   /// A shared kernel half over `reference`, registering roots in `storage` (its size is the
-  /// registry's capacity). Errors: misaligned_va / misaligned_size (the range is not whole root
-  /// entries), the VA errors of unmap(), misaligned_table (the reference root).
+  /// registry's capacity). `registered`: the first that many entries of `storage` are roots
+  /// already registered (a registry kept in the caller's array across handles, as the C API
+  /// keeps it); 0 for a new registry. Errors: misaligned_va / misaligned_size (the range is not
+  /// whole root entries), the VA errors of unmap(), misaligned_table (the reference root, or a
+  /// registered root), out_of_memory (registered > storage.size()).
   static Result<SharedKernel> make(const Tree<F>& reference, VirtAddr va, std::uint64_t size,
-                                   std::span<PhysAddr> storage) {
+                                   std::span<PhysAddr> storage, std::size_t registered = 0) {
     auto lo = detail::check_va_range<F>(va, size);
     if (!lo) return lo.error();
     if (!va.aligned(G::span(0))) return make_error(Errc::misaligned_va, va);
     if (size % G::span(0) != 0) return make_error(Errc::misaligned_size, va);
     if (!reference.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, va, reference.root);
+    if (registered > storage.size()) return make_error(Errc::out_of_memory, va);
+    for (std::size_t i = 0; i < registered; ++i)
+      if (!storage[i].aligned(G::table_align(0))) return make_error(Errc::misaligned_table, va, storage[i]);
     SharedKernel k;
     k.ref_ = reference;
     k.lo_ = *lo;
     k.hi_ = *lo + size;
     k.slots_ = storage;
+    k.count_ = registered;
     return k;
   }
 
@@ -293,7 +396,6 @@ class SharedKernel {
 
   /// (release_root() with the memory erased: compiled once per format and sync depth.)
   Result<void> release_root_erased(MemRef& mem, PhysAddr root) {
-    using M = MemRef;
     using Entry = typename F::Entry;
     void* p = mem.map(root, 0);
     if (!p) return Error{Errc::malformed_entry, va(), root, Error::kNoLevel, nullptr};
@@ -306,21 +408,10 @@ class SharedKernel {
         return make_error(Errc::overlap, G::to_va(k * G::span(0)), root);
       }
     }
-    if constexpr (SyncDepth > 0) {  // a dry run finds unreachable tables before anything is released
-      NoSync none;
-      detail::Copier<F, M, M, NoSync, false> plan{mem, mem, none, SyncDepth, lo_, hi_};
-      detail::Copier<F, M, M, NoSync, true> commit{mem, mem, none, SyncDepth, lo_, hi_};
-      for (int pass = 0; pass < 2; ++pass) {
-        for (std::size_t k = first; k <= last; ++k) {
-          const Decoded x = F::decode(G::level(0), e[k]);
-          if (x.kind != EntryKind::table) continue;
-          if (pass == 1) {
-            (void)commit.template release<1>(x.addr, k * G::span(0));
-          } else if (auto r = plan.template release<1>(x.addr, k * G::span(0)); !r) {
-            mem.unmap(p, 0);
-            return r.error();
-          }
-        }
+    if constexpr (SyncDepth > 0) {
+      if (auto r = detail::release_private_erased<F>(mem, e, first, last, lo_, hi_, SyncDepth); !r) {
+        mem.unmap(p, 0);
+        return r.error();
       }
     }
     mem.unmap(p, 0);
@@ -349,18 +440,14 @@ class SharedKernel {
     const std::uint64_t a = *lo > lo_ ? *lo : lo_;
     const std::uint64_t b = *lo + size < hi_ ? *lo + size : hi_;
     if (a >= b) return SyncReport{};
-    MemRef m(mem);
-    SyncRef h(hook);
-    return mirror(m, a, b, opts, h);
+    return detail::mirror_erased<F>(ref_, roots(), MemRef(mem), lo_, hi_, a, b, SyncDepth, opts, SyncRef(hook));
   }
 
   /// Makes every root's whole shared range equal to the reference's (after add() of a root
   /// built elsewhere, or to repair). Errors and guarantees as sync().
   template <TableMemory M, SyncHook S = NoSync>
   Result<SyncReport> sync_all(M& mem, const Options& opts = {}, S&& hook = S{}) {
-    MemRef m(mem);
-    SyncRef h(hook);
-    return mirror(m, lo_, hi_, opts, h);
+    return detail::mirror_erased<F>(ref_, roots(), MemRef(mem), lo_, hi_, lo_, hi_, SyncDepth, opts, SyncRef(hook));
   }
 
   /// preallocate<SyncDepth>() on the reference: after it, kernel maps in [va, va + size) never
@@ -375,56 +462,6 @@ class SharedKernel {
     for (std::size_t i = 0; i < count_; ++i)
       if (slots_[i] == root) return i;
     return count_;
-  }
-
-  template <bool Commit, class M, class S>
-  Result<void> mirror_one(detail::Copier<F, M, M, S, Commit>& c, M& mem, void* ref, PhysAddr root,
-                          std::uint64_t a, std::uint64_t b) {
-    using Entry = typename F::Entry;
-    void* p = mem.map(root, 0);
-    if (!p) return Error{Errc::malformed_entry, G::to_va(a), root, Error::kNoLevel, nullptr};
-    auto r = c.template copy<0>(static_cast<const Entry*>(ref), static_cast<Entry*>(p), false, a, b);
-    mem.unmap(p, 0);
-    return r;
-  }
-
-  template <class M, class S>
-  Result<SyncReport> mirror(M& mem, std::uint64_t a, std::uint64_t b, const Options& opts, S& hook) {
-    using Sync = std::remove_reference_t<S>;
-    void* ref = mem.map(ref_.root, 0);
-    if (!ref) return Error{Errc::malformed_entry, G::to_va(a), ref_.root, Error::kNoLevel, nullptr};
-    const bool live = opts.live != Live::offline;
-    // Dry run over every root: every error, and the private tables all of them need.
-    detail::Copier<F, M, M, Sync, false> plan{mem, mem, hook, SyncDepth, lo_, hi_, live};
-    for (std::size_t i = 0; i < count_; ++i) {
-      if (slots_[i] == ref_.root) continue;
-      auto r = mirror_one<false>(plan, mem, ref, slots_[i], a, b);
-      if (!r) {
-        mem.unmap(ref, 0);
-        return r.error();
-      }
-    }
-    const std::size_t tables = plan.report.tables_added;
-    if (tables && !mem.reserve(tables, TableRequest{G::table_bytes(1), G::table_align(1), false, 1})) {
-      mem.unmap(ref, 0);
-      return make_error(Errc::out_of_memory, G::to_va(a));
-    }
-    detail::Copier<F, M, M, Sync, true> c{mem, mem, hook, SyncDepth, lo_, hi_, live};
-    SyncReport out{};
-    for (std::size_t i = 0; i < count_; ++i) {
-      if (slots_[i] == ref_.root) continue;
-      ++out.roots;
-      (void)mirror_one<true>(c, mem, ref, slots_[i], a, b);  // cannot fail after the dry run
-    }
-    mem.unmap(ref, 0);
-    if (live && c.report.entries_written) {
-      hook.publish();
-      if (c.report.changed_valid) hook.invalidate(G::to_va(a), b - a);
-    }
-    out.entries_copied = c.report.entries_written;
-    out.tables_added = c.report.tables_added;
-    out.tables_released = c.report.tables_released;
-    return out;
   }
 
   Tree<F> ref_{};

@@ -1,7 +1,8 @@
 /* The C API from C (C99), over every format this build has: the README example, errors, no
  * partial success (tables and allocator unchanged after refused calls, and with an allocator
  * failing at each allocation index), the lifecycle (protect, compact, unmap), plan, validate,
- * the boot maps and the register values. Exit status 0 when every check passed. */
+ * the boot maps, the register values, preallocation and the shared kernel half, and pools sized
+ * by the PTLIB_POOL_BYTES macros. Exit status 0 when every check passed. */
 #include <ptlib.h>
 
 #include <stdio.h>
@@ -543,6 +544,439 @@ static void test_identity(void) {
   CHECK(err.pa == bank.pa);
 }
 
+
+/* ---- preallocation and the shared kernel half ---- */
+
+/* A memory over the arena that gives `left` tables and then fails, and says so in reserve(): the
+ * allocator a kernel has, failing at each index in turn. */
+static bool honest_reserve(void* ctx, size_t n, size_t bytes, size_t align) {
+  failing* f = (failing*)ctx;
+  return n <= f->left && f->inner.reserve(f->inner.ctx, n, bytes, align);
+}
+static ptlib_memory honest_memory(failing* f) {
+  ptlib_memory m = failing_memory(f);
+  m.reserve = honest_reserve;
+  return m;
+}
+
+/* Whether the pool and the arena's counters are as saved. */
+static int unchanged(const ptlib_arena* a, size_t in_use, size_t used) {
+  return memcmp(pool, pool_copy, POOL_BYTES) == 0 && ptlib_arena_tables_in_use(a) == in_use &&
+         ptlib_arena_used(a) == used;
+}
+
+/* One call with an honest memory over `mem` that gives `left` tables: the pool and the arena's
+ * counters are saved first, for unchanged() after a refusal. */
+typedef struct attempt {
+  failing fm;
+  size_t in_use, used;
+} attempt;
+static ptlib_memory begin_attempt(attempt* a, const ptlib_memory* mem, const ptlib_arena* arena, size_t left) {
+  a->fm.inner = *mem;
+  a->fm.left = left;
+  a->fm.allocations = 0;
+  memcpy(pool_copy, pool, POOL_BYTES);
+  a->in_use = ptlib_arena_tables_in_use(arena);
+  a->used = ptlib_arena_used(arena);
+  return honest_memory(&a->fm);
+}
+
+static void test_share(ptlib_format f, uint32_t depth) {
+  ptlib_format_info info;
+  ptlib_arena arena;
+  ptlib_memory mem;
+  ptlib_tree ref, proc[2];
+  ptlib_error err;
+  ptlib_shared_kernel k, k0;
+  uint64_t roots[3];
+  ptlib_prealloc_plan cost, plan;
+  ptlib_report rep;
+  ptlib_sync_report sr;
+  uint64_t page, root_span, span1, va, size, pva, psize, pa, kva;
+  size_t in_use, used, fail_at;
+  const ptlib_attrs rwg = PTLIB_R | PTLIB_W | PTLIB_G;
+  ptlib_options opts;
+  memset(&opts, 0, sizeof opts);
+  CHECK(ptlib_format_info_of(f, &info) == PTLIB_OK);
+  if (depth + 1 >= info.levels) return;
+  if (f == PTLIB_X86_32) opts.flags = PTLIB_OPT_ALLOW_IMPLIED_EXEC;
+  current = info.name;
+  page = info.page_size;
+  ptlib_arena_init(&arena, pool, POOL_BYTES, POOL_PA);
+  mem = ptlib_arena_memory(&arena);
+  CHECK(ptlib_tree_create(f, 0, &mem, &ref, &err) == PTLIB_OK);
+  /* Spans from the geometry: the root's entries split the VA range; each table below has
+   * table_bytes / entry_bytes entries. */
+  root_span = (UINT64_C(1) << info.va_bits) / (info.root_bytes / info.entry_bytes);
+  span1 = root_span / (info.table_bytes / info.entry_bytes);
+  /* The shared range: the upper half of what the tree translates (the kernel half). */
+  size = UINT64_C(1) << (info.va_bits - 1);
+  va = info.va_start_high ? info.va_start_high : info.va_start + size;
+
+  /* Refused: nothing written. */
+  memset(&k, 0xab, sizeof k);
+  k0 = k;
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va + page, size - page, depth, roots, 3, &err) == PTLIB_E_MISALIGNED_VA);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, page, depth, roots, 3, &err) == PTLIB_E_MISALIGNED_SIZE);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, size, 2, roots, 3, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, size, depth, NULL, 3, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(memcmp(&k, &k0, sizeof k) == 0);
+  CHECK(ptlib_shared_kernel_init(&k, &ref, va, size, depth, roots, 3, &err) == PTLIB_OK && k.count == 0);
+
+  /* The planner: two pages across the boundary of two root entries (or, with one root entry in
+   * the range, of two entries below it). */
+  psize = 2 * page;
+  pva = size >= 2 * root_span ? va + root_span - page : va + span1 - page;
+  CHECK(ptlib_preallocation_cost(f, depth, pva, psize, &cost, &err) == PTLIB_OK);
+  CHECK(cost.by_depth[0] == 0 && cost.by_depth[1] == (size >= 2 * root_span ? 2u : 1u));
+  CHECK(depth == 0 || cost.by_depth[2] == 2);
+  CHECK(cost.tables == cost.by_depth[1] + (depth ? cost.by_depth[2] : 0) && cost.bytes == cost.tables * info.table_bytes);
+  CHECK(ptlib_preallocation_cost(f, depth, pva + 8, psize, &cost, &err) == PTLIB_E_MISALIGNED_VA);
+  CHECK(ptlib_preallocation_cost(f, info.levels - 1, pva, psize, &cost, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(ptlib_preallocation_cost(f, depth, pva, psize, &cost, &err) == PTLIB_OK);
+  CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &plan, &err) == PTLIB_OK);
+  CHECK(memcmp(&plan, &cost, sizeof plan) == 0); /* an empty tree costs what the formula says */
+
+  /* Two process roots holding the (empty) kernel half. */
+  CHECK(ptlib_shared_kernel_create_root(&k, &mem, &proc[0], &err) == PTLIB_OK && k.count == 1 && roots[0] == proc[0].root);
+  CHECK(ptlib_shared_kernel_create_root(&k, &mem, &proc[1], &err) == PTLIB_OK && k.count == 2 && roots[1] == proc[1].root);
+
+  /* A kernel map in the reference (the last page of the range) writes a shared level: the
+   * roots see it after the sync. */
+  kva = va + size - page;
+  CHECK(ptlib_map(&ref, &mem, kva, 0x200000, page, rwg, &opts, &rep, &err) == PTLIB_OK);
+  CHECK(ptlib_shared_kernel_needs_sync(&k, &rep));
+  CHECK(ptlib_translate(&proc[0], &mem, kva, &pa, NULL, &err) == PTLIB_E_NOT_MAPPED);
+  {
+    /* With private tables to add (sync depth 1), a memory failing at each index changes nothing. */
+    /* Live: the roots' new entries are published; an invalid entry made valid needs no TLB
+     * invalidation (a refused sync calls neither). */
+    recorder rec = {0, 0, 0, 0};
+    ptlib_sync hook;
+    ptlib_options live;
+    memset(&live, 0, sizeof live);
+    hook.ctx = &rec;
+    hook.publish = rec_publish;
+    hook.invalidate = rec_invalidate;
+    live.live = PTLIB_LIVE_BREAK_BEFORE_MAKE;
+    live.sync = &hook;
+    for (fail_at = 0; fail_at < 8; ++fail_at) {
+      attempt at;
+      const ptlib_memory m = begin_attempt(&at, &mem, &arena, fail_at);
+      const ptlib_status s = ptlib_shared_kernel_sync(&k, &m, kva, page, &rep, &live, &sr, &err);
+      if (s == PTLIB_OK) break;
+      CHECK(s == PTLIB_E_OUT_OF_MEMORY && depth > 0 && err.tables_needed == 2 && err.tables_available == fail_at);
+      CHECK(unchanged(&arena, at.in_use, at.used) && rec.publishes == 0 && rec.invalidates == 0);
+    }
+    CHECK(sr.roots == 2 && sr.tables_added == 2 * depth && (depth || sr.entries_copied == 2));
+    CHECK(rec.publishes >= 1 && rec.invalidates == 0);
+  }
+  CHECK(ptlib_translate(&proc[0], &mem, kva, &pa, NULL, &err) == PTLIB_OK && pa == 0x200000);
+  CHECK(ptlib_translate(&proc[1], &mem, kva, &pa, NULL, &err) == PTLIB_OK && pa == 0x200000);
+  {
+    ptlib_memory m = mem;
+    m.reserve = NULL;
+    CHECK(ptlib_shared_kernel_sync(&k, &mem, va, page, NULL, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
+    CHECK(ptlib_shared_kernel_create_root(&k, &m, &proc[0], &err) == PTLIB_E_INVALID_ARGUMENT);
+    CHECK(ptlib_preallocate(&ref, &m, depth, pva, psize, NULL, &rep, &err) == PTLIB_E_INVALID_ARGUMENT);
+    CHECK(!depth || ptlib_shared_kernel_sync_all(&k, &m, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
+    k0 = k;
+    k0.count = 4;
+    CHECK(ptlib_shared_kernel_sync_all(&k0, &mem, NULL, &sr, &err) == PTLIB_E_INVALID_ARGUMENT);
+  }
+
+  /* Preallocation of the kernel half through the kernel, with a memory failing at each index:
+   * OUT_OF_MEMORY with the counts and nothing changed, until it has enough. Tables the map above
+   * made (when it shares an entry with this range) are not counted again: the dry run's count. */
+  CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &cost, &err) == PTLIB_OK);
+  CHECK(cost.tables <= plan.tables);
+  for (fail_at = 0; fail_at < 16; ++fail_at) {
+    attempt at;
+    const ptlib_memory m = begin_attempt(&at, &mem, &arena, fail_at);
+    const ptlib_status s = ptlib_shared_kernel_preallocate(&k, &m, pva, psize, NULL, &rep, &err);
+    if (s == PTLIB_OK) {
+      CHECK(rep.tables_added == cost.tables && at.fm.allocations == cost.tables && fail_at == cost.tables);
+      break;
+    }
+    CHECK(s == PTLIB_E_OUT_OF_MEMORY && err.tables_needed == cost.tables && err.tables_available == fail_at);
+    {
+      char text[256];
+      ptlib_error_text(&err, text, sizeof text);
+      CHECK(strstr(text, "the allocator could give") != NULL);
+    }
+    CHECK(unchanged(&arena, at.in_use, at.used));
+  }
+  CHECK(ptlib_plan_preallocate(&ref, &mem, depth, pva, psize, &plan, &err) == PTLIB_OK && plan.tables == 0);
+  /* The preallocation wrote a shared level: one sync, and then maps in the range need none. */
+  CHECK(ptlib_shared_kernel_needs_sync(&k, &rep) == (cost.tables > 0));
+  CHECK(ptlib_shared_kernel_sync(&k, &mem, pva, psize, &rep, NULL, &sr, &err) == PTLIB_OK &&
+        sr.roots == (cost.tables > 0 ? 2u : 0u));
+  CHECK(ptlib_map(&ref, &mem, pva, 0x400000, psize, rwg, &opts, &rep, &err) == PTLIB_OK);
+  CHECK(!ptlib_shared_kernel_needs_sync(&k, &rep));
+  CHECK(ptlib_shared_kernel_sync(&k, &mem, pva, psize, &rep, NULL, &sr, &err) == PTLIB_OK && sr.roots == 0);
+  CHECK(ptlib_translate(&proc[1], &mem, pva + page, &pa, NULL, &err) == PTLIB_OK && pa == 0x400000 + page);
+  /* A block where preallocation needs a table: OVERLAP at the block, nothing changed. */
+  if (depth == 0) {
+    const uint64_t bs = page * (info.levels > 2 ? info.table_bytes / info.entry_bytes : 1) *
+                        (info.levels > 2 ? 1 : info.table_bytes / info.entry_bytes);
+    const uint64_t blk = va + size - 2 * bs;
+    ptlib_leaf leaf;
+    CHECK(ptlib_map(&ref, &mem, blk, bs, bs, rwg, &opts, NULL, &err) == PTLIB_OK);
+    if (ptlib_translate(&ref, &mem, blk, &pa, &leaf, &err) == PTLIB_OK && leaf.depth + 2 == info.levels) {
+      memcpy(pool_copy, pool, POOL_BYTES);
+      in_use = ptlib_arena_tables_in_use(&arena);
+      used = ptlib_arena_used(&arena);
+      CHECK(ptlib_preallocate(&ref, &mem, info.levels - 2, blk, page, NULL, &rep, &err) == PTLIB_E_OVERLAP);
+      CHECK(err.va == blk && err.pa == bs);
+      CHECK(unchanged(&arena, in_use, used));
+    }
+  }
+
+  /* The registry. */
+  CHECK(ptlib_shared_kernel_remove(&k, proc[0].root) && k.count == 1 && roots[0] == proc[1].root);
+  CHECK(!ptlib_shared_kernel_remove(&k, proc[0].root) && k.count == 1);
+  CHECK(ptlib_shared_kernel_add(&k, proc[0].root, &err) == PTLIB_OK && k.count == 2);
+  CHECK(ptlib_shared_kernel_add(&k, proc[0].root, &err) == PTLIB_OK && k.count == 2);
+  CHECK(ptlib_shared_kernel_add(&k, proc[0].root + 8, &err) == PTLIB_E_MISALIGNED_TABLE && k.count == 2);
+  CHECK(ptlib_shared_kernel_add(&k, ref.root, &err) == PTLIB_OK && k.count == 3);
+  CHECK(ptlib_shared_kernel_add(&k, POOL_PA + 64 * info.table_bytes, &err) == PTLIB_E_OUT_OF_MEMORY && k.count == 3);
+  CHECK(ptlib_shared_kernel_remove(&k, ref.root) && k.count == 2);
+  CHECK(ptlib_shared_kernel_sync_all(&k, &mem, NULL, &sr, &err) == PTLIB_OK && sr.roots == 2);
+
+  /* Releasing a root that still maps user memory is refused whole. */
+  {
+    const uint64_t user = info.va_start_high ? 0 : info.va_start;
+    CHECK(ptlib_map(&proc[0], &mem, user, 0x200000, page, PTLIB_R | PTLIB_U, &opts, NULL, &err) == PTLIB_OK);
+    memcpy(pool_copy, pool, POOL_BYTES);
+    in_use = ptlib_arena_tables_in_use(&arena);
+    used = ptlib_arena_used(&arena);
+    CHECK(ptlib_shared_kernel_release_root(&k, &mem, proc[0].root, &err) == PTLIB_E_OVERLAP && err.va == user);
+    CHECK(unchanged(&arena, in_use, used) && k.count == 2);
+    CHECK(ptlib_unmap(&proc[0], &mem, user, page, NULL, NULL, &err) == PTLIB_OK);
+    in_use = ptlib_arena_tables_in_use(&arena);
+    CHECK(ptlib_shared_kernel_release_root(&k, &mem, proc[0].root, &err) == PTLIB_OK && k.count == 1);
+    /* The root and its private tables (one per shared root entry the reference links, at depth 1). */
+    CHECK(ptlib_arena_tables_in_use(&arena) < in_use);
+    CHECK(roots[0] == proc[1].root);
+  }
+}
+
+
+/* ---- pools sized by the macros ---- */
+
+/* Sv39, 1 GiB at a 1 GiB boundary with pages only: 1 VPN[1] table and 512 VPN[0] tables (one per
+ * 2 MiB entry), plus the root (priv 4.4.1: VPN[2] entries map 1 GiB, VPN[1] entries 2 MiB). A
+ * constant expression: C can size an array with it. */
+typedef char sv39_gigabyte_pool[PTLIB_POOL_BYTES(PTLIB_SV39, PTLIB_REGION_TABLES(PTLIB_SV39, UINT64_C(0xffffffc000000000),
+                                                                                 UINT64_C(1) << 30)) == 514 * 4096 ? 1 : -1];
+
+#define POOL_FORMATS(X)                                                                                   \
+  X(PTLIB_SV32) X(PTLIB_SV39) X(PTLIB_SV48) X(PTLIB_SV57) X(PTLIB_ARM64_4K_39) X(PTLIB_ARM64_4K_48)       \
+  X(PTLIB_ARM64_4K_52) X(PTLIB_ARM64_16K_47) X(PTLIB_ARM64_16K_48) X(PTLIB_ARM64_16K_52)                  \
+  X(PTLIB_ARM64_64K_42) X(PTLIB_ARM64_64K_48) X(PTLIB_ARM64_64K_52) X(PTLIB_X86_32) X(PTLIB_X86_PAE)      \
+  X(PTLIB_X86_64_L4) X(PTLIB_X86_64_L5) X(PTLIB_ARMV7_LPAE) X(PTLIB_ARM64_4K_39_TTBR1)                   \
+  X(PTLIB_ARM64_4K_48_TTBR1) X(PTLIB_ARM64_4K_52_TTBR1) X(PTLIB_ARM64_16K_47_TTBR1)                      \
+  X(PTLIB_ARM64_16K_48_TTBR1) X(PTLIB_ARM64_16K_52_TTBR1) X(PTLIB_ARM64_64K_42_TTBR1)                    \
+  X(PTLIB_ARM64_64K_48_TTBR1) X(PTLIB_ARM64_64K_52_TTBR1)
+typedef struct pool_macros {
+  ptlib_format format;
+  uint64_t (*region)(uint64_t va, uint64_t size);
+  uint64_t (*anywhere)(uint64_t size);
+  uint64_t (*bytes)(uint64_t tables);
+  uint64_t align;
+} pool_macros;
+#define POOL_FNS(F)                                                                              \
+  static uint64_t region_##F(uint64_t va, uint64_t size) { return PTLIB_REGION_TABLES(F, va, size); } \
+  static uint64_t anywhere_##F(uint64_t size) { return PTLIB_REGION_TABLES_ANYWHERE(F, size); }   \
+  static uint64_t bytes_##F(uint64_t n) { return PTLIB_POOL_BYTES(F, n); }
+POOL_FORMATS(POOL_FNS)
+#define POOL_ENTRY(F) {F, region_##F, anywhere_##F, bytes_##F, PTLIB_POOL_ALIGN(F)},
+static const pool_macros pool_macro_list[] = {POOL_FORMATS(POOL_ENTRY)};
+
+typedef struct region {
+  uint64_t va, size;
+} region;
+
+/* Maps the regions into a new tree in an arena of exactly PTLIB_POOL_BYTES(format, tables) bytes
+ * (at the pool's alignment); blocks where VA and PA allow unless pages_only. Returns the status
+ * of the first call that failed (PTLIB_OK: all mapped) and the tables below the root in *used;
+ * *planned sums ptlib_plan (the engine's exact count) before each map. */
+static ptlib_status map_in_pool(const pool_macros* pm, const ptlib_format_info* info, const region* r, int n,
+                                uint64_t tables, int pages_only, size_t* planned, size_t* used) {
+  ptlib_arena arena;
+  ptlib_memory mem;
+  ptlib_tree tree;
+  ptlib_error err;
+  ptlib_options opts;
+  ptlib_status s;
+  const uintptr_t at = ((uintptr_t)pool + (uintptr_t)pm->align - 1) & ~((uintptr_t)pm->align - 1);
+  const uint64_t bytes = pm->bytes(tables);
+  int i;
+  memset(&opts, 0, sizeof opts);
+  opts.max_leaf_size = pages_only ? info->page_size : 0;
+  if (pm->format == PTLIB_X86_32) opts.flags = PTLIB_OPT_ALLOW_IMPLIED_EXEC;
+  *planned = *used = 0;
+  CHECK(at + bytes <= (uintptr_t)pool + POOL_BYTES);
+  ptlib_arena_init(&arena, (void*)at, (size_t)bytes, POOL_PA);
+  mem = ptlib_arena_memory(&arena);
+  s = ptlib_tree_create(pm->format, 0, &mem, &tree, &err);
+  for (i = 0; i < n && s == PTLIB_OK; ++i) {
+    /* A PA congruent to the VA modulo 1 GiB (or the VA range), so blocks can form. */
+    const uint64_t pa = UINT64_C(0x40000000) + (r[i].va & ((UINT64_C(1) << (info->va_bits < 30 ? info->va_bits : 30)) - 1));
+    ptlib_op op;
+    size_t t = 0;
+    op.kind = PTLIB_OP_MAP;
+    op.attrs = PTLIB_R | PTLIB_W | PTLIB_G;
+    op.va = r[i].va;
+    op.pa = pa;
+    op.size = r[i].size;
+    CHECK(ptlib_plan(&tree, &mem, &op, &opts, &t, &err) == PTLIB_OK);
+    *planned += t;
+    s = ptlib_apply(&tree, &mem, &op, &opts, NULL, &err);
+  }
+  *used = ptlib_arena_tables_in_use(&arena) ? ptlib_arena_tables_in_use(&arena) - 1 : 0; /* not the root */
+  return s;
+}
+
+static void test_pool_macros(const pool_macros* pm) {
+  ptlib_format_info info;
+  uint64_t page, root_span, bs, base, bound = 0;
+  size_t planned, used;
+  region r[3];
+  int i, pages_only;
+  if (!ptlib_has_format(pm->format)) return;
+  CHECK(ptlib_format_info_of(pm->format, &info) == PTLIB_OK);
+  current = info.name;
+  page = info.page_size;
+  root_span = (UINT64_C(1) << info.va_bits) / (info.root_bytes / info.entry_bytes);
+  bs = info.levels > 2 ? page * (info.table_bytes / info.entry_bytes) : root_span; /* a block at depth levels - 2 */
+  base = info.va_start_high ? info.va_start_high : info.va_start;
+  /* One page; two pages across a block boundary; three blocks starting one page before a root
+   * entry's boundary, which is also every smaller span's (the worst alignment: one table more at
+   * every level below the root). */
+  r[0].va = base;
+  r[0].size = page;
+  r[1].va = base + 4 * bs - page;
+  r[1].size = 2 * page;
+  r[2].va = base + root_span - page;
+  r[2].size = 3 * bs;
+  for (i = 0; i < 3; ++i) {
+    CHECK(pm->region(r[i].va, r[i].size) <= pm->anywhere(r[i].size));
+    bound += pm->region(r[i].va, r[i].size);
+  }
+  /* The worst alignment is what PTLIB_REGION_TABLES_ANYWHERE assumes. */
+  CHECK(pm->region(r[2].va, r[2].size) == pm->anywhere(r[2].size));
+  for (pages_only = 0; pages_only < 2; ++pages_only) {
+    CHECK(map_in_pool(pm, &info, r, 3, bound, pages_only, &planned, &used) == PTLIB_OK);
+    CHECK(planned == used && used <= bound);
+  }
+  /* Alone and with pages only, the count is exact: one table less runs out. */
+  CHECK(map_in_pool(pm, &info, &r[2], 1, pm->region(r[2].va, r[2].size), 1, &planned, &used) == PTLIB_OK);
+  CHECK(used == pm->region(r[2].va, r[2].size));
+  CHECK(map_in_pool(pm, &info, &r[2], 1, pm->region(r[2].va, r[2].size) - 1, 1, &planned, &used) ==
+        PTLIB_E_OUT_OF_MEMORY);
+}
+
+
+/* ---- the families' attribute extensions ---- */
+
+static int is_arm64(ptlib_format f) {
+  return (f >= PTLIB_ARM64_4K_39 && f <= PTLIB_ARM64_64K_52) || f >= PTLIB_ARM64_4K_39_TTBR1;
+}
+/* FEAT_LPA2 formats: the descriptors' SH bits hold OA[51:50] (Arm ARM D8.3.1). */
+static int is_lpa2(ptlib_format f) {
+  return f == PTLIB_ARM64_4K_52 || f == PTLIB_ARM64_16K_52 || f == PTLIB_ARM64_4K_52_TTBR1 ||
+         f == PTLIB_ARM64_16K_52_TTBR1;
+}
+
+static void test_ext(ptlib_format f) {
+  ptlib_format_info info;
+  ptlib_arena arena;
+  ptlib_memory mem;
+  ptlib_tree tree;
+  ptlib_error err;
+  ptlib_options opts;
+  ptlib_ext x, bad;
+  ptlib_leaf leaf;
+  uint64_t va, page;
+  size_t in_use, used;
+  const ptlib_attrs rwg = PTLIB_R | PTLIB_W | PTLIB_G;
+  const int arm = is_arm64(f) || f == PTLIB_ARMV7_LPAE;
+  const int x86 = f >= PTLIB_X86_32 && f <= PTLIB_X86_64_L5;
+  CHECK(ptlib_format_info_of(f, &info) == PTLIB_OK);
+  current = info.name;
+  page = info.page_size;
+  va = info.va_start + 16 * page;
+  ptlib_arena_init(&arena, pool, POOL_BYTES, POOL_PA);
+  mem = ptlib_arena_memory(&arena);
+  CHECK(ptlib_tree_create(f, 0, &mem, &tree, &err) == PTLIB_OK);
+  memset(&opts, 0, sizeof opts);
+  if (f == PTLIB_X86_32) opts.flags = PTLIB_OPT_ALLOW_IMPLIED_EXEC;
+  memset(&x, 0, sizeof x);
+  /* What each family has (docs/api.md's table): arm64/ARMv7 shareability, a MAIR attribute of
+   * the caller's (attr 5: outside ptlib's layout, so the type reads back as OTHER) and software
+   * bits; x86 and RISC-V the A/D policy and software bits. */
+  if (arm) {
+    x.share = is_lpa2(f) ? PTLIB_SHARE_PRESET : PTLIB_SHARE_OUTER;
+    x.index = 1 + 5;
+    x.software = 9;
+  } else {
+    x.accessed = PTLIB_ACCESSED_CLEAR;
+    x.dirty = PTLIB_DIRTY_CLEAR;
+    x.software = x86 ? 5 : 2;
+  }
+  opts.ext = &x;
+  CHECK(ptlib_map(&tree, &mem, va, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_OK);
+  CHECK(ptlib_translate(&tree, &mem, va, NULL, &leaf, &err) == PTLIB_OK);
+  CHECK(memcmp(&leaf.ext, &x, sizeof x) == 0);
+  CHECK(!arm || (leaf.attrs & PTLIB_MEM_MASK) == PTLIB_MEM_OTHER);
+  opts.ext = NULL;
+  CHECK(ptlib_protect(&tree, &mem, va, page, rwg, &opts, NULL, &err) == PTLIB_OK);
+  CHECK(ptlib_translate(&tree, &mem, va, NULL, &leaf, &err) == PTLIB_OK);
+  memset(&bad, 0, sizeof bad);
+  CHECK(memcmp(&leaf.ext, &bad, sizeof bad) == 0 && (leaf.attrs & PTLIB_MEM_MASK) == PTLIB_MEM_NORMAL);
+
+  /* Refused, nothing changed: a field of another family (INVALID_ARGUMENT), a value the family's
+   * field cannot hold (the format's UNSUPPORTED_ATTRS, with a hint), a value outside the enum. */
+  memcpy(pool_copy, pool, POOL_BYTES);
+  in_use = ptlib_arena_tables_in_use(&arena);
+  used = ptlib_arena_used(&arena);
+  opts.ext = &bad;
+  if (arm) bad.dirty = PTLIB_DIRTY_CLEAR;
+  else bad.share = PTLIB_SHARE_INNER;
+  CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  CHECK(ptlib_protect(&tree, &mem, va, page, rwg, &opts, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  memset(&bad, 0, sizeof bad);
+  bad.software = arm ? 16 : x86 ? 8 : 4;
+  CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_UNSUPPORTED_ATTRS);
+  CHECK(err.hint != NULL);
+  {
+    char text[256];
+    ptlib_error_text(&err, text, sizeof text);
+    CHECK(strstr(text, "; what to do: ") != NULL);
+  }
+  if (is_lpa2(f)) {
+    memset(&bad, 0, sizeof bad);
+    bad.share = PTLIB_SHARE_OUTER;
+    CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_UNSUPPORTED_ATTRS);
+  }
+  memset(&bad, 0, sizeof bad);
+  bad.dirty = (ptlib_dirty)3;
+  CHECK(ptlib_map(&tree, &mem, va + page, 0x100000, page, rwg, &opts, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  {
+    ptlib_image_options io;
+    ptlib_section sec;
+    memset(&io, 0, sizeof io);
+    io.engine.ext = &x;
+    sec.name = ".data";
+    sec.offset = 0;
+    sec.size = page;
+    sec.kind = PTLIB_SECTION_DATA;
+    CHECK(ptlib_map_image(&tree, &mem, va + page, 0x100000, &sec, 1, &io, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
+  }
+  CHECK(unchanged(&arena, in_use, used));
+}
+
 static void test_misc(void) {
   ptlib_format f;
   ptlib_error e;
@@ -554,6 +988,7 @@ static void test_misc(void) {
   CHECK(strcmp(ptlib_status_name(PTLIB_E_OVERLAP), "overlap") == 0);
   CHECK(strcmp(ptlib_status_text(PTLIB_E_OUT_OF_MEMORY), "the allocator cannot provide the tables needed") == 0);
   CHECK(strcmp(ptlib_status_name((ptlib_status)1000), "unknown") == 0);
+  memset(&e, 0, sizeof e);
   e.code = PTLIB_OK; e.level = PTLIB_NO_LEVEL; e.va = 0; e.pa = 0; e.level_name = NULL;
   CHECK(ptlib_error_text(&e, text, 0) == strlen("ok: success"));
   CHECK(ptlib_error_text(&e, text, sizeof text) == strlen("ok: success") && strcmp(text, "ok: suc") == 0);
@@ -594,7 +1029,11 @@ int main(void) {
     if (!ptlib_has_format((ptlib_format)f)) continue;
     ++formats;
     test_format((ptlib_format)f);
+    test_share((ptlib_format)f, 0);
+    test_share((ptlib_format)f, 1);
+    test_ext((ptlib_format)f);
   }
+  for (f = 0; f < sizeof pool_macro_list / sizeof pool_macro_list[0]; ++f) test_pool_macros(&pool_macro_list[f]);
   test_registers();
   test_identity();
   test_misc();

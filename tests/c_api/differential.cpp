@@ -3,7 +3,9 @@
 // through ptlib::apply() on another over identical buffers. After each operation the status,
 // error (code, VA, PA, level), report and plan must agree, the two table buffers must be equal
 // byte for byte, and translate must agree at random probes. Then the boot maps and register values
-// of the two APIs are compared (TCR_EL1 over every pair of arm64 TTBR0 and TTBR1 formats).
+// of the two APIs are compared (TCR_EL1 over every pair of arm64 TTBR0 and TTBR1 formats), and
+// the pool-sizing macros of ptlib.h against the C++ budgets (table_budget over Regions and over
+// MapExtents) for random regions of every format.
 #include <ptlib.h>
 
 #include <cstdio>
@@ -13,6 +15,7 @@
 #include <ptlib/arm64_boot.hpp>
 #include <ptlib/formats.hpp>
 #include <ptlib/riscv_boot.hpp>
+#include <ptlib/tables.hpp>
 #include <ptlib/x86_boot.hpp>
 
 namespace {
@@ -89,7 +92,7 @@ void run_format(ptlib_format cf, std::uint64_t seed) {
     ptlib_options co{o.max_leaf_size,
                      (o.allow_implied_exec ? PTLIB_OPT_ALLOW_IMPLIED_EXEC : 0u) |
                          (o.contiguous ? 0u : PTLIB_OPT_NO_CONTIGUOUS) | (o.release_empty ? 0u : PTLIB_OPT_KEEP_EMPTY_TABLES),
-                     PTLIB_LIVE_OFFLINE, nullptr};
+                     PTLIB_LIVE_OFFLINE, nullptr, nullptr};
     const VirtAddr va = G::to_va(lo);
     const ptlib_op cop{ptlib_op_kind(kind), c_attrs(attrs), va.value, pa, size};
     // plan
@@ -154,7 +157,7 @@ void run_format(ptlib_format cf, std::uint64_t seed) {
   const std::uint64_t lin = G::to_va(32 * block).value - 0;
   Options lo;
   lo.allow_implied_exec = true;
-  const ptlib_options clo{0, PTLIB_OPT_ALLOW_IMPLIED_EXEC, PTLIB_LIVE_OFFLINE, nullptr};
+  const ptlib_options clo{0, PTLIB_OPT_ALLOW_IMPLIED_EXEC, PTLIB_LIVE_OFFLINE, nullptr, nullptr};
   ptlib_report crep{};
   ptlib_error ce{};
   const ptlib_status ls = ptlib_map_linear(&ct, &cm, cbanks, 2, lin, PTLIB_LINEAR_ATTRS, &clo, &crep, &ce);
@@ -176,6 +179,55 @@ void run_format(ptlib_format cf, std::uint64_t seed) {
   auto ir = map_image(tree, arena, VirtAddr(img), PhysAddr(2 * block), std::span<const Section>(secs, 3), io);
   EXPECT((is == PTLIB_OK) == ir.ok() && is == PTLIB_OK);
   EXPECT(std::memcmp(a.data(), b.data(), kBytes) == 0);
+
+  // The family's attribute extension: ptlib_options.ext against with(attrs, Family::Ext), the
+  // same entries, and the leaf's ptlib_ext against ext_of().
+  {
+    ptlib_ext cx{};
+    Attrs xa{Perm::read | Perm::write | Perm::global};
+    auto same_ext = [&](const ptlib_leaf& l, const Attrs& at) {
+      if constexpr (arm64::regs::kIsVmsa<F>) {
+        const auto x = arm64::ext_of(at);
+        return l.ext.share == ptlib_share(x.share) && l.ext.index == unsigned(x.attr_index) && l.ext.software == x.software;
+      } else if constexpr (x86::detail::kIsX86<F>) {
+        const auto x = x86::ext_of(at);
+        return l.ext.accessed == ptlib_accessed(x.accessed) && l.ext.dirty == ptlib_dirty(x.dirty) &&
+               l.ext.index == unsigned(x.pat) && l.ext.software == x.software;
+      } else if constexpr (std::is_same_v<typename F::Caps, riscv::Caps>) {
+        const auto x = riscv::ext_of(at);
+        return l.ext.accessed == ptlib_accessed(x.accessed) && l.ext.dirty == ptlib_dirty(x.dirty) &&
+               l.ext.software == x.software;
+      } else {
+        const auto x = armv7::ext_of(at);
+        return l.ext.share == ptlib_share(x.share) && l.ext.index == unsigned(x.attr_index) && l.ext.software == x.software;
+      }
+    };
+    if constexpr (arm64::regs::kIsVmsa<F>) {  // FEAT_LPA2 formats have no SH field in descriptors
+      cx = ptlib_ext{F::kLpa2 ? PTLIB_SHARE_PRESET : PTLIB_SHARE_OUTER, 6, PTLIB_ACCESSED_SET, PTLIB_DIRTY_IF_WRITABLE, 9};
+      xa = arm64::with(xa, arm64::Ext{F::kLpa2 ? Share::preset : Share::outer, arm64::AttrIndex::attr5, 9});
+    } else if constexpr (x86::detail::kIsX86<F>) {
+      cx = ptlib_ext{PTLIB_SHARE_PRESET, 3, PTLIB_ACCESSED_CLEAR, PTLIB_DIRTY_CLEAR, 5};
+      xa = x86::with(xa, x86::Ext{Accessed::clear, Dirty::clear, x86::PatIndex::pat2, 5});
+    } else if constexpr (std::is_same_v<typename F::Caps, riscv::Caps>) {
+      cx = ptlib_ext{PTLIB_SHARE_PRESET, 0, PTLIB_ACCESSED_CLEAR, PTLIB_DIRTY_SET, 2};
+      xa = riscv::with(xa, riscv::Ext{Accessed::clear, Dirty::set, 2});
+    } else {
+      cx = ptlib_ext{PTLIB_SHARE_NON, 5, PTLIB_ACCESSED_SET, PTLIB_DIRTY_IF_WRITABLE, 15};
+      xa = armv7::with(xa, armv7::Ext{Share::non, armv7::AttrIndex::attr4, 15});
+    }
+    const ptlib_options xo{0, PTLIB_OPT_ALLOW_IMPLIED_EXEC, PTLIB_LIVE_OFFLINE, nullptr, &cx};
+    const VirtAddr xva = G::to_va(64 * block);
+    const ptlib_status xs =
+        ptlib_map(&ct, &cm, xva.value, 4 * block, 2 * page, PTLIB_R | PTLIB_W | PTLIB_G, &xo, &crep, &ce);
+    auto xr = map(tree, arena, xva, PhysAddr(4 * block), 2 * page, xa, lo);
+    EXPECT(xs == PTLIB_OK && xr.ok() && !xa.ext.empty());
+    EXPECT(std::memcmp(a.data(), b.data(), kBytes) == 0);
+    ptlib_leaf leaf{};
+    auto t = translate(tree, arena, xva);
+    EXPECT(ptlib_translate(&ct, &cm, xva.value, nullptr, &leaf, &ce) == PTLIB_OK && t.ok());
+    // (x86-32 reads back exec: it has no NX bit, and the map allowed implied exec.)
+    if (t.ok()) EXPECT(t->leaf.attrs.ext == xa.ext && leaf.attrs == c_attrs(t->leaf.attrs) && same_ext(leaf, xa));
+  }
 
   // Register values of this tree.
   std::uint64_t v = 0;
@@ -231,6 +283,42 @@ void tcr_row(ptlib_format cl) {
   EXPECT(ptlib_arm64_tcr(cl, PTLIB_FORMAT_NONE, nullptr, &v, nullptr) == PTLIB_OK && want.ok() && v == *want);
 }
 
+
+/// PTLIB_REGION_TABLES of random regions against table_budget<F>: equal to the Region form (the
+/// same formula, computed by the C++ Geometry), at least the MapExtent form (the exact count with
+/// blocks, for a random PA) and the merged count of several regions, and at most
+/// PTLIB_REGION_TABLES_ANYWHERE.
+template <class F, class Region1, class Anywhere>
+void pool_macros(ptlib_format cf, Region1 region_tables, Anywhere anywhere, std::uint64_t seed) {
+  using G = Geometry<F>;
+  current = ptlib_format_name(cf);
+  Rng rng{seed};
+  const std::uint64_t page = G::kPageSize;
+  const std::uint64_t pages = (G::kVaMask >> 1) / page;  // the first half of the tree's range
+  for (int i = 0; i < 200; ++i) {
+    Region rs[3];
+    std::uint64_t sum = 0;
+    for (Region& r : rs) {
+      const unsigned d = unsigned(rng.below(G::kDepth));
+      const std::uint64_t span = G::span(d);
+      // Sizes around a span, starts at or just before a boundary of a random level.
+      std::uint64_t size = span * (1 + rng.below(3)) + page * rng.below(3) - (rng.below(2) ? 0 : page);
+      if (size == 0) size = page;
+      std::uint64_t lo = (rng.below(pages) * page) & ~(G::span(unsigned(rng.below(G::kDepth))) - 1);
+      if (rng.below(2) && lo >= page) lo -= page;
+      if (lo + size > (G::kVaMask >> 1)) lo = 0, size = page * (1 + rng.below(64));
+      r = Region{G::to_va(lo), size};
+      const std::uint64_t n = region_tables(r.base.value, size);
+      EXPECT(n == table_budget<F>(std::span<const Region>(&r, 1)));
+      EXPECT(n <= anywhere(size));
+      const MapExtent m{r.base, PhysAddr(page * rng.below(1u << 16)), size};
+      typename F::Caps caps{};
+      EXPECT(n >= table_budget<F>(std::span<const MapExtent>(&m, 1), caps));
+      sum += n;
+    }
+    EXPECT(sum >= table_budget_merged<F>(std::span<const Region>(rs, 3)));
+  }
+}
 }  // namespace
 
 int main() {
@@ -253,6 +341,30 @@ int main() {
   PTLIB_TEST_ROW(arm64::Vmsa16k47) PTLIB_TEST_ROW(arm64::Vmsa16k48) PTLIB_TEST_ROW(arm64::Vmsa16k52)
   PTLIB_TEST_ROW(arm64::Vmsa64k42) PTLIB_TEST_ROW(arm64::Vmsa64k48) PTLIB_TEST_ROW(arm64::Vmsa64k52)
 #undef PTLIB_TEST_ROW
+  seed = 0x51ed2701u;
+#define PTLIB_TEST_POOL(E, T)                                                                                    \
+  pool_macros<T>(                                                                                              \
+      E, [](std::uint64_t va, std::uint64_t size) -> std::uint64_t { return PTLIB_REGION_TABLES(E, va, size); }, \
+      [](std::uint64_t size) -> std::uint64_t { return PTLIB_REGION_TABLES_ANYWHERE(E, size); }, seed += 77);
+  PTLIB_TEST_POOL(PTLIB_SV32, riscv::Sv32) PTLIB_TEST_POOL(PTLIB_SV39, riscv::Sv39)
+  PTLIB_TEST_POOL(PTLIB_SV48, riscv::Sv48) PTLIB_TEST_POOL(PTLIB_SV57, riscv::Sv57)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_39, arm64::Vmsa4k39) PTLIB_TEST_POOL(PTLIB_ARM64_4K_48, arm64::Vmsa4k48)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_52, arm64::Vmsa4k52) PTLIB_TEST_POOL(PTLIB_ARM64_16K_47, arm64::Vmsa16k47)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_48, arm64::Vmsa16k48) PTLIB_TEST_POOL(PTLIB_ARM64_16K_52, arm64::Vmsa16k52)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_42, arm64::Vmsa64k42) PTLIB_TEST_POOL(PTLIB_ARM64_64K_48, arm64::Vmsa64k48)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_52, arm64::Vmsa64k52) PTLIB_TEST_POOL(PTLIB_X86_32, x86::X86_32)
+  PTLIB_TEST_POOL(PTLIB_X86_PAE, x86::Pae) PTLIB_TEST_POOL(PTLIB_X86_64_L4, x86::Long4)
+  PTLIB_TEST_POOL(PTLIB_X86_64_L5, x86::Long5) PTLIB_TEST_POOL(PTLIB_ARMV7_LPAE, armv7::Lpae32)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_39_TTBR1, arm64::Vmsa4k39Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_48_TTBR1, arm64::Vmsa4k48Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_4K_52_TTBR1, arm64::Vmsa4k52Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_47_TTBR1, arm64::Vmsa16k47Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_48_TTBR1, arm64::Vmsa16k48Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_16K_52_TTBR1, arm64::Vmsa16k52Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_42_TTBR1, arm64::Vmsa64k42Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_48_TTBR1, arm64::Vmsa64k48Ttbr1)
+  PTLIB_TEST_POOL(PTLIB_ARM64_64K_52_TTBR1, arm64::Vmsa64k52Ttbr1)
+#undef PTLIB_TEST_POOL
   std::printf("%d failures\n", failures);
   return failures ? 1 : 0;
 }

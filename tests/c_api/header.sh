@@ -10,11 +10,20 @@ cat > "$work/use.c" <<'C'
 #include <ptlib.h>
 /* Every type and macro used once, so the compilers see them all. */
 ptlib_status use(const ptlib_tree* t, const ptlib_memory* m);
+/* A pool sized at compile time (a constant expression in every language mode). */
+static uint64_t pool[PTLIB_POOL_BYTES(PTLIB_ARM64_4K_48_TTBR1,
+                                      PTLIB_REGION_TABLES(PTLIB_ARM64_4K_48_TTBR1, 0xffff000000000000u, 1u << 30) +
+                                          PTLIB_REGION_TABLES_ANYWHERE(PTLIB_ARM64_4K_48_TTBR1, 2u << 20)) / 8];
 ptlib_status use(const ptlib_tree* t, const ptlib_memory* m) {
-  ptlib_options o = {0, PTLIB_OPT_NO_CONTIGUOUS, PTLIB_LIVE_REFUSE, 0};
+  ptlib_ext x = {PTLIB_SHARE_OUTER, 0, PTLIB_ACCESSED_SET, PTLIB_DIRTY_IF_WRITABLE, 0};
+  ptlib_options o = {0, PTLIB_OPT_NO_CONTIGUOUS, PTLIB_LIVE_REFUSE, 0, 0};
   ptlib_report r;
   ptlib_error e;
+  ptlib_shared_kernel k;
   ptlib_attrs a = PTLIB_R | PTLIB_W | PTLIB_G | PTLIB_MEM_DEVICE;
+  o.ext = &x;
+  if (ptlib_shared_kernel_init(&k, t, 0, 4096, 0, pool, sizeof pool / sizeof pool[0] / PTLIB_POOL_ALIGN(PTLIB_SV39), &e))
+    return e.code;
   return ptlib_map(t, m, 0, 0, 4096, a, &o, &r, &e);
 }
 C

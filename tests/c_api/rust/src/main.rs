@@ -25,6 +25,9 @@ struct ptlib_error {
     va: u64,
     pa: u64,
     level_name: *const c_char,
+    tables_needed: u32,
+    tables_available: u32,
+    hint: *const c_char,
 }
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -61,6 +64,7 @@ struct ptlib_leaf {
     level_name: *const c_char,
     depth: u32,
     contiguous: bool,
+    ext: [u32; 5], // ptlib_ext: share, index, accessed, dirty, software
 }
 #[repr(C)]
 struct ptlib_report {
@@ -95,7 +99,8 @@ fn error_text(e: &ptlib_error) -> String {
 }
 
 fn empty_error() -> ptlib_error {
-    ptlib_error { code: 0, level: 0, va: 0, pa: 0, level_name: std::ptr::null() }
+    ptlib_error { code: 0, level: 0, va: 0, pa: 0, level_name: std::ptr::null(), tables_needed: 0, tables_available: 0,
+                  hint: std::ptr::null() }
 }
 
 /// One format: a block and a page mapped, translated, then a refused overlap and a misaligned VA.
@@ -134,9 +139,9 @@ fn check(name: &str, va: u64, block: u64, page: u64, failures: &mut u32) {
         }
         let mut pa = 0u64;
         let mut leaf = ptlib_leaf { va: 0, pa: 0, size: 0, attrs: 0, level: 0, level_name: std::ptr::null(), depth: 0,
-                                    contiguous: false };
+                                    contiguous: false, ext: [1; 5] };
         if ptlib_translate(&tree, &mem, va + 0x1234, &mut pa, &mut leaf, &mut err) != PTLIB_OK
-            || pa != 0x4000_1234 || leaf.size != block || leaf.level_name.is_null() {
+            || pa != 0x4000_1234 || leaf.size != block || leaf.level_name.is_null() || leaf.ext != [0; 5] {
             fail("translate of the block");
         }
         if ptlib_translate(&tree, &mem, va + block + 8, &mut pa, &mut leaf, &mut err) != PTLIB_OK
