@@ -14,7 +14,7 @@
 //
 // PTLIB_DIFF_LIVE_OPS (environment) sets the total number of operations across all cases and
 // formats (default 60,000); without it, PTLIB_DIFF_OPS scales the default the way it scales
-// differential.cpp (PTLIB_DIFF_OPS / 1,000,000 of it).
+// differential.cpp (PTLIB_DIFF_OPS / 1,000,000 of it); PTLIB_DIFF_LIVE_SEED shifts every seed.
 #include <functional>
 #include <sstream>
 
@@ -93,9 +93,16 @@ struct Totals {
   }
 };
 
+/// PTLIB_DIFF_LIVE_SEED (environment) is added to every run's seed: other sequences than CI's.
+std::uint64_t seed_offset() {
+  const char* s = std::getenv("PTLIB_DIFF_LIVE_SEED");
+  return s ? std::strtoull(s, nullptr, 0) : 0;
+}
+
 template <class F>
 void run(const Config& c, std::uint64_t seed, std::uint64_t ops, Totals& t) {
   using G = Geometry<F>;
+  seed += seed_offset();
   Area<F> w(c.depth, c.where, c.pa_top);
   // Every publish() reads the whole tree: formats with big tables get fewer ops, and under a
   // live policy or probes ops that are not whole blocks stay below 256 pages.
