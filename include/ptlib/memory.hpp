@@ -42,7 +42,9 @@ concept TableAccess = requires(A& a, PhysAddr pa, std::size_t depth, void* p) {
 ///                         std::nullopt when out of memory;
 ///   reserve(n, req)    -> true when the next n allocate(req) calls are certain to succeed. The
 ///                         engine reserves exactly what a mutating call needs before its first
-///                         write, so a call either applies fully or changes nothing;
+///                         write, so a call either applies fully or changes nothing (a call that
+///                         needs one table allocates it without asking: a refused allocate()
+///                         must change nothing, as reserve() does);
 ///   release(pa, req)   -> the table at `pa` (allocated with the same bytes/align) is free again.
 ///                         Called only by calls that have already succeeded.
 /// Exemplar: Arena below.

@@ -630,31 +630,33 @@ struct CompactVisitor : Editor<F, Commit> {
   std::optional<Error> error;  // dry run: table_post cannot return one, so keep the first
 };
 
-/// Checks the arguments every range call shares; returns the tree offset of `va`.
-template <PagingFormat F>
-Result<std::uint64_t> check_va_range(VirtAddr va, std::uint64_t size, PhysAddr pa = Error::kNoPa) {
+/// Checks the arguments of a range call (and, for a map, of its physical range) in one pass;
+/// returns the tree offset of `va`.
+template <PagingFormat F, bool HasPa>
+Result<std::uint64_t> check_args(VirtAddr va, PhysAddr pa, std::uint64_t size) {
   using G = Geometry<F>;
   if (size == 0) return make_error(Errc::zero_size, va, pa);
   if (!va.aligned(G::kPageSize)) return make_error(Errc::misaligned_va, va, pa);
+  if (HasPa && !pa.aligned(G::kPageSize)) return make_error(Errc::misaligned_pa, va, pa);
   if (size & (G::kPageSize - 1)) return make_error(Errc::misaligned_size, va, pa);
-  if (va.value + (size - 1) < va.value) return make_error(Errc::range_wraps, va, pa);
+  if (va.value + (size - 1) < va.value || (HasPa && pa.value + (size - 1) < pa.value))
+    return make_error(Errc::range_wraps, va, pa);
   Errc why{};
   if (!G::va_in_range(va.value, size, why)) return make_error(why, va, pa);
+  if (HasPa && pa.value + (size - 1) > G::kPaLimit) return make_error(Errc::pa_out_of_range, va, pa);
   return G::to_tree(va);
 }
 
+/// Checks the arguments every range call shares; returns the tree offset of `va`.
+template <PagingFormat F>
+Result<std::uint64_t> check_va_range(VirtAddr va, std::uint64_t size) {
+  return check_args<F, false>(va, Error::kNoPa, size);
+}
+
+/// check_va_range() plus the physical range of a map.
 template <PagingFormat F>
 Result<std::uint64_t> check_range(VirtAddr va, PhysAddr pa, std::uint64_t size) {
-  using G = Geometry<F>;
-  if (size == 0) return make_error(Errc::zero_size, va, pa);
-  if (!va.aligned(G::kPageSize)) return make_error(Errc::misaligned_va, va, pa);
-  if (!pa.aligned(G::kPageSize)) return make_error(Errc::misaligned_pa, va, pa);
-  if (size & (G::kPageSize - 1)) return make_error(Errc::misaligned_size, va, pa);
-  if (va.value + (size - 1) < va.value || pa.value + (size - 1) < pa.value) return make_error(Errc::range_wraps, va, pa);
-  auto lo = check_va_range<F>(va, size, pa);
-  if (!lo) return lo;
-  if (pa.value + (size - 1) > G::kPaLimit) return make_error(Errc::pa_out_of_range, va, pa);
-  return lo;
+  return check_args<F, true>(va, pa, size);
 }
 
 /// An operation as a run-time value: what the engine's compiled entry points take.
@@ -921,28 +923,25 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
     if (!tab[d + 1]) return finish(B::level_error(Errc::malformed_entry, d, lo, e.addr));
   }
   // Every target entry must be invalid; the leaf encoding is computed at the first one, as the
-  // general walk does.
+  // general walk does (proto_at() computes it once per call).
   const std::size_t i0 = G::index(lo, t);
   const std::size_t n = std::size_t((hi - lo) >> G::shift(t));
   const auto Lt = G::level(t);
-  bool have_proto = false;
   Entry proto{};
-  auto get_proto = [&](std::uint64_t at) -> Result<void> {
-    if (have_proto) return {};
+  auto get_proto = [&](std::uint64_t at) -> std::optional<Error> {
     auto p = v.proto_at(t, false, at);
     if (!p) return at_pa(p.error(), v.pa_at(at));
     proto = *p;
-    have_proto = true;
-    return {};
+    return std::nullopt;
   };
   if (d < t) {
-    if (auto p = get_proto(lo); !p) return finish(p.error());
+    if (auto err = get_proto(lo)) return finish(*err);
   } else {
     for (std::size_t k = 0; k < n; ++k) {
       const std::uint64_t at = lo + k * G::span(t);
       const Decoded e = F::decode(Lt, tab[t][i0 + k]);
       if (e.kind == EntryKind::invalid) {
-        if (auto p = get_proto(at); !p) return finish(p.error());
+        if (auto err = get_proto(at)) return finish(*err);
         continue;
       }
       if (e.kind == EntryKind::table) return finish(std::nullopt);  // map inside it: the general walk
@@ -954,16 +953,21 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
       return finish(B::level_error(Errc::malformed_entry, t, at, e.addr));
     }
   }
-  // Allocate the missing tables (depths d+1 .. t) before writing anything.
+  // Allocate the missing tables (depths d+1 .. t) before writing anything. One missing table
+  // (the common one-page case) needs no reservation: a refused allocate() changed nothing, and
+  // reserve() is asked only then, to tell an honest "out of memory" from a broken promise.
   NewTable fresh[N] = {};
   const std::size_t missing = t - d;
   if (missing) {
-    if (!mem.reserve(missing, table_request<F>())) return finish(out_of_memory(mem, table_request<F>(), missing, o.va));
-    for (std::size_t k = d + 1; k <= t; ++k) {
+    bool refused = missing > 1 && !mem.reserve(missing, table_request<F>());
+    for (std::size_t k = d + 1; k <= t && !refused; ++k) {
       auto r = v.allocate_table(k, lo);
       if (!r) {
         for (std::size_t j = d + 1; j < k; ++j) v.give_back(j, fresh[j]);
-        return finish(r.error());
+        if (missing > 1 || r.error().code != Errc::out_of_memory || mem.reserve(1, table_request<F>()))
+          return finish(r.error());
+        refused = true;
+        break;
       }
       fresh[k] = *r;
       tab[k] = static_cast<Entry*>(fresh[k].ptr);
@@ -975,6 +979,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
         for (std::size_t j = i0 + n; j < G::entries(k); ++j) e[j] = 0;
       }
     }
+    if (refused) return finish(out_of_memory(mem, table_request<F>(), missing, o.va));
   }
   v.write_leaves(Slot<F>{t, tab[t], i0, n, lo, hi, true, {}}, proto);
   for (std::size_t k = t; k > d; --k)  // link bottom-up: a table is linked once it is filled

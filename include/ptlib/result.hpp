@@ -145,40 +145,67 @@ struct Error {
 };
 
 /// Either a value or an Error; the freestanding stand-in for std::expected (C++23).
-/// Result<void> carries no value. Reading value() of an error is a precondition violation.
+namespace detail {
+/// Where a Result keeps its value and its error: in one union when the value is trivial (every
+/// engine result), side by side otherwise (host-side results holding a std::vector).
+template <class T, bool Trivial = std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>>
+struct ResultStorage {
+  constexpr explicit ResultStorage(T v) : value_(std::move(v)) {}
+  constexpr explicit ResultStorage(Error e) : error_(e) {}
+  T value_{};
+  Error error_{};
+};
+template <class T>
+struct ResultStorage<T, true> {
+  constexpr explicit ResultStorage(T v) : value_(v) {}
+  constexpr explicit ResultStorage(Error e) : error_(e) {}
+  union {
+    T value_;
+    Error error_;
+  };
+};
+}  // namespace detail
+
+/// Result<void> carries no value. Reading value() of an error is a precondition violation;
+/// error() of a success is a default Error. A trivial value and the error share their storage,
+/// so a Result costs what its value (or its error) costs to write, not both (the engine returns
+/// one from every step of a call).
 template <class T>
 class [[nodiscard]] Result {
  public:
-  constexpr Result(T v) : ok_(true), value_(std::move(v)) {}  // NOLINT: implicit by design
-  constexpr Result(Error e) : ok_(false), error_(e) {}          // NOLINT
+  constexpr Result(T v) : ok_(true), s_(std::move(v)) {}  // NOLINT: implicit by design
+  constexpr Result(Error e) : ok_(false), s_(e) {}          // NOLINT
   constexpr explicit operator bool() const { return ok_; }
   [[nodiscard]] constexpr bool ok() const { return ok_; }
-  constexpr const T& value() const { return value_; }
-  constexpr T& value() { return value_; }
-  constexpr const T& operator*() const { return value_; }
-  constexpr const T* operator->() const { return &value_; }
-  constexpr T& operator*() { return value_; }
-  constexpr T* operator->() { return &value_; }
-  [[nodiscard]] constexpr const Error& error() const { return error_; }
+  constexpr const T& value() const { return s_.value_; }
+  constexpr T& value() { return s_.value_; }
+  constexpr const T& operator*() const { return s_.value_; }
+  constexpr const T* operator->() const { return &s_.value_; }
+  constexpr T& operator*() { return s_.value_; }
+  constexpr T* operator->() { return &s_.value_; }
+  [[nodiscard]] constexpr const Error& error() const { return ok_ ? kNoError : s_.error_; }
 
  private:
+  static constexpr Error kNoError{};
   bool ok_;
-  T value_{};
-  Error error_{};
+  detail::ResultStorage<T> s_;
 };
 
 template <>
 class [[nodiscard]] Result<void> {
  public:
-  constexpr Result() = default;
+  constexpr Result() : ok_(true) {}
   constexpr Result(Error e) : ok_(false), error_(e) {}  // NOLINT
   constexpr explicit operator bool() const { return ok_; }
   [[nodiscard]] constexpr bool ok() const { return ok_; }
-  [[nodiscard]] constexpr const Error& error() const { return error_; }
+  [[nodiscard]] constexpr const Error& error() const { return ok_ ? kNoError : error_; }
 
  private:
-  bool ok_ = true;
-  Error error_{};
+  static constexpr Error kNoError{};
+  bool ok_;
+  union {
+    Error error_;
+  };
 };
 
 /// Builds an Error with no level (and no PA unless given).
