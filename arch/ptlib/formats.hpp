@@ -42,8 +42,8 @@ using AllFormats = std::tuple<
   EXTERN template Result<Translation<F>> detail::translate_erased<F>(const Tree<F>&, MemRef, VirtAddr);    \
   EXTERN template Validation detail::validate_erased<F>(const Tree<F>&, MemRef, const ValidateOptions&,      \
                                                         std::span<PhysAddr>);                \
-  EXTERN template Result<Tree<F>> detail::copy_into_new_root<F, MemRef, MemRef>(                            \
-      const Tree<F>&, MemRef&, MemRef&, std::uint64_t, std::uint64_t, std::size_t);                            \
+  EXTERN template Result<Tree<F>> detail::copy_into_new_root<F>(const Tree<F>&, MemRef, MemRef, std::uint64_t,  \
+                                                               std::uint64_t, std::size_t);                   \
   EXTERN template Result<Report> detail::modify_erased<F>(const Tree<F>&, MemRef, VirtAddr, std::uint64_t,      \
                                                           detail::ChangeFn<F>, const Options&, SyncRef);
 

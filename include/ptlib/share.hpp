@@ -275,7 +275,7 @@ class SharedKernel {
   Result<Tree<F>> create_root(M& mem) {
     if (count_ == slots_.size()) return make_error(Errc::out_of_memory, va());
     MemRef m(mem);
-    auto t = detail::copy_into_new_root<F, MemRef, MemRef>(ref_, m, m, lo_, hi_, SyncDepth);
+    auto t = detail::copy_into_new_root<F>(ref_, m, m, lo_, hi_, SyncDepth);
     if (!t) return t;
     slots_[count_++] = t->root;
     return t;
@@ -293,7 +293,6 @@ class SharedKernel {
 
   /// (release_root() with the memory erased: compiled once per format and sync depth.)
   Result<void> release_root_erased(MemRef& mem, PhysAddr root) {
-    using M = MemRef;
     using Entry = typename F::Entry;
     void* p = mem.map(root, 0);
     if (!p) return Error{Errc::malformed_entry, va(), root, Error::kNoLevel, nullptr};
@@ -307,19 +306,13 @@ class SharedKernel {
       }
     }
     if constexpr (SyncDepth > 0) {  // a dry run finds unreachable tables before anything is released
-      NoSync none;
-      detail::Copier<F, M, M, NoSync, false> plan{mem, mem, none, SyncDepth, lo_, hi_};
-      detail::Copier<F, M, M, NoSync, true> commit{mem, mem, none, SyncDepth, lo_, hi_};
-      for (int pass = 0; pass < 2; ++pass) {
-        for (std::size_t k = first; k <= last; ++k) {
-          const Decoded x = F::decode(G::level(0), e[k]);
-          if (x.kind != EntryKind::table) continue;
-          if (pass == 1) {
-            (void)commit.template release<1>(x.addr, k * G::span(0));
-          } else if (auto r = plan.template release<1>(x.addr, k * G::span(0)); !r) {
-            mem.unmap(p, 0);
-            return r.error();
-          }
+      for (const bool commit : {false, true}) {
+        detail::Releaser<F> r{{}, mem, SyncDepth, commit};
+        auto done = detail::Walker<F, detail::Releaser<F>>{mem, r}.walk(0, static_cast<Entry*>(p),
+                                                                          detail::Source::memory, Decoded{}, lo_, hi_);
+        if (!done) {
+          mem.unmap(p, 0);
+          return done.error();
         }
       }
     }
@@ -377,28 +370,25 @@ class SharedKernel {
     return count_;
   }
 
-  template <bool Commit, class M, class S>
-  Result<void> mirror_one(detail::Copier<F, M, M, S, Commit>& c, M& mem, void* ref, PhysAddr root,
-                          std::uint64_t a, std::uint64_t b) {
+  static Result<void> mirror_one(detail::Copier<F>& c, MemRef mem, void* ref, PhysAddr root, std::uint64_t a,
+                                 std::uint64_t b) {
     using Entry = typename F::Entry;
     void* p = mem.map(root, 0);
     if (!p) return Error{Errc::malformed_entry, G::to_va(a), root, Error::kNoLevel, nullptr};
-    auto r = c.template copy<0>(static_cast<const Entry*>(ref), static_cast<Entry*>(p), false, a, b);
+    auto r = c.copy(ref, static_cast<Entry*>(p), false, a, b);
     mem.unmap(p, 0);
     return r;
   }
 
-  template <class M, class S>
-  Result<SyncReport> mirror(M& mem, std::uint64_t a, std::uint64_t b, const Options& opts, S& hook) {
-    using Sync = std::remove_reference_t<S>;
+  Result<SyncReport> mirror(MemRef mem, std::uint64_t a, std::uint64_t b, const Options& opts, SyncRef hook) {
     void* ref = mem.map(ref_.root, 0);
     if (!ref) return Error{Errc::malformed_entry, G::to_va(a), ref_.root, Error::kNoLevel, nullptr};
     const bool live = opts.live != Live::offline;
     // Dry run over every root: every error, and the private tables all of them need.
-    detail::Copier<F, M, M, Sync, false> plan{mem, mem, hook, SyncDepth, lo_, hi_, live};
+    detail::Copier<F> plan{{}, mem, mem, hook, SyncDepth, lo_, hi_, false, live};
     for (std::size_t i = 0; i < count_; ++i) {
       if (slots_[i] == ref_.root) continue;
-      auto r = mirror_one<false>(plan, mem, ref, slots_[i], a, b);
+      auto r = mirror_one(plan, mem, ref, slots_[i], a, b);
       if (!r) {
         mem.unmap(ref, 0);
         return r.error();
@@ -409,12 +399,12 @@ class SharedKernel {
       mem.unmap(ref, 0);
       return make_error(Errc::out_of_memory, G::to_va(a));
     }
-    detail::Copier<F, M, M, Sync, true> c{mem, mem, hook, SyncDepth, lo_, hi_, live};
+    detail::Copier<F> c{{}, mem, mem, hook, SyncDepth, lo_, hi_, true, live};
     SyncReport out{};
     for (std::size_t i = 0; i < count_; ++i) {
       if (slots_[i] == ref_.root) continue;
       ++out.roots;
-      (void)mirror_one<true>(c, mem, ref, slots_[i], a, b);  // cannot fail after the dry run
+      (void)mirror_one(c, mem, ref, slots_[i], a, b);  // cannot fail after the dry run
     }
     mem.unmap(ref, 0);
     if (live && c.report.entries_written) {
