@@ -4,6 +4,7 @@
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "format.hpp"
@@ -88,6 +89,8 @@ struct Walker {
   using Entry = typename F::Entry;
   MemRef access;
   V& visitor;
+  /// Whether the visitor sees malformed entries and unreachable tables (else the walk stops).
+  static constexpr bool kHasFault = requires(V& v, const Slot<F>& s) { v.fault(s); };
 
   // The depth is a run-time value: one copy of the walk per format and visitor, not one per
   // level (the format's geometry is read from its constexpr tables).
@@ -170,12 +173,14 @@ struct Walker {
         } else if (*step == Step::descend) {
           e = F::decode(L, table[i]);  // the visitor wrote a table here
           s.entry = e;
-          PTLIB_TRY(into_table(s));
+          PTLIB_TRY(into_table(s, lo, end));
         }
       } else if (e.kind == EntryKind::table) {
         PTLIB_TRY(table_entry(s));
+      } else if constexpr (kHasFault) {
+        PTLIB_TRY(visitor.fault(s));
       } else {
-        PTLIB_TRY(fault(s));
+        return malformed(d, lo, e.addr);
       }
       lo = end;
       ++i;
@@ -186,29 +191,29 @@ struct Walker {
   /// Visits the table entry `s` (table_pre, then the walk into the table and table_post). Also
   /// the way to walk one subtree from the entry that links it.
   Result<void> table_entry(const Slot<F>& s) {
-    const Result<Step> step = visitor.table_pre(s);
-    if (!step) return step.error();
-    if (*step == Step::descend) return into_table(s);
+    if constexpr (std::is_same_v<decltype(visitor.table_pre(s)), Step>) {
+      if (visitor.table_pre(s) == Step::descend) return into_table(s, s.lo, s.hi);
+    } else {
+      const Result<Step> step = visitor.table_pre(s);
+      if (!step) return step.error();
+      if (*step == Step::descend) return into_table(s, s.lo, s.hi);
+    }
     return {};
   }
 
-  /// Walks [s.lo, s.hi) of the existing table `s.entry` points at, then lets the visitor see it
-  /// again.
-  Result<void> into_table(const Slot<F>& s) {
+  /// Walks into the existing table `s.entry` points at, then lets the visitor see it again.
+  Result<void> into_table(const Slot<F>& s, std::uint64_t lo, std::uint64_t hi) {
     const std::size_t d = s.depth;
-    if (d + 1 >= G::kDepth) return malformed(d, s.lo, s.entry.addr);  // a table pointer at the last level
+    if (d + 1 >= G::kDepth) return malformed(d, lo, s.entry.addr);  // a table pointer at the last level
     void* p = access.map(s.entry.addr, d + 1);
-    if (!p) return fault(s);
-    auto r = walk(d + 1, static_cast<Entry*>(p), Source::memory, s.entry, s.lo, s.hi);
+    if (!p) {
+      if constexpr (kHasFault) return visitor.fault(s);
+      else return malformed(d, lo, s.entry.addr);
+    }
+    auto r = walk(d + 1, static_cast<Entry*>(p), Source::memory, s.entry, lo, hi);
     if (r) visitor.table_post(s, p);
     access.unmap(p, d + 1);
     return r;
-  }
-
-  /// A malformed entry or an unreachable table: the visitor's fault(), or the walk stops.
-  Result<void> fault(const Slot<F>& s) {
-    if constexpr (requires { visitor.fault(s); }) return visitor.fault(s);
-    else return malformed(s.depth, s.lo, s.entry.addr);
   }
 
   /// A malformed entry (or an unreachable table) met at depth d.
