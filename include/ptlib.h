@@ -218,9 +218,11 @@ typedef struct ptlib_tree {
  * Table memory: how the engine gets, reaches and gives back tables.
  *  allocate(ctx, bytes, align, zeroed, depth, &pa, &ptr): a table of `bytes` at a PA that is a
  *      multiple of `align`, every byte 0 when `zeroed` (otherwise the engine writes every entry
- *      itself); *ptr is where the engine writes it now. false: out of memory.
+ *      itself); *ptr is where the engine writes it now. false: out of memory, and nothing
+ *      changed (the engine may try an allocation before any reservation).
  *  reserve(ctx, n, bytes, align): true when the next n such allocations will succeed. The
- *      engine reserves exactly what a call needs before its first write. May be NULL: then the
+ *      engine reserves exactly what a call needs of more than one table before its first write
+ *      (a call needing one table allocates it first, and asks only if that fails). May be NULL: then the
  *      engine assumes nothing and, if an allocation fails half-way, undoes what the call did.
  *  release(ctx, pa, bytes, align): a table the engine no longer uses. May be NULL (leak).
  *  map(ctx, pa, depth): a pointer to the table at `pa` (NULL if it cannot be reached). NULL

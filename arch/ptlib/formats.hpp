@@ -43,8 +43,8 @@ using AllFormats = std::tuple<
   EXTERN template Result<Translation<F>> detail::translate_erased<F>(const Tree<F>&, MemRef, VirtAddr);    \
   EXTERN template Validation detail::validate_erased<F>(const Tree<F>&, MemRef, const ValidateOptions&,      \
                                                         std::span<PhysAddr>);                \
-  EXTERN template Result<Tree<F>> detail::copy_into_new_root<F, MemRef, MemRef>(                            \
-      const Tree<F>&, MemRef&, MemRef&, std::uint64_t, std::uint64_t, std::size_t);                            \
+  EXTERN template Result<Tree<F>> detail::copy_into_new_root<F>(const Tree<F>&, MemRef, MemRef, std::uint64_t,  \
+                                                               std::uint64_t, std::size_t);                   \
   EXTERN template Result<Report> detail::modify_erased<F>(const Tree<F>&, MemRef, VirtAddr, std::uint64_t,      \
                                                           detail::ChangeFn<F>, const Options&, SyncRef);    \
   EXTERN template Result<Report> detail::preallocate_erased<F>(const Tree<F>&, MemRef, VirtAddr, std::uint64_t, \
@@ -56,9 +56,8 @@ using AllFormats = std::tuple<
                                                               std::uint64_t, std::uint64_t, std::uint64_t,   \
                                                               std::uint64_t, std::size_t, const Options&,    \
                                                               SyncRef);                                      \
-  EXTERN template Result<void> detail::release_private_erased<F>(MemRef, const typename F::Entry*, std::size_t, \
-                                                                 std::size_t, std::uint64_t, std::uint64_t,  \
-                                                                 std::size_t);
+  EXTERN template Result<void> detail::release_private_erased<F>(MemRef, typename F::Entry*, std::uint64_t,   \
+                                                                 std::uint64_t, std::size_t);
 
 /// The TTBR1 (upper VA range) counterparts of the named arm64 formats: the same descriptors
 /// and levels, translating [2^64 - 2^VaBits, 2^64). Compiled into the engine library too (the C

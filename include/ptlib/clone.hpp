@@ -21,213 +21,271 @@ struct CopyReport {
 
 namespace detail {
 
-/// The copier behind clone(), share_root() and SharedKernel::sync(): makes the destination
-/// tree's entries in [lo, hi) (tree offsets) equal to the source's, where
+/// Gives back a destination's private tables: walked from the entry that links them, each table
+/// at depth <= `share` is released after the tables below it; the tables its depth-`share`
+/// entries point at are shared and stay. Malformed entries are skipped; a table the memory
+/// cannot map stops the walk (the dry run, commit = false, finds that before anything is
+/// released).
+template <PagingFormat F>
+struct Releaser : ReadVisitor<F> {
+  using G = Geometry<F>;
+  MemRef mem;
+  std::size_t share;
+  bool commit;
+  std::size_t released = 0;
+
+  /// Releases the subtree linked from the table entry `s` (a tree offset range of one entry).
+  Result<void> run(const Slot<F>& s) { return Walker<F, Releaser>{mem, *this}.table_entry(s); }
+
+  Step table_pre(const Slot<F>& s) {
+    if (s.depth + 1 < share) return Step::descend;  // its entries link private tables
+    release(s);
+    return Step::done;
+  }
+  void table_post(const Slot<F>& s, void*) { release(s); }
+  Result<void> fault(const Slot<F>& s) {
+    if (s.entry.kind == EntryKind::table) return entry_error<F>(Errc::malformed_entry, s.depth, s.lo, s.entry.addr);
+    return {};
+  }
+  void release(const Slot<F>& s) {
+    ++released;
+    const std::size_t d = s.depth + 1;
+    if (commit) mem.release(s.entry.addr, TableRequest{G::table_bytes(d), G::table_align(d), false, d});
+  }
+};
+
+/// The copier behind clone(), share_root() and SharedKernel::sync(): a visitor of the walk over
+/// the source's [lo, hi) (tree offsets) that makes the destination tree's entries equal to the
+/// source's, where
 ///  - entries at depth `share` (and leaves above it) are copied verbatim: a table entry at
 ///    depth `share` then points at the source's own lower table, which both trees share;
 ///  - a table entry above `share` gets a private destination table, copied recursively (an
 ///    existing private table is reused; a private subtree whose source entry is no longer a
 ///    table is released).
 /// share = depth - 1 is a deep copy (every table private). Source and destination may live in
-/// different memories (A reaches the source, M allocates and reaches the destination).
-/// Commit = false is the dry run: it finds every error and counts tables; it writes nothing.
-template <PagingFormat F, TableAccess A, class M, class S, bool Commit>
-struct Copier {
+/// different memories (`src` reaches the source, `dst` allocates and reaches the destination).
+/// commit = false is the dry run: it finds every error and counts tables; it writes nothing.
+template <PagingFormat F>
+struct Copier : ReadVisitor<F> {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
 
-  A& src;
-  M& dst;
-  S& sync;
+  MemRef src, dst;
+  SyncRef sync;
   std::size_t share;
   std::uint64_t clip_lo, clip_hi;  // what a fresh private table mirrors: its span inside these
+  bool commit = false;
   bool live = false;
   CopyReport report{};
+
+  /// The destination table at each depth of the walk.
+  struct Dest {
+    Entry* table = nullptr;  ///< its entries (nullptr: a dry run's new table, or not mapped yet)
+    PhysAddr pa{};           ///< an existing table: mapped at the first visit below it
+    bool fresh = false;      ///< a new table: never read, every entry of the walked range written
+    bool mapped = false;     ///< mapped here (unmapped by table_post, or by copy() after an error)
+  };
+  Dest at[G::kDepth] = {};
+
+  /// Copies [lo, hi) of the source root `s` into the destination root `d` (`fresh`: just
+  /// allocated, its entries in [lo, hi) garbage; nullptr in a dry run).
+  Result<void> copy(void* s, Entry* d, bool fresh, std::uint64_t lo, std::uint64_t hi) {
+    at[0] = Dest{d, {}, fresh, false};
+    auto r = Walker<F, Copier>{src, *this}.walk(0, static_cast<Entry*>(s), Source::memory, Decoded{}, lo, hi);
+    for (std::size_t k = 1; k < G::kDepth; ++k)  // after an error: the tables still mapped
+      if (at[k].mapped) {
+        dst.unmap(at[k].table, k);
+        at[k].mapped = false;
+      }
+    return r;
+  }
 
   static TableRequest request(std::size_t depth) {
     return TableRequest{G::table_bytes(depth), G::table_align(depth), false, depth};
   }
-  template <std::size_t D>
-  static Error malformed(std::uint64_t t, PhysAddr pa) {
-    constexpr auto L = G::level(D);
-    return Error{Errc::malformed_entry, G::to_va(t), pa, level_number<F>(L), F::level_name(L)};
+  bool verbatim(std::size_t d) const { return d >= share || d + 1 == G::kDepth; }
+
+  // The walk contract: every source entry lands in entry(), or for a table above the shared
+  // depth in table_pre().
+  Result<Step> absent(const Slot<F>& s) {
+    const std::uint64_t base = align_down(s.lo, G::span(s.depth));
+    for (std::size_t k = 0; k < s.count; ++k) {
+      const std::uint64_t at_k = base + k * G::span(s.depth);
+      PTLIB_TRY(entry(s, s.index + k, k ? at_k : s.lo, at_k));
+    }
+    return Step::done;
+  }
+  Result<Step> leaf(const Slot<F>& s) {
+    PTLIB_TRY(entry(s, s.index, s.lo, align_down(s.lo, G::span(s.depth))));
+    return Step::done;
+  }
+  Result<void> fault(const Slot<F>& s) {
+    PTLIB_TRY(reach(s));
+    if (s.entry.kind == EntryKind::malformed && verbatim(s.depth))  // copied as it is
+      return entry(s, s.index, s.lo, align_down(s.lo, G::span(s.depth)));
+    return entry_error<F>(Errc::malformed_entry, s.depth, s.lo, s.entry.addr);
+  }
+  Result<Step> table_pre(const Slot<F>& s) {
+    const std::size_t D = s.depth;
+    const std::uint64_t base = align_down(s.lo, G::span(D));
+    if (verbatim(D)) {
+      PTLIB_TRY(entry(s, s.index, s.lo, base));
+      return Step::done;
+    }
+    PTLIB_TRY(reach(s));
+    const Entry de = at[D].fresh ? Entry{0} : at[D].table[s.index];
+    const Decoded dd = at[D].fresh ? Decoded{} : F::decode(G::level(D), de);
+    if (dd.kind == EntryKind::malformed) return entry_error<F>(Errc::malformed_entry, D, s.lo, dd.addr);
+    if (dd.kind != EntryKind::table) return into_new(s, de, base);
+    at[D + 1] = Dest{nullptr, dd.addr, false, false};  // copy into the existing private table
+    return Step::descend;
+  }
+  void table_post(const Slot<F>& s, void*) {
+    Dest& t = at[s.depth + 1];
+    if (t.mapped) dst.unmap(t.table, s.depth + 1);
+    t.mapped = false;
   }
 
-  /// Writes `next` over `old` at d[i] (entry covering tree offset `base` at depth D).
-  template <std::size_t D>
-  void write(Entry* d, std::size_t i, Entry old, Entry next, std::uint64_t base) {
-    constexpr auto L = G::level(D);
+ private:
+  /// Maps the destination table at s.depth if this is the first visit below it (after the
+  /// source table: the walk maps that first).
+  Result<void> reach(const Slot<F>& s) {
+    Dest& t = at[s.depth];
+    if (t.table || t.fresh) return {};
+    void* p = dst.map(t.pa, s.depth);
+    if (!p) return entry_error<F>(Errc::malformed_entry, s.depth - 1, s.lo, t.pa);
+    t.table = static_cast<Entry*>(p);
+    t.mapped = true;
+    return {};
+  }
+
+  /// Writes `next` over `old` at entry i of the destination table at depth d (covering tree
+  /// offset `base`).
+  void write(std::size_t d, std::size_t i, Entry old, Entry next, std::uint64_t base) {
+    const auto L = G::level(d);
     const bool was_valid = F::decode(L, old).kind != EntryKind::invalid;
     if (was_valid) report.changed_valid = true;
     ++report.entries_written;
-    if constexpr (Commit) {
-      if (live && was_valid && F::decode(L, next).kind != EntryKind::invalid && F::needs_bbm(L, old, next)) {
-        d[i] = 0;  // break-before-make: invalid entry, publish, invalidate, then the new entry
-        sync.publish();
-        sync.invalidate(G::to_va(base), G::span(D));
-      }
-      d[i] = next;
+    if (!commit) return;
+    Entry* t = at[d].table;
+    if (live && was_valid && F::decode(L, next).kind != EntryKind::invalid && F::needs_bbm(L, old, next)) {
+      t[i] = 0;  // break-before-make: invalid entry, publish, invalidate, then the new entry
+      sync.publish();
+      sync.invalidate(G::to_va(base), G::span(d));
     }
+    t[i] = next;
   }
 
-  /// Whether the source subtree of the table `s` (depth D) has anything in [lo, hi) to copy.
-  template <std::size_t D>
-  Result<bool> has_content(const Entry* s, std::uint64_t lo, std::uint64_t hi) {
-    constexpr auto L = G::level(D);
-    constexpr std::uint64_t span = G::span(D);
-    for (std::size_t i = G::index(lo, D); lo < hi; ++i) {
-      const std::uint64_t base = align_down(lo, span);
-      const std::uint64_t end = hi - base > span ? base + span : hi;
-      const Decoded e = F::decode(L, s[i]);
-      if (e.kind == EntryKind::leaf || (e.kind == EntryKind::table && D >= share)) return true;
-      if (e.kind == EntryKind::malformed) return malformed<D>(lo, e.addr);
-      if (e.kind == EntryKind::table) {
-        if constexpr (D + 1 < G::kDepth) {
-          void* p = src.map(e.addr, D + 1);
-          if (!p) return malformed<D>(lo, e.addr);
-          auto r = has_content<D + 1>(static_cast<const Entry*>(p), lo, end);
-          src.unmap(p, D + 1);
-          if (!r || *r) return r;
-        } else {
-          return malformed<D>(lo, e.addr);
+  /// Mirrors source entry i of the slot's table (from tree offset `lo`, covering `base`) when
+  /// it is copied as it is: verbatim, or (above the shared depth) invalid or a leaf, which
+  /// replaces a private subtree of the destination (released).
+  Result<void> entry(const Slot<F>& s, std::size_t i, std::uint64_t lo, std::uint64_t base) {
+    const std::size_t d = s.depth;
+    PTLIB_TRY(reach(s));
+    Dest& t = at[d];
+    const Entry se = s.table[i];
+    const Entry de = t.fresh ? Entry{0} : t.table[i];
+    if (!verbatim(d) && !t.fresh) {
+      const Decoded dd = F::decode(G::level(d), de);
+      if (dd.kind == EntryKind::malformed) return entry_error<F>(Errc::malformed_entry, d, lo, dd.addr);
+      if (dd.kind == EntryKind::table) {
+        // Unlink the private subtree (and drop it from the TLBs of a live tree) before handing
+        // its tables back.
+        write(d, i, de, se, base);
+        if (commit && live) {
+          sync.publish();
+          sync.invalidate(G::to_va(base), G::span(d));
         }
-      }
-      lo = end;
-    }
-    return false;
-  }
-
-  /// Releases the destination's private table at `pa` (depth D <= share) and the private
-  /// tables below it; the shared tables its depth-`share` entries point at stay.
-  template <std::size_t D>
-  Result<void> release(PhysAddr pa, std::uint64_t t) {
-    if constexpr (D < G::kDepth) {
-      if (D < share) {
-        if constexpr (D + 1 < G::kDepth) {
-          void* p = dst.map(pa, D);
-          if (!p) return malformed<D - 1>(t, pa);
-          const Entry* e = static_cast<const Entry*>(p);
-          Result<void> r{};
-          for (std::size_t k = 0; k < G::entries(D) && r; ++k) {
-            const Decoded x = F::decode(G::level(D), e[k]);
-            if (x.kind == EntryKind::table) r = release<D + 1>(x.addr, t + k * G::span(D));
-          }
-          dst.unmap(p, D);
-          if (!r) return r;
-        }
-      }
-      ++report.tables_released;
-      if constexpr (Commit) dst.release(pa, request(D));
-    }
-    return {};
-  }
-
-  /// Copies [lo, hi) of the source table `s` (depth D) into `d`. `fresh`: `d` was just
-  /// allocated (its entries are garbage and all of [lo, hi) gets written) — in a dry run `d` is
-  /// then nullptr.
-  template <std::size_t D>
-  Result<void> copy(const Entry* s, Entry* d, bool fresh, std::uint64_t lo, std::uint64_t hi) {
-    constexpr auto L = G::level(D);
-    constexpr std::uint64_t span = G::span(D);
-    for (std::size_t i = G::index(lo, D); lo < hi; ++i) {
-      const std::uint64_t base = align_down(lo, span);
-      const std::uint64_t end = hi - base > span ? base + span : hi;
-      const Entry se = s[i];
-      const Entry de = fresh ? Entry{0} : d[i];
-      if (D >= share || D + 1 == G::kDepth) {  // verbatim: leaves, or links to shared tables
-        if (se != de) write<D>(d, i, de, se, base);
-        else if (Commit && fresh) d[i] = se;
-        lo = end;
-        continue;
-      }
-      const Decoded sd = F::decode(L, se);
-      if (sd.kind == EntryKind::malformed) return malformed<D>(lo, sd.addr);
-      const Decoded dd = fresh ? Decoded{} : F::decode(L, de);
-      if (dd.kind == EntryKind::malformed) return malformed<D>(lo, dd.addr);
-      if (sd.kind != EntryKind::table) {  // invalid or a leaf above the shared depth
-        if (dd.kind == EntryKind::table) {
-          // Unlink the private subtree (and drop it from the TLBs of a live tree) before
-          // handing its tables back.
-          write<D>(d, i, de, se, base);
-          if (Commit && live) {
-            sync.publish();
-            sync.invalidate(G::to_va(base), span);
-          }
-          PTLIB_TRY(release<D + 1>(dd.addr, base));
-        } else if (se != de) {
-          write<D>(d, i, de, se, base);
-        } else if (Commit && fresh) {
-          d[i] = se;
-        }
-        lo = end;
-        continue;
-      }
-      if constexpr (D + 1 < G::kDepth) {
-        void* sp = src.map(sd.addr, D + 1);
-        if (!sp) return malformed<D>(lo, sd.addr);
-        auto r = into<D>(static_cast<const Entry*>(sp), d, i, de, dd, base, lo, end);
-        src.unmap(sp, D + 1);
-        PTLIB_TRY(r);
-      }
-      lo = end;
-    }
-    return {};
-  }
-
-  /// The source entry d[i] mirrors is a table above the shared depth: copy into the existing
-  /// private table, or into a new one linked once filled.
-  template <std::size_t D>
-  Result<void> into(const Entry* sp, Entry* d, std::size_t i, Entry de, const Decoded& dd, std::uint64_t base,
-                    std::uint64_t lo, std::uint64_t end) {
-    constexpr auto L = G::level(D);
-    constexpr std::uint64_t span = G::span(D);
-    if (dd.kind == EntryKind::table) {
-      void* dp = dst.map(dd.addr, D + 1);
-      if (!dp) return malformed<D>(lo, dd.addr);
-      auto r = copy<D + 1>(sp, static_cast<Entry*>(dp), false, lo, end);
-      dst.unmap(dp, D + 1);
-      return r;
-    }
-    // A new private table mirrors the whole entry inside the clip range.
-    const std::uint64_t flo = base > clip_lo ? base : clip_lo;
-    const std::uint64_t fhi = clip_hi - base > span ? base + span : clip_hi;
-    if (flo != base || fhi != base + span) {  // a partly covered entry: copy it only if needed
-      auto any = has_content<D + 1>(sp, flo, fhi);
-      if (!any) return any.error();
-      if (!*any) {
-        if (de != 0) write<D>(d, i, de, Entry{0}, base);
-        else if (Commit) d[i] = 0;
+        Releaser<F> r{{}, dst, share, commit};
+        PTLIB_TRY(r.run(Slot<F>{d, t.table, i, 1, base, base + G::span(d), true, dd}));
+        report.tables_released += r.released;
         return {};
       }
     }
-    ++report.tables_added;
-    if constexpr (!Commit) {
-      PTLIB_TRY(copy<D + 1>(sp, nullptr, true, flo, fhi));
-      write<D>(d, i, de, F::table(L, PhysAddr{}), base);
-      return {};
-    } else {
-      auto t = dst.allocate(request(D + 1));
-      if (!t) return Error{Errc::out_of_memory, G::to_va(lo), Error::kNoPa, level_number<F>(L), F::level_name(L)};
-      Entry* e = static_cast<Entry*>(t->ptr);
-      const std::size_t first = G::index(flo, D + 1), last = G::index(fhi - 1, D + 1);
-      for (std::size_t k = 0; k < first; ++k) e[k] = 0;
-      for (std::size_t k = last + 1; k < G::entries(D + 1); ++k) e[k] = 0;
-      auto r = copy<D + 1>(sp, e, true, flo, fhi);
-      if (r) {
-        if (live) sync.publish();  // the table's contents before the pointer to it
-        write<D>(d, i, de, F::table(L, t->pa), base);
-      }
-      dst.unmap(t->ptr, D + 1);
-      return r;
-    }
+    if (se != de) write(d, i, de, se, base);
+    else if (commit && t.fresh) t.table[i] = se;
+    return {};
   }
+
+  /// The source entry at `s` is a table above the shared depth and the destination has none:
+  /// a new private table mirrors the whole entry inside the clip range (which may be wider than
+  /// the range walked, so the copier walks the source table itself), linked once filled. A
+  /// partly covered entry gets one only if the source has something to copy there.
+  Result<Step> into_new(const Slot<F>& s, Entry de, std::uint64_t base) {
+    const std::size_t D = s.depth;
+    const std::uint64_t span = G::span(D);
+    const std::uint64_t flo = base > clip_lo ? base : clip_lo;
+    const std::uint64_t fhi = clip_hi - base > span ? base + span : clip_hi;
+    void* sp = src.map(s.entry.addr, D + 1);
+    if (!sp) return entry_error<F>(Errc::malformed_entry, D, s.lo, s.entry.addr);
+    Result<void> r{};
+    bool wanted = true;
+    if (flo != base || fhi != base + span) {
+      ContentProbe probe{{}, share};
+      r = Walker<F, ContentProbe>{src, probe}.walk(D + 1, static_cast<Entry*>(sp), Source::memory, s.entry, flo, fhi);
+      wanted = probe.found;
+    }
+    if (r && !wanted) {
+      if (de != 0) write(D, s.index, de, Entry{0}, base);
+      else if (commit) at[D].table[s.index] = 0;
+    } else if (r) {
+      r = fill_new(s, sp, de, base, flo, fhi);
+    }
+    src.unmap(sp, D + 1);
+    if (!r) return r.error();
+    return Step::done;
+  }
+
+  Result<void> fill_new(const Slot<F>& s, void* sp, Entry de, std::uint64_t base, std::uint64_t flo,
+                        std::uint64_t fhi) {
+    const std::size_t D = s.depth;
+    ++report.tables_added;
+    Dest t{nullptr, {}, true, false};
+    if (commit) {
+      auto n = dst.allocate(request(D + 1));
+      if (!n) return entry_error<F>(Errc::out_of_memory, D, s.lo, Error::kNoPa);
+      t.table = static_cast<Entry*>(n->ptr);
+      t.pa = n->pa;
+      const std::size_t first = G::index(flo, D + 1), last = G::index(fhi - 1, D + 1);
+      for (std::size_t k = 0; k < first; ++k) t.table[k] = 0;
+      for (std::size_t k = last + 1; k < G::entries(D + 1); ++k) t.table[k] = 0;
+    }
+    at[D + 1] = t;
+    auto r = Walker<F, Copier>{src, *this}.walk(D + 1, static_cast<Entry*>(sp), Source::memory, s.entry, flo, fhi);
+    if (r) {
+      if (commit && live) sync.publish();  // the table's contents before the pointer to it
+      write(D, s.index, de, F::table(G::level(D), t.pa), base);
+    }
+    if (commit) dst.unmap(t.table, D + 1);
+    return r;
+  }
+
+  /// Whether the source has anything to copy in the range walked: a leaf, or a table entry at
+  /// or below the shared depth. Entries after the first such one are not looked at.
+  struct ContentProbe : ReadVisitor<F> {
+    std::size_t share;
+    bool found = false;
+    Result<Step> leaf(const Slot<F>&) {
+      found = true;
+      return Step::done;
+    }
+    Step table_pre(const Slot<F>& s) {
+      if (found) return Step::done;
+      if (s.depth >= share) found = true;
+      return found ? Step::done : Step::descend;
+    }
+    Result<void> fault(const Slot<F>& s) {
+      if (found) return {};
+      return entry_error<F>(Errc::malformed_entry, s.depth, s.lo, s.entry.addr);
+    }
+  };
 };
 
 /// Reserves a root plus `tables` tables below it in `mem`. Every shipped format's root fits in a
 /// table slot (it is at most as large and as aligned), so one reservation of tables + 1 covers
 /// the root allocated first; otherwise both are asked for separately.
-template <PagingFormat F, TableMemory M>
-bool reserve_root_and(M& mem, std::size_t tables) {
+template <PagingFormat F>
+bool reserve_root_and(MemRef mem, std::size_t tables) {
   using G = Geometry<F>;
   const TableRequest root{G::table_bytes(0), G::table_align(0), false, 0};
   if constexpr (G::kDepth < 2) {
@@ -241,17 +299,16 @@ bool reserve_root_and(M& mem, std::size_t tables) {
 
 /// Copies [lo, hi) of `src` into a new root in `dst` (see Copier), sharing the tables below
 /// depth `share`. Root entries outside the range are invalid. No partial success.
-template <PagingFormat F, TableAccess A, TableMemory M>
-Result<Tree<F>> copy_into_new_root(const Tree<F>& src, A& src_access, M& dst, std::uint64_t lo, std::uint64_t hi,
-                                   std::size_t share) {
+template <PagingFormat F>
+Result<Tree<F>> copy_into_new_root(const Tree<F>& src, MemRef src_access, MemRef dst, std::uint64_t lo,
+                                   std::uint64_t hi, std::size_t share) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
   if (!src.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, G::to_va(lo), src.root);
   void* sroot = src_access.map(src.root, 0);
   if (!sroot) return Error{Errc::malformed_entry, G::to_va(lo), src.root, Error::kNoLevel, nullptr};
-  SyncRef none;  // (SyncRef, not NoSync: the same Copier instances as SharedKernel's sync)
-  Copier<F, A, M, SyncRef, false> plan{src_access, dst, none, share, lo, hi};
-  auto planned = plan.template copy<0>(static_cast<const Entry*>(sroot), nullptr, true, lo, hi);
+  Copier<F> plan{{}, src_access, dst, SyncRef{}, share, lo, hi};
+  auto planned = plan.copy(sroot, nullptr, true, lo, hi);
   if (!planned) {
     src_access.unmap(sroot, 0);
     return planned.error();
@@ -269,8 +326,8 @@ Result<Tree<F>> copy_into_new_root(const Tree<F>& src, A& src_access, M& dst, st
   const std::size_t first = G::index(lo, 0), last = G::index(hi - 1, 0);
   for (std::size_t k = 0; k < first; ++k) e[k] = 0;
   for (std::size_t k = last + 1; k < G::entries(0); ++k) e[k] = 0;
-  Copier<F, A, M, SyncRef, true> commit{src_access, dst, none, share, lo, hi};
-  auto r = commit.template copy<0>(static_cast<const Entry*>(sroot), e, true, lo, hi);
+  Copier<F> commit{{}, src_access, dst, SyncRef{}, share, lo, hi, true};
+  auto r = commit.copy(sroot, e, true, lo, hi);
   dst.unmap(root->ptr, 0);
   src_access.unmap(sroot, 0);
   if (!r) return r.error();  // not reached: the dry run met every error first
@@ -293,7 +350,7 @@ template <PagingFormat F, TableAccess A, TableMemory M>
 Result<Tree<F>> clone(const Tree<F>& src, A& src_access, M& dst) {
   using G = Geometry<F>;
   MemRef s(src_access), d(dst);
-  return detail::copy_into_new_root<F, MemRef, MemRef>(src, s, d, 0, G::kVaMask + 1, G::kDepth - 1);
+  return detail::copy_into_new_root<F>(src, s, d, 0, G::kVaMask + 1, G::kDepth - 1);
 }
 
 /// A deep copy of the part of `src` in [va, va + size) (e.g. the linear map, for a kexec or
@@ -308,7 +365,7 @@ Result<Tree<F>> clone(const Tree<F>& src, A& src_access, M& dst, VirtAddr va, st
   auto lo = detail::check_va_range<F>(va, size);
   if (!lo) return lo.error();
   MemRef s(src_access), d(dst);
-  return detail::copy_into_new_root<F, MemRef, MemRef>(src, s, d, *lo, *lo + size, G::kDepth - 1);
+  return detail::copy_into_new_root<F>(src, s, d, *lo, *lo + size, G::kDepth - 1);
 }
 
 /// A new root in `mem` that shares [va, va + size) with `src`: the entries at depth `depth`
@@ -328,7 +385,7 @@ Result<Tree<F>> share_root(const Tree<F>& src, M& mem, VirtAddr va, std::uint64_
   if (size % G::span(0) != 0) return make_error(Errc::misaligned_size, va);
   if (depth + 1 >= G::kDepth) return make_error(Errc::va_out_of_range, va);
   MemRef m(mem);
-  return detail::copy_into_new_root<F, MemRef, MemRef>(src, m, m, *lo, *lo + size, depth);
+  return detail::copy_into_new_root<F>(src, m, m, *lo, *lo + size, depth);
 }
 
 PTLIB_END_NAMESPACE

@@ -220,20 +220,18 @@ Result<SyncReport> mirror_erased(const Tree<F>& reference, std::span<const PhysA
                                  std::size_t sync_depth, const Options& opts, SyncRef hook) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
-  using C0 = Copier<F, MemRef, MemRef, SyncRef, false>;
-  using C1 = Copier<F, MemRef, MemRef, SyncRef, true>;
   void* ref = mem.map(reference.root, 0);
   if (!ref) return Error{Errc::malformed_entry, G::to_va(a), reference.root, Error::kNoLevel, nullptr};
   auto one = [&](auto& c, PhysAddr root) -> Result<void> {
     void* p = mem.map(root, 0);
     if (!p) return Error{Errc::malformed_entry, G::to_va(a), root, Error::kNoLevel, nullptr};
-    auto r = c.template copy<0>(static_cast<const Entry*>(ref), static_cast<Entry*>(p), false, a, b);
+    auto r = c.copy(ref, static_cast<Entry*>(p), false, a, b);
     mem.unmap(p, 0);
     return r;
   };
   const bool live = opts.live != Live::offline;
   // Dry run over every root: every error, and the private tables all of them need.
-  C0 plan{mem, mem, hook, sync_depth, lo, hi, live};
+  Copier<F> plan{{}, mem, mem, hook, sync_depth, lo, hi, false, live};
   for (const PhysAddr root : roots) {
     if (root == reference.root) continue;
     if (auto r = one(plan, root); !r) {
@@ -247,7 +245,7 @@ Result<SyncReport> mirror_erased(const Tree<F>& reference, std::span<const PhysA
     mem.unmap(ref, 0);
     return out_of_memory(mem, req, tables, G::to_va(a));
   }
-  C1 c{mem, mem, hook, sync_depth, lo, hi, live};
+  Copier<F> c{{}, mem, mem, hook, sync_depth, lo, hi, true, live};
   SyncReport out{};
   for (const PhysAddr root : roots) {
     if (root == reference.root) continue;
@@ -265,26 +263,16 @@ Result<SyncReport> mirror_erased(const Tree<F>& reference, std::span<const PhysA
   return out;
 }
 
-/// release_root()'s release of a root's private tables under the root entries [first, last]
-/// of its table `e` (sync depth > 0): a dry run finds unreachable tables before anything is
+/// release_root()'s release of a root's private tables under the shared range [lo, hi) of its
+/// root table `root` (sync depth > 0): a dry run finds unreachable tables before anything is
 /// released. Compiled once per format.
 template <PagingFormat F>
-Result<void> release_private_erased(MemRef mem, const typename F::Entry* e, std::size_t first, std::size_t last,
-                                    std::uint64_t lo, std::uint64_t hi, std::size_t sync_depth) {
-  using G = Geometry<F>;
-  SyncRef none;
-  Copier<F, MemRef, MemRef, SyncRef, false> plan{mem, mem, none, sync_depth, lo, hi};
-  Copier<F, MemRef, MemRef, SyncRef, true> commit{mem, mem, none, sync_depth, lo, hi};
-  for (int pass = 0; pass < 2; ++pass) {
-    for (std::size_t k = first; k <= last; ++k) {
-      const Decoded x = F::decode(G::level(0), e[k]);
-      if (x.kind != EntryKind::table) continue;
-      if (pass == 1) {
-        (void)commit.template release<1>(x.addr, k * G::span(0));
-      } else if (auto r = plan.template release<1>(x.addr, k * G::span(0)); !r) {
-        return r.error();
-      }
-    }
+Result<void> release_private_erased(MemRef mem, typename F::Entry* root, std::uint64_t lo, std::uint64_t hi,
+                                    std::size_t sync_depth) {
+  for (const bool commit : {false, true}) {
+    Releaser<F> r{{}, mem, sync_depth, commit};
+    auto done = Walker<F, Releaser<F>>{mem, r}.walk(0, root, Source::memory, Decoded{}, lo, hi);
+    if (!done) return done.error();
   }
   return {};
 }
@@ -378,7 +366,7 @@ class SharedKernel {
   Result<Tree<F>> create_root(M& mem) {
     if (count_ == slots_.size()) return make_error(Errc::out_of_memory, va());
     MemRef m(mem);
-    auto t = detail::copy_into_new_root<F, MemRef, MemRef>(ref_, m, m, lo_, hi_, SyncDepth);
+    auto t = detail::copy_into_new_root<F>(ref_, m, m, lo_, hi_, SyncDepth);
     if (!t) return t;
     slots_[count_++] = t->root;
     return t;
@@ -409,7 +397,7 @@ class SharedKernel {
       }
     }
     if constexpr (SyncDepth > 0) {
-      if (auto r = detail::release_private_erased<F>(mem, e, first, last, lo_, hi_, SyncDepth); !r) {
+      if (auto r = detail::release_private_erased<F>(mem, static_cast<Entry*>(p), lo_, hi_, SyncDepth); !r) {
         mem.unmap(p, 0);
         return r.error();
       }

@@ -130,16 +130,21 @@ struct Validation {
 
 namespace detail {
 
-/// validate()'s traversal: every entry of every table, depth by depth at compile time (like the
-/// walker), following each table pointer at most once.
-template <PagingFormat F, TableAccess A>
-class Validator {
+/// validate()'s visitor: the walker goes over every entry of every table (the whole tree), and
+/// the validator checks each one, following each table pointer at most once.
+template <PagingFormat F>
+class Validator : public ReadVisitor<F> {
  public:
   using G = Geometry<F>;
   using Entry = typename F::Entry;
 
-  Validator(const Tree<F>& tree, A& access, const ValidateOptions& opts, std::span<PhysAddr> scratch)
-      : tree_(tree), access_(access), opts_(opts), scratch_(scratch) {}
+  Validator(const Tree<F>& tree, MemRef access, const ValidateOptions& opts, std::span<PhysAddr> scratch)
+      : tree_(tree), access_(access), opts_(opts), scratch_(scratch) {
+    for (std::size_t d = 0; d < G::kDepth; ++d) {
+      const unsigned k = F::contig_log2(G::level(d), tree.caps);
+      run_log2_[d] = k != 0 && k < 32 && (std::size_t{1} << k) <= G::entries(d) ? k : 0;
+    }
+  }
 
   Validation run() {
     const PhysAddr root = tree_.root;
@@ -147,7 +152,8 @@ class Validator {
     if (remember(root, 0, kRoot) == Seen::fresh) {
       if (void* p = access_.map(root, 0)) {
         ++out_.tables;
-        scan<0>(static_cast<const Entry*>(p), 0);
+        (void)Walker<F, Validator>{access_, *this}.walk(0, static_cast<Entry*>(p), Source::memory, Decoded{}, 0,
+                                                        G::kVaMask + 1);  // fault() goes on: no error
         access_.unmap(p, 0);
       } else {
         report(Problem::unreachable_table, 0, root, kRoot);
@@ -157,6 +163,78 @@ class Validator {
       report(Problem::accounting_mismatch, 0, PhysAddr{}, kRoot, false);
     out_.tables_recorded = recorded_;
     return out_;
+  }
+
+  // The walk contract (every entry is covered whole: the walk is over the whole tree).
+  Result<Step> absent(const Slot<F>& s) {
+    runs(s);
+    return Step::done;
+  }
+
+  Result<Step> leaf(const Slot<F>& s) {
+    runs(s);
+    present_[s.depth] = true;
+    const std::size_t D = s.depth;
+    const auto L = G::level(D);
+    const std::uint64_t span = G::span(D), t = s.lo;
+    const Decoded& e = s.entry;
+    if (!F::can_leaf(L, tree_.caps)) {
+      report(Problem::malformed_entry, t, e.addr, int(D));
+      return Step::done;
+    }
+    ++out_.leaves;
+    const PhysAddr out = leaf_output(s);
+    if (!out.aligned(span)) report(Problem::misaligned_leaf, t, out, int(D));
+    if (e.contiguous && run_log2_[D] == 0) report(Problem::inconsistent_run, t, e.addr, int(D));  // no runs here
+    if (opts_.check_wx && e.attrs.write() && e.attrs.exec()) {
+      ++out_.wx_leaves;
+      report(Problem::writable_executable, t, out, int(D));
+    }
+    if (e.attrs.user() && Region{G::to_va(t), span}.overlaps(opts_.kernel)) {
+      ++out_.user_kernel_leaves;
+      report(Problem::user_kernel_mapping, t, out, int(D));
+    }
+    return Step::done;
+  }
+
+  /// A table pointer: followed (misaligned ones too) unless it is at the last level, was met
+  /// before, or finds no room in the scratch.
+  Step table_pre(const Slot<F>& s) {
+    runs(s);
+    present_[s.depth] = true;
+    const std::size_t D = s.depth;
+    const PhysAddr pa = s.entry.addr;
+    const std::uint64_t t = s.lo;
+    if (D + 1 == G::kDepth) {
+      report(Problem::malformed_entry, t, pa, int(D));  // a table pointer at the last level
+      return Step::done;
+    }
+    if (!pa.aligned(G::table_align(D + 1))) report(Problem::misaligned_table, t, pa, int(D));
+    switch (remember(pa, t, int(D))) {
+      case Seen::before: report(Problem::table_reached_twice, t, pa, int(D)); return Step::done;
+      case Seen::no_room: return Step::done;
+      case Seen::fresh: break;
+    }
+    present_[D + 1] = false;
+    return Step::descend;
+  }
+
+  void table_post(const Slot<F>& s, void*) {
+    ++out_.tables;
+    if (!present_[s.depth + 1] && !opts_.allow_empty_tables)
+      report(Problem::empty_table, s.lo, s.entry.addr, int(s.depth));
+  }
+
+  /// A malformed entry, or a table the access cannot map: reported; the walk goes on.
+  Result<void> fault(const Slot<F>& s) {
+    if (s.entry.kind == EntryKind::table) {  // table_pre() has seen the entry
+      report(Problem::unreachable_table, s.lo, s.entry.addr, int(s.depth));
+      return {};
+    }
+    runs(s);
+    present_[s.depth] = true;
+    report(Problem::malformed_entry, s.lo, s.entry.addr, int(s.depth));
+    return {};
   }
 
  private:
@@ -201,62 +279,22 @@ class Validator {
     return Seen::fresh;
   }
 
-  /// Checks every entry of the table at depth D that maps tree offsets from `base`. Returns
-  /// whether any entry is present.
-  template <std::size_t D>
-  bool scan(const Entry* table, std::uint64_t base) {
-    constexpr auto L = G::level(D);
-    constexpr std::uint64_t span = G::span(D);
-    constexpr std::size_t n = std::size_t(G::entries(D));
-    const unsigned k = F::contig_log2(L, tree_.caps);
-    const std::size_t run = k != 0 && k < 32 && (std::size_t{1} << k) <= n ? std::size_t{1} << k : 0;
-    bool present = false;
-    for (std::size_t i = 0; i < n; ++i) {
-      const std::uint64_t t = base + i * span;
-      if (run != 0 && i % run == 0) check_run<D>(table + i, run, k, t);
-      const Decoded e = F::decode(L, table[i]);
-      switch (e.kind) {
-        case EntryKind::invalid: continue;
-        case EntryKind::malformed: report(Problem::malformed_entry, t, e.addr, int(D)); break;
-        case EntryKind::leaf: leaf<D>(e, i, t, run != 0); break;
-        case EntryKind::table: link<D>(e, t); break;
-      }
-      present = true;
-    }
-    return present;
+  /// Before the entries of `s` are checked: every aligned group of 2^k entries that starts among
+  /// them (at levels with contiguous runs) is checked as a run (check_run).
+  void runs(const Slot<F>& s) {
+    const unsigned k = run_log2_[s.depth];
+    if (k == 0) return;
+    const std::size_t n = std::size_t{1} << k;
+    for (std::size_t g = (s.index + n - 1) & ~(n - 1); g < s.index + s.count; g += n)
+      check_run(s.depth, s.table + g, n, k, s.lo + (g - s.index) * G::span(s.depth));
   }
 
-  template <std::size_t D>
-  void leaf(const Decoded& e, std::size_t i, std::uint64_t t, bool runs_here) {
-    constexpr auto L = G::level(D);
-    constexpr std::uint64_t span = G::span(D);
-    if (!F::can_leaf(L, tree_.caps)) {
-      report(Problem::malformed_entry, t, e.addr, int(D));
-      return;
-    }
-    ++out_.leaves;
-    // A Svnapot-style entry holds its run's base; entry k of the run maps base + k * span.
-    const std::uint64_t in_run = e.run_log2 != 0 && e.run_log2 < 32 ? i & ((std::size_t{1} << e.run_log2) - 1) : 0;
-    const PhysAddr out = e.addr + in_run * span;
-    if (!out.aligned(span)) report(Problem::misaligned_leaf, t, out, int(D));
-    if (e.contiguous && !runs_here) report(Problem::inconsistent_run, t, e.addr, int(D));  // no runs here
-    if (opts_.check_wx && e.attrs.write() && e.attrs.exec()) {
-      ++out_.wx_leaves;
-      report(Problem::writable_executable, t, out, int(D));
-    }
-    if (e.attrs.user() && Region{G::to_va(t), span}.overlaps(opts_.kernel)) {
-      ++out_.user_kernel_leaves;
-      report(Problem::user_kernel_mapping, t, out, int(D));
-    }
-  }
-
-  /// The aligned group of `run` = 2^k entries at `g` (first VA `t`): if any of them is a leaf
-  /// with the contiguous hint, all must be, with equal attributes, and map one naturally
+  /// The aligned group of `run` = 2^k entries at `g` (depth D, first VA `t`): if any of them is a
+  /// leaf with the contiguous hint, all must be, with equal attributes, and map one naturally
   /// aligned block of run * span bytes (consecutive addresses, or one run base for Svnapot).
-  template <std::size_t D>
-  void check_run(const Entry* g, std::size_t run, unsigned k, std::uint64_t t) {
-    constexpr auto L = G::level(D);
-    constexpr std::uint64_t span = G::span(D);
+  void check_run(std::size_t D, const Entry* g, std::size_t run, unsigned k, std::uint64_t t) {
+    const auto L = G::level(D);
+    const std::uint64_t span = G::span(D);
     Decoded first{};
     std::size_t j0 = 0;
     while (j0 < run) {
@@ -275,39 +313,16 @@ class Validator {
     if (!whole) report(Problem::inconsistent_run, t, base, int(D));
   }
 
-  /// Follows the table pointer `e` of the entry at depth D with first VA `t`.
-  template <std::size_t D>
-  void link(const Decoded& e, std::uint64_t t) {
-    if constexpr (D + 1 < G::kDepth) {
-      const PhysAddr pa = e.addr;
-      if (!pa.aligned(G::table_align(D + 1))) report(Problem::misaligned_table, t, pa, int(D));
-      switch (remember(pa, t, int(D))) {
-        case Seen::before: report(Problem::table_reached_twice, t, pa, int(D)); return;
-        case Seen::no_room: return;
-        case Seen::fresh: break;
-      }
-      void* p = access_.map(pa, D + 1);
-      if (!p) {
-        report(Problem::unreachable_table, t, pa, int(D));
-        return;
-      }
-      ++out_.tables;
-      const bool present = scan<D + 1>(static_cast<const Entry*>(p), t);
-      access_.unmap(p, D + 1);
-      if (!present && !opts_.allow_empty_tables) report(Problem::empty_table, t, pa, int(D));
-    } else {
-      report(Problem::malformed_entry, t, e.addr, int(D));  // a table pointer at the last level
-    }
-  }
-
   const Tree<F>& tree_;
-  A& access_;
+  MemRef access_;
   const ValidateOptions& opts_;
   std::span<PhysAddr> scratch_;
   std::size_t recorded_ = 0;
   bool exhausted_ = false;
   bool first_located_ = false;
   std::uint64_t first_t_ = 0;
+  bool present_[G::kDepth] = {};    ///< per depth: the table being walked has a present entry
+  unsigned run_log2_[G::kDepth] = {};  ///< per depth: log2 of its contiguous run length (0: none)
   Validation out_{};
 };
 
@@ -315,7 +330,7 @@ class Validator {
 template <PagingFormat F>
 Validation validate_erased(const Tree<F>& tree, MemRef access, const ValidateOptions& opts,
                            std::span<PhysAddr> scratch) {
-  return Validator<F, MemRef>(tree, access, opts, scratch).run();
+  return Validator<F>(tree, access, opts, scratch).run();
 }
 
 }  // namespace detail

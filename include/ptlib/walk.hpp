@@ -1,8 +1,10 @@
-// The one range walker (visitors: map, translate, leaf listing; later unmap/protect/split) and
-// the read-only queries built on it.
+// The one range walker (its visitors: map, unmap, protect, compact, modify, preallocate, leaf
+// listing, validate, and the copier behind clone/share_root/SharedKernel) and the read-only
+// queries built on it.
 #pragma once
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 #include <utility>
 
 #include "format.hpp"
@@ -58,11 +60,24 @@ struct Child {
 ///    by a table of next-level leaves (a split); the walker re-reads the entry and walks into
 ///    it. Step::split (dry runs): the walker walks into a synthesized table whose entries are the
 ///    leaves such a split would write, so a dry run meets exactly what the real run will.
-///  - tables: `Step table_pre(const Slot&)` (Step::descend walks into it; Step::done skips it),
-///    then after the walk into an existing table `void table_post(const Slot&, void* table)`
-///    (the visitor may fold or release it; the walker releases its access afterwards).
+///  - tables: `Step table_pre(const Slot&)` or `Result<Step> table_pre(const Slot&)` (Step::descend
+///    walks into it; Step::done skips it), then after the walk into an existing table
+///    `void table_post(const Slot&, void* table)` (the visitor may fold or release it; the walker
+///    releases its access afterwards).
+///  - optional, `Result<void> fault(const Slot&)`: a malformed entry (`s.entry.kind` malformed) or
+///    a table the access cannot map (`s.entry.kind` table). Without it the walk stops there with
+///    Errc::malformed_entry; with it the walk goes on past the entry unless fault() returns an
+///    error (validate() reports and goes on, the copier copies malformed entries it shares).
 /// The first error stops the walk and is returned.
 namespace detail {
+
+/// The error at depth d for tree offset lo (the walk's errors, and visitors' own).
+template <PagingFormat F>
+Error entry_error(Errc c, std::size_t d, std::uint64_t lo, PhysAddr pa) {
+  using G = Geometry<F>;
+  const auto L = G::level(d);
+  return Error{c, G::to_va(lo), pa, level_number<F>(L), F::level_name(L)};
+}
 
 /// How the walker reads a table: from memory, as all-invalid (a table being created), or as
 /// the split of a leaf (dry run).
@@ -74,6 +89,8 @@ struct Walker {
   using Entry = typename F::Entry;
   MemRef access;
   V& visitor;
+  /// Whether the visitor sees malformed entries and unreachable tables (else the walk stops).
+  static constexpr bool kHasFault = requires(V& v, const Slot<F>& s) { v.fault(s); };
 
   // The depth is a run-time value: one copy of the walk per format and visitor, not one per
   // level (the format's geometry is read from its constexpr tables).
@@ -159,7 +176,9 @@ struct Walker {
           PTLIB_TRY(into_table(s, lo, end));
         }
       } else if (e.kind == EntryKind::table) {
-        if (visitor.table_pre(s) == Step::descend) PTLIB_TRY(into_table(s, lo, end));
+        PTLIB_TRY(table_entry(s));
+      } else if constexpr (kHasFault) {
+        PTLIB_TRY(visitor.fault(s));
       } else {
         return malformed(d, lo, e.addr);
       }
@@ -169,12 +188,28 @@ struct Walker {
     return {};
   }
 
+  /// Visits the table entry `s` (table_pre, then the walk into the table and table_post). Also
+  /// the way to walk one subtree from the entry that links it.
+  Result<void> table_entry(const Slot<F>& s) {
+    if constexpr (std::is_same_v<decltype(visitor.table_pre(s)), Step>) {
+      if (visitor.table_pre(s) == Step::descend) return into_table(s, s.lo, s.hi);
+    } else {
+      const Result<Step> step = visitor.table_pre(s);
+      if (!step) return step.error();
+      if (*step == Step::descend) return into_table(s, s.lo, s.hi);
+    }
+    return {};
+  }
+
   /// Walks into the existing table `s.entry` points at, then lets the visitor see it again.
   Result<void> into_table(const Slot<F>& s, std::uint64_t lo, std::uint64_t hi) {
     const std::size_t d = s.depth;
     if (d + 1 >= G::kDepth) return malformed(d, lo, s.entry.addr);  // a table pointer at the last level
     void* p = access.map(s.entry.addr, d + 1);
-    if (!p) return malformed(d, lo, s.entry.addr);
+    if (!p) {
+      if constexpr (kHasFault) return visitor.fault(s);
+      else return malformed(d, lo, s.entry.addr);
+    }
     auto r = walk(d + 1, static_cast<Entry*>(p), Source::memory, s.entry, lo, hi);
     if (r) visitor.table_post(s, p);
     access.unmap(p, d + 1);
@@ -183,9 +218,20 @@ struct Walker {
 
   /// A malformed entry (or an unreachable table) met at depth d.
   static Error malformed(std::size_t d, std::uint64_t lo, PhysAddr pa) {
-    const auto L = G::level(d);
-    return Error{Errc::malformed_entry, G::to_va(lo), pa, level_number<F>(L), F::level_name(L)};
+    return entry_error<F>(Errc::malformed_entry, d, lo, pa);
   }
+};
+
+/// Defaults of the walk contract for visitors that never create tables.
+template <PagingFormat F>
+struct ReadVisitor {
+  Result<Step> absent(const Slot<F>&) { return Step::done; }
+  Result<Child> create(const Slot<F>&) { return Child{}; }
+  void link(const Slot<F>&, const Child&) {}
+  void discard(const Slot<F>&, const Child&) {}
+  Result<Step> leaf(const Slot<F>&) { return Step::done; }
+  Step table_pre(const Slot<F>&) { return Step::descend; }
+  void table_post(const Slot<F>&, void*) {}
 };
 
 }  // namespace detail
@@ -254,15 +300,9 @@ struct LeafFn {
 };
 
 template <PagingFormat F>
-struct LeafVisitor {
+struct LeafVisitor : ReadVisitor<F> {
   using G = Geometry<F>;
   LeafFn<F> fn;
-  Result<Step> absent(const Slot<F>&) { return Step::done; }
-  Result<Child> create(const Slot<F>&) { return Child{}; }
-  void link(const Slot<F>&, const Child&) {}
-  void discard(const Slot<F>&, const Child&) {}
-  Step table_pre(const Slot<F>&) { return Step::descend; }
-  void table_post(const Slot<F>&, void*) {}
   Result<Step> leaf(const Slot<F>& s) {
     const std::uint64_t base = align_down(s.lo, G::span(s.depth));
     fn(Leaf<F>{G::to_va(base), leaf_output(s), G::span(s.depth), G::level(s.depth), s.depth, s.entry.attrs,
@@ -274,7 +314,7 @@ struct LeafVisitor {
 /// The leaves meeting tree offsets [lo, hi), in VA order (compiled once per format).
 template <PagingFormat F>
 Result<void> leaves_erased(const Tree<F>& tree, MemRef access, std::uint64_t lo, std::uint64_t hi, LeafFn<F> fn) {
-  LeafVisitor<F> v{fn};
+  LeafVisitor<F> v{{}, fn};
   return walk_range(tree, access, lo, hi, v);
 }
 

@@ -111,6 +111,17 @@ static ptlib_memory failing_memory(failing* f) {
   return m;
 }
 
+static bool never_allocate(void* ctx, size_t bytes, size_t align, bool zeroed, uint32_t depth, uint64_t* pa,
+                           void** ptr) {
+  (void)ctx;
+  (void)bytes;
+  (void)align;
+  (void)zeroed;
+  (void)depth;
+  (void)pa;
+  (void)ptr;
+  return false;
+}
 static bool never_reserve(void* ctx, size_t n, size_t bytes, size_t align) {
   (void)ctx;
   (void)n;
@@ -259,10 +270,12 @@ static void test_format(ptlib_format f) {
       live.live = (ptlib_live)7;
       CHECK(ptlib_map(&tree, &mem, va0 + 2 * block, pa0, page, rwg, &live, NULL, &err) == PTLIB_E_INVALID_ARGUMENT);
     }
-    /* Out of memory: the same tables, an allocator with nothing left (reserve says so). */
+    /* Out of memory: the same tables, an allocator with nothing left (reserve and allocate say
+     * so; a one-table map asks allocate() first, docs/engine.md). */
     {
       ptlib_memory none = mem;
       none.reserve = never_reserve;
+      none.allocate = never_allocate;
       CHECK(ptlib_map(&tree, &none, va0 + 64 * block, pa0, page, rwg, &opts, NULL, &err) == PTLIB_E_OUT_OF_MEMORY);
       CHECK(err.va == va0 + 64 * block);
     }
