@@ -100,7 +100,7 @@ TEMPLATE_LIST_TEST_CASE("map_linear of banks sharing tables needs exactly the ta
     CHECK(t->pa == PhysAddr(b.pa.value + b.size - P));
   }
   CHECK_FALSE(translate(tree, m.arena, VirtAddr(R::pa0 + 2 * P + offset)).ok());
-  // plan of the same pieces against the empty tree said the same (map_identity's planner).
+  // validate() finds a well-formed tree that reaches exactly the tables the arena has in use.
   CHECK(check_tree(tree, m.arena, expect<F>(m.arena)).ok());
 }
 
