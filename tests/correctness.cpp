@@ -264,7 +264,8 @@ TEMPLATE_LIST_TEST_CASE("a protect that changes nothing writes nothing and is ne
   }
 }
 
-TEMPLATE_LIST_TEST_CASE("break-before-make rewrites a whole contiguous run as one: never two attributes in a run",
+TEMPLATE_LIST_TEST_CASE("break-before-make rewrites a whole contiguous run as one (memory type, nG): never two "
+                        "attributes in a run, still one run after",
                         "[correctness][item3]", EngineFormats) {
   using F = TestType;
   using G = Geometry<F>;
@@ -276,80 +277,86 @@ TEMPLATE_LIST_TEST_CASE("break-before-make rewrites a whole contiguous run as on
   const unsigned k = F::contig_log2(L, caps);
   if (k == 0) return;  // no contiguous runs at the page level
   const std::size_t n = std::size_t{1} << k;
-  // Normal memory -> a second memory type (device where the format has it, else non-cacheable).
   const Attrs from{Perm::read | Perm::write | Perm::global};
-  Attrs to = from;
-  to.mem = MemType::device;
-  if (!F::leaf_proto(L, LeafSettings{to}, caps)) to.mem = MemType::normal_nc;
-  if (!F::leaf_proto(L, LeafSettings{to}, caps)) return;
-  Memory m;
-  const Tree<F> tree = new_tree<F>(m.arena);
-  REQUIRE(map(tree, m.arena, R::va(0), PhysAddr(R::pa0), n * R::P, from, Options::page_only()).ok());
-  {
-    auto t = translate(tree, m.arena, R::va(0));
-    REQUIRE(t.ok());
-    REQUIRE(t->leaf.contiguous);
-  }
-  // The leaf table, to look at at every sync event.
-  const Entry* table = nullptr;
-  {
-    std::uint64_t pa = tree.root.value;
-    for (std::size_t d = 0; d + 1 < G::kDepth; ++d) {
-      const Entry* e = static_cast<const Entry*>(m.arena.map(PhysAddr(pa), d));
-      pa = F::decode(G::level(d), e[G::index(R::t0, d)]).addr.value;
+  // The two changes the Arm ARM lists as needing break-before-make on a run: the memory type
+  // (normal -> device where the format has it, else non-cacheable) and nG (global -> not).
+  Attrs mem_type = from;
+  mem_type.mem = MemType::device;
+  if (!F::leaf_proto(L, LeafSettings{mem_type}, caps)) mem_type.mem = MemType::normal_nc;
+  const Attrs not_global{Perm::read | Perm::write};
+  for (const Attrs& to : {mem_type, not_global}) {
+    if (!F::leaf_proto(L, LeafSettings{to}, caps)) continue;
+    CAPTURE(to_string(to));
+    Memory m;
+    const Tree<F> tree = new_tree<F>(m.arena);
+    REQUIRE(map(tree, m.arena, R::va(0), PhysAddr(R::pa0), n * R::P, from, Options::page_only()).ok());
+    {
+      auto t = translate(tree, m.arena, R::va(0));
+      REQUIRE(t.ok());
+      REQUIRE(t->leaf.contiguous);
     }
-    table = static_cast<const Entry*>(m.arena.map(PhysAddr(pa), G::kDepth - 1));
-  }
-  const std::size_t i0 = G::index(R::t0, G::kDepth - 1);
-  std::size_t bad = 0, checks = 0;
-  // A TLB model: what the hardware may use at each event. A run whose valid entries carry the
-  // contiguous hint must agree on their attributes (Arm ARM, the Contiguous bit rules).
-  auto inspect = [&] {
-    ++checks;
-    std::optional<Attrs> seen;
+    // The leaf table, to look at at every sync event.
+    const Entry* table = nullptr;
+    {
+      std::uint64_t pa = tree.root.value;
+      for (std::size_t d = 0; d + 1 < G::kDepth; ++d) {
+        const Entry* e = static_cast<const Entry*>(m.arena.map(PhysAddr(pa), d));
+        pa = F::decode(G::level(d), e[G::index(R::t0, d)]).addr.value;
+      }
+      table = static_cast<const Entry*>(m.arena.map(PhysAddr(pa), G::kDepth - 1));
+    }
+    const std::size_t i0 = G::index(R::t0, G::kDepth - 1);
+    std::size_t bad = 0, checks = 0;
+    // A TLB model: what the hardware may use at each event. A run whose valid entries carry the
+    // contiguous hint must agree on their attributes (Arm ARM, the Contiguous bit rules).
+    auto inspect = [&] {
+      ++checks;
+      std::optional<Attrs> seen;
+      for (std::size_t j = 0; j < n; ++j) {
+        const Decoded d = F::decode(L, table[i0 + j]);
+        if (d.kind != EntryKind::leaf || !d.contiguous) continue;
+        if (seen && !(*seen == d.attrs)) ++bad;
+        seen = d.attrs;
+      }
+      // Mixed hint: some entries of the run contiguous, others valid without it.
+      std::size_t hinted = 0, plain = 0;
+      for (std::size_t j = 0; j < n; ++j) {
+        const Decoded d = F::decode(L, table[i0 + j]);
+        if (d.kind == EntryKind::leaf) (d.contiguous ? hinted : plain)++;
+      }
+      if (hinted && plain) ++bad;
+    };
+    test::Recorder rec;
+    rec.on_invalidate = [&](VirtAddr, std::uint64_t) { inspect(); };
+    Options o;
+    o.live = Live::break_before_make;
+    auto r = protect(tree, m.arena, R::va(0), n * R::P, to, o, rec);
+    REQUIRE(r.ok());
+    inspect();
+    CHECK(checks >= 2);
+    CHECK(bad == 0);
+    CHECK(r->leaves_changed == n);
     for (std::size_t j = 0; j < n; ++j) {
-      const Decoded d = F::decode(L, table[i0 + j]);
-      if (d.kind != EntryKind::leaf || !d.contiguous) continue;
-      if (seen && !(*seen == d.attrs)) ++bad;
-      seen = d.attrs;
+      auto t = translate(tree, m.arena, R::va(j * R::P));
+      REQUIRE(t.ok());
+      CHECK(t->leaf.attrs == to);
+      CHECK(t->leaf.contiguous);  // rewritten as one run, not unfolded
+      CHECK(t->pa == PhysAddr(R::pa0 + j * R::P));
     }
-    // Mixed hint: some entries of the run contiguous, others valid without it.
-    std::size_t hinted = 0, plain = 0;
-    for (std::size_t j = 0; j < n; ++j) {
-      const Decoded d = F::decode(L, table[i0 + j]);
-      if (d.kind == EntryKind::leaf) (d.contiguous ? hinted : plain)++;
+    // Everything the run maps was invalidated after the break, before the new entries.
+    std::uint64_t invalidated = 0;
+    for (const auto& e : rec.events)
+      if (e.kind == test::Recorder::Event::invalidate) invalidated += e.size;
+    CHECK(invalidated >= n * R::P);
+    // Live::refuse: the change back is refused and nothing changes.
+    Options refuse;
+    refuse.live = Live::refuse;
+    const auto snap = m.snapshot();
+    auto back = protect(tree, m.arena, R::va(0), n * R::P, from, refuse);
+    if (!back) {
+      CHECK(back.error().code == Errc::needs_break_before_make);
+      CHECK(m.snapshot() == snap);
     }
-    if (hinted && plain) ++bad;
-  };
-  test::Recorder rec;
-  rec.on_invalidate = [&](VirtAddr, std::uint64_t) { inspect(); };
-  Options o;
-  o.live = Live::break_before_make;
-  auto r = protect(tree, m.arena, R::va(0), n * R::P, to, o, rec);
-  REQUIRE(r.ok());
-  inspect();
-  CHECK(checks >= 2);
-  CHECK(bad == 0);
-  CHECK(r->leaves_changed == n);
-  for (std::size_t j = 0; j < n; ++j) {
-    auto t = translate(tree, m.arena, R::va(j * R::P));
-    REQUIRE(t.ok());
-    CHECK(t->leaf.attrs == to);
-    CHECK(t->pa == PhysAddr(R::pa0 + j * R::P));
-  }
-  // Everything the run maps was invalidated after the break, before the new entries.
-  std::uint64_t invalidated = 0;
-  for (const auto& e : rec.events)
-    if (e.kind == test::Recorder::Event::invalidate) invalidated += e.size;
-  CHECK(invalidated >= n * R::P);
-  // Live::refuse: the same change is refused and nothing changes.
-  Options refuse;
-  refuse.live = Live::refuse;
-  const auto snap = m.snapshot();
-  auto back = protect(tree, m.arena, R::va(0), n * R::P, from, refuse);
-  if (!back) {
-    CHECK(back.error().code == Errc::needs_break_before_make);
-    CHECK(m.snapshot() == snap);
   }
 }
 

@@ -136,7 +136,12 @@ struct Walker {
           if (src == Source::fresh) {
             n = std::size_t(max_n);
           } else {
-            while (n < max_n && F::decode(L, table[i + n]).kind == EntryKind::invalid) ++n;
+            // Most of a sparse table is zero: where zero is invalid at this level (every real
+            // format), zero entries are counted without decoding them.
+            const bool zero_invalid = F::decode(L, Entry{}).kind == EntryKind::invalid;
+            while (n < max_n && ((zero_invalid && table[i + n] == Entry{}) ||
+                                 F::decode(L, table[i + n]).kind == EntryKind::invalid))
+              ++n;
           }
         }
         const std::uint64_t run_hi = full ? lo + n * span : end;

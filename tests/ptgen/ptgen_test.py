@@ -517,6 +517,22 @@ def dts(work, dts_dir):
         # Root; linear: L1, L2, an L3 per bank; console: L1, L2, L3 (another L0 entry): 8.
         check(r[2]["tables"] == 8, f"shared: {r[2]['tables']} tables, wanted 8")
 
+    # --- unaligned-bank: a bank at 0x40000100 and a two-segment kernel inside it (item 1) -------
+    k2 = make_elf(work / "k-two.elf", True, EM_AARCH64,
+                  [(0x40200000, 0x40010000, 0x3000, PF_R | PF_X), (0x40204000, 0x40014000, 0x2000, PF_R | PF_W)])
+    r = build_and_dump("unaligned-bank", "arm64-4k-48", 0x40800000, ["--dtb", dtb["unaligned-bank"], "--kernel", k2],
+                       ["--ttbr1"], work)
+    if check(r is not None, "unaligned bank + two-segment kernel: build failed (issue 12 item 1)"):
+        by_pa = {(int(x["pa"], 16), x["attrs"]): int(x["size"], 16) for x in r[2]["ranges"]}
+        # The bank rounded inwards to whole pages, in the linear map; each segment at its own p_paddr.
+        lin = [(int(x["pa"], 16), int(x["size"], 16)) for x in r[2]["ranges"]
+               if A64["linear"] <= int(x["va"], 16) < A64["linear"] + (1 << 30)]
+        check(sum(n for _, n in lin) == 0xff000 and min(p_ for p_, _ in lin) == 0x40001000,
+              f"unaligned-bank: linear map {lin}, wanted [0x40001000, 0x40100000)")
+        for pa, size, attrs in ((0x40010000, 0x3000, "r-x g"), (0x40014000, 0x2000, "rw- g")):
+            got = [n for (p_, a), n in by_pa.items() if p_ == pa and a == attrs]
+            check(got and got[0] >= size, f"unaligned-bank: segment at {pa:#x} {attrs} not mapped: {r[2]['ranges']}")
+
     # --- cells1: one address cell, a console behind a translating bus ---------------------------
     r = build_and_dump("cells1", "armv7-lpae", 0x80800000, ["--dtb", dtb["cells1"]], (), work)
     if check(r is not None, "cells1: build failed"):
