@@ -124,6 +124,35 @@ struct Attrs {
   constexpr bool operator==(const Attrs&) const = default;
 };
 
+namespace detail {
+/// ptlib's shareability for a memory type on Arm (arm64 and ARMv7 LPAE): device memory
+/// Non-shareable, the rest Inner Shareable.
+constexpr Share arm_preset_share(MemType m) { return m == MemType::device ? Share::non : Share::inner; }
+/// with() of the Arm families (arm64, ARMv7 LPAE: the same AttrIndx, SH and software fields), in
+/// the one form decode() reads back: an AttrIndx of ptlib's MAIR layout becomes Attrs::mem
+/// (`mem_of_index`), another makes mem MemType::other and stays explicit; a shareability equal
+/// to the preset for the memory type is the preset.
+template <class Ext>
+constexpr Attrs arm_with(Attrs a, const Ext& e, unsigned tag, MemType (*mem_of_index)(unsigned)) {
+  ExtFields f;
+  if (e.attr_index != decltype(e.attr_index)::preset) {
+    const unsigned i = unsigned(e.attr_index) - 1;
+    a.mem = mem_of_index(i);
+    if (a.mem == MemType::other) f.index = std::uint8_t(i + 1);
+  }
+  f.share = e.share == arm_preset_share(a.mem) ? Share::preset : e.share;
+  f.software = e.software;
+  a.ext = pack_ext(tag, f);
+  return a;
+}
+/// ext_of() of the Arm families (all presets when `a` has none).
+template <class Ext>
+constexpr Ext arm_ext_of(const Attrs& a, unsigned tag) {
+  const ExtFields f = fields_of(a.ext, tag);
+  return Ext{f.share, decltype(Ext::attr_index)(f.index), f.software};
+}
+}  // namespace detail
+
 /// Common attribute sets.
 namespace attrs {
 inline constexpr Attrs r{Perm::read};

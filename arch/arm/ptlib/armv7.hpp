@@ -132,29 +132,14 @@ namespace detail {
 constexpr MemType mem_of_index(unsigned i) {
   return i == kIdxNormal ? MemType::normal : i == kIdxNormalNc ? MemType::normal_nc : i == kIdxDevice ? MemType::device : MemType::other;
 }
-constexpr Share preset_share(MemType m) { return m == MemType::device ? Share::non : Share::inner; }
 /// SH[1:0] (B3.6.2: 0b00 Non-shareable, 0b10 Outer Shareable, 0b11 Inner Shareable).
 constexpr Entry sh_bits(Share s) { return Entry(s == Share::inner ? 3 : s == Share::outer ? 2 : 0) << 8; }
 }  // namespace detail
 
-/// `a` with the ARMv7 extension `e`, in the form decode() reads back (as arm64::with).
-constexpr Attrs with(Attrs a, const Ext& e) {
-  ExtFields f;
-  if (e.attr_index != AttrIndex::preset) {
-    const unsigned i = unsigned(e.attr_index) - 1;
-    a.mem = detail::mem_of_index(i);
-    if (a.mem == MemType::other) f.index = std::uint8_t(i + 1);
-  }
-  f.share = e.share == detail::preset_share(a.mem) ? Share::preset : e.share;
-  f.software = e.software;
-  a.ext = pack_ext(kExtTag, f);
-  return a;
-}
+/// `a` with the ARMv7 extension `e`, in the form decode() reads back (detail::arm_with).
+constexpr Attrs with(Attrs a, const Ext& e) { return ptlib::detail::arm_with(a, e, kExtTag, detail::mem_of_index); }
 /// The ARMv7 extension of `a` (all presets when it has none).
-constexpr Ext ext_of(const Attrs& a) {
-  const ExtFields f = fields_of(a.ext, kExtTag);
-  return Ext{f.share, AttrIndex(f.index), f.software};
-}
+constexpr Ext ext_of(const Attrs& a) { return ptlib::detail::arm_ext_of<Ext>(a, kExtTag); }
 
 /// An LPAE stage 1 translation regime for one TTBR: VaBits = 32 - TTBCR.TxSZ (25..32).
 /// Range = VaRule::low is a TTBR0 region [0, 2^VaBits); VaRule::high a TTBR1 region
@@ -263,7 +248,7 @@ struct Lpae {
                          "MAIR attribute through armv7::Ext::attr_index");
     }
     e |= Entry{idx} << detail::kAttrIndxShift;
-    e |= detail::sh_bits(x.share == Share::preset ? detail::preset_share(a.mem) : x.share);
+    e |= detail::sh_bits(x.share == Share::preset ? ptlib::detail::arm_preset_share(a.mem) : x.share);
     e |= Entry{x.software} << 55;  // B3.6.2: bits [58:55] reserved for software use
     if (!a.write()) e |= detail::kApReadOnly;
     if (a.user()) e |= detail::kApUser;
@@ -329,7 +314,7 @@ struct Lpae {
     if (m == MemType::other) f.index = std::uint8_t(idx + 1);
     const unsigned sh = unsigned(e >> 8) & 3;
     const Share share = sh == 3 ? Share::inner : sh == 2 ? Share::outer : Share::non;
-    if (share != preset_share(m)) f.share = share;
+    if (share != ptlib::detail::arm_preset_share(m)) f.share = share;
     f.software = std::uint8_t((e >> 55) & 0xf);
     return {EntryKind::leaf, oa, Attrs{p, m, pack_ext(kExtTag, f)}, (e & kContiguous) != 0};
   }

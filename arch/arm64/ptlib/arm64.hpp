@@ -117,8 +117,6 @@ constexpr MemType mem_of_index(unsigned i) {
          : i == desc::kIdxDevice ? MemType::device
                                  : MemType::other;
 }
-/// ptlib's shareability for a memory type (see the conventions above).
-constexpr Share preset_share(MemType m) { return m == MemType::device ? Share::non : Share::inner; }
 /// SH[1:0] of a shareability (D8.5: 0b00 Non-shareable, 0b10 Outer, 0b11 Inner; 0b01 reserved).
 constexpr std::uint64_t sh_bits(Share s) { return s == Share::inner ? 3 : s == Share::outer ? 2 : 0; }
 
@@ -160,30 +158,14 @@ constexpr std::array<char, 24> make_name(Granule g, unsigned va, unsigned oa, bo
 }
 }  // namespace detail
 
+/// `a` with the arm64 extension `e`, in the form decode() reads back (detail::arm_with).
+constexpr Attrs with(Attrs a, const Ext& e) { return ptlib::detail::arm_with(a, e, kExtTag, detail::mem_of_index); }
+/// The arm64 extension of `a` (all presets when it has none).
+constexpr Ext ext_of(const Attrs& a) { return ptlib::detail::arm_ext_of<Ext>(a, kExtTag); }
+
 /// One VMSAv8-64 stage-1 translation regime's tables: granule `G`, a `VaBits`-bit VA
 /// (TxSZ = 64 - VaBits), in the TTBR0 (VaRule::low) or TTBR1 (VaRule::high) range, with a
 /// 48- or 52-bit output address.
-/// `a` with the arm64 extension `e`, in the one form decode() reads back: an AttrIndex of
-/// ptlib's layout becomes Attrs::mem (attr0 normal, attr1 normal_nc, attr2 device) and another
-/// makes mem MemType::other; a shareability equal to the preset for the memory type is the preset.
-constexpr Attrs with(Attrs a, const Ext& e) {
-  ExtFields f;
-  if (e.attr_index != AttrIndex::preset) {
-    const unsigned i = unsigned(e.attr_index) - 1;
-    a.mem = detail::mem_of_index(i);
-    if (a.mem == MemType::other) f.index = std::uint8_t(i + 1);
-  }
-  f.share = e.share == detail::preset_share(a.mem) ? Share::preset : e.share;
-  f.software = e.software;
-  a.ext = pack_ext(kExtTag, f);
-  return a;
-}
-/// The arm64 extension of `a` (all presets when it has none).
-constexpr Ext ext_of(const Attrs& a) {
-  const ExtFields f = fields_of(a.ext, kExtTag);
-  return Ext{f.share, AttrIndex(f.index), f.software};
-}
-
 template <Granule G, unsigned VaBits, VaRule Range = VaRule::low, unsigned OaBits = (VaBits == 52 ? 52 : 48)>
 struct Vmsa {
   using Level = arm64::Level;
@@ -300,7 +282,7 @@ struct Vmsa {
     if (kLpa2 && x.share != Share::preset)
       return with_hint(make_error(Errc::unsupported_attrs),
                        "with FEAT_LPA2 (TCR_ELx.DS = 1) shareability is not in the descriptor: set TCR_ELx.SH0/SH1");
-    if (!kLpa2) e |= detail::sh_bits(x.share == Share::preset ? detail::preset_share(a.mem) : x.share) << 8;
+    if (!kLpa2) e |= detail::sh_bits(x.share == Share::preset ? ptlib::detail::arm_preset_share(a.mem) : x.share) << 8;
     e |= Entry{x.software} << 55;  // D8.3.1: bits [58:55] reserved for software use
     if (a.user()) e |= desc::kApUser;
     if (!a.write()) e |= desc::kApReadOnly;
@@ -379,7 +361,7 @@ struct Vmsa {
       const unsigned sh = unsigned(e >> 8) & 3;
       if (sh == 1) return {EntryKind::malformed, PhysAddr(oa)};
       const Share share = sh == 3 ? Share::inner : sh == 2 ? Share::outer : Share::non;
-      if (share != detail::preset_share(d.attrs.mem)) f.share = share;
+      if (share != ptlib::detail::arm_preset_share(d.attrs.mem)) f.share = share;
     }
     f.software = std::uint8_t((e >> 55) & 0xf);
     d.attrs.ext = pack_ext(kExtTag, f);
