@@ -1,8 +1,9 @@
 // Instructions per map() call, for callgrind (instruction counts repeat on a loaded machine where
 // times do not): one-page calls in VA order (W4's pattern: a new table every 512 calls), one-page
 // calls at distinct random pages in [512 GiB, 1 TiB) (W3's pattern: about one new table per call)
-// and W2 (8 x 1 GiB in one call, in a fresh tree), on x86-64-l4 with header-only code.
-// usage: valgrind --tool=callgrind --toggle-collect='percall_*' ptlib-percall seq|random|w2 [calls]
+// and W2 (8 x 1 GiB in one call, in a fresh tree), on x86-64-l4 with header-only code; `unmap`
+// and `protect`: the pages of `seq` mapped first (not counted), then one call per page (W4u, W4p).
+// usage: valgrind --tool=callgrind --toggle-collect='percall_*' ptlib-percall seq|random|w2|unmap|protect [calls]
 // then divide the collected count by the number of calls (printed).
 #include <cstdio>
 #include <cstdlib>
@@ -32,6 +33,22 @@ extern "C" __attribute__((noinline)) bool percall_map(const Tree<F>& t, Arena& a
   return map(t, a, VirtAddr(va), PhysAddr(pa), size, kRw, o).ok();
 }
 
+extern "C" __attribute__((noinline)) bool percall_unmap(const Tree<F>& t, Arena& a, std::uint64_t va, std::uint64_t size,
+                                                        const Options& o) {
+  return unmap(t, a, VirtAddr(va), size, o).ok();
+}
+
+extern "C" __attribute__((noinline)) bool percall_protect(const Tree<F>& t, Arena& a, std::uint64_t va,
+                                                          std::uint64_t size, const Options& o) {
+  return protect(t, a, VirtAddr(va), size, Attrs{Perm::read}, o).ok();
+}
+
+// The first map (not counted) is a separate function so that callgrind's toggle skips it.
+__attribute__((noinline)) static bool setup_map(const Tree<F>& t, Arena& a, std::uint64_t va, std::uint64_t pa,
+                                                std::uint64_t size, const Options& o) {
+  return map(t, a, VirtAddr(va), PhysAddr(pa), size, kRw, o).ok();
+}
+
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "seq";
   const std::size_t calls = argc > 2 ? std::strtoul(argv[2], nullptr, 0) : 20000;
@@ -50,6 +67,7 @@ int main(int argc, char** argv) {
     }
   } else {
     const bool random = std::strcmp(mode, "random") == 0;
+    const bool unmapping = std::strcmp(mode, "unmap") == 0, protecting = std::strcmp(mode, "protect") == 0;
     std::vector<std::uint64_t> pages;
     std::vector<bool> seen(random ? std::size_t{1} << 27 : 0);
     std::uint64_t state = 12345;
@@ -68,7 +86,14 @@ int main(int argc, char** argv) {
     Arena a(buf, bytes, PhysAddr(kArenaBase));
     auto t = make_tree<F>(a, F::Caps{.page1g = true});
     const Options o = page_only();
-    for (std::uint64_t p : pages) ok &= t && percall_map(*t, a, 512 * kGiB + (p << 12), 4 * kGiB + (p << 12), 4096, o);
+    if (unmapping || protecting) {
+      ok &= t && setup_map(*t, a, 512 * kGiB, 4 * kGiB, pages.size() << 12, o);
+      for (std::uint64_t p : pages)
+        ok &= t && (unmapping ? percall_unmap(*t, a, 512 * kGiB + (p << 12), 4096, o)
+                              : percall_protect(*t, a, 512 * kGiB + (p << 12), 4096, o));
+    } else {
+      for (std::uint64_t p : pages) ok &= t && percall_map(*t, a, 512 * kGiB + (p << 12), 4 * kGiB + (p << 12), 4096, o);
+    }
   }
   std::printf("%s: %zu calls, all ok: %s\n", mode, calls, ok ? "yes" : "no");
   return ok ? 0 : 1;

@@ -27,6 +27,16 @@
 #  define PTLIB_HEADER_ONLY 0
 #endif
 
+// PTLIB_HOT marks the one-walk paths of one-page calls (a kernel's page-fault and vmalloc
+// paths): everything they call is inlined into them, so that the level loop unrolls with each
+// level's index, shift and decode folded to constants (-20 % instructions per call, measured
+// with bench/percall.cpp). Not when optimising for size (-Os, -Oz): there it costs ~1.4 KB.
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__OPTIMIZE_SIZE__)
+#  define PTLIB_HOT [[gnu::flatten]]
+#else
+#  define PTLIB_HOT
+#endif
+
 #define PTLIB_VERSION_MAJOR 0
 #define PTLIB_VERSION_MINOR 1
 

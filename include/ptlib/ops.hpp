@@ -882,7 +882,7 @@ Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, con
 /// the missing tables are allocated up front (given back if the allocator fails). Returns
 /// nothing when the call needs the general walk (nothing is written then).
 template <PagingFormat F>
-std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
+PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
                                        const Options& opts, SyncRef sync) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
@@ -909,18 +909,21 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
     return r;
   };
   using B = Editor<F, true>;
-  for (; d < t; ++d) {
-    const std::size_t i = G::index(lo, d);
-    const Decoded e = F::decode(G::level(d), tab[d][i]);
+#pragma GCC unroll 8
+  for (std::size_t k = 0; k + 1 < N; ++k) {
+    if (k == t) break;
+    const std::size_t i = G::index(lo, k);
+    const Decoded e = F::decode(G::level(k), tab[k][i]);
     if (e.kind == EntryKind::invalid) break;
     if (e.kind == EntryKind::leaf) {
-      const Slot<F> s{d, tab[d], i, 1, lo, hi, false, e};
+      const Slot<F> s{k, tab[k], i, 1, lo, hi, false, e};
       if (opts.remap != Remap::refuse) return finish(std::nullopt);  // the general walk decides
-      return finish(B::level_error(Errc::overlap, d, lo, leaf_output(s) + (lo - align_down(lo, G::span(d)))));
+      return finish(B::level_error(Errc::overlap, k, lo, leaf_output(s) + (lo - align_down(lo, G::span(k)))));
     }
-    if (e.kind == EntryKind::malformed) return finish(B::level_error(Errc::malformed_entry, d, lo, e.addr));
-    tab[d + 1] = static_cast<Entry*>(mem.map(e.addr, d + 1));
-    if (!tab[d + 1]) return finish(B::level_error(Errc::malformed_entry, d, lo, e.addr));
+    if (e.kind == EntryKind::malformed) return finish(B::level_error(Errc::malformed_entry, k, lo, e.addr));
+    tab[k + 1] = static_cast<Entry*>(mem.map(e.addr, k + 1));
+    if (!tab[k + 1]) return finish(B::level_error(Errc::malformed_entry, k, lo, e.addr));
+    d = k + 1;
   }
   // Every target entry must be invalid; the leaf encoding is computed at the first one, as the
   // general walk does (proto_at() computes it once per call).
@@ -992,7 +995,7 @@ std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const An
 /// (nothing written) where the general walk must decide: blocks or contiguous runs to split or
 /// unfold, malformed entries, and a leaf table that unmap would leave empty (to be released).
 template <PagingFormat F>
-std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
+PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
                                               const Options& opts, SyncRef sync) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
@@ -1012,6 +1015,7 @@ std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, c
     };
     tab[0] = static_cast<Entry*>(mem.map(tree.root, 0));
     if (!tab[0]) return std::nullopt;
+#pragma GCC unroll 8
     for (; d + 1 < N; ++d) {
       const Decoded e = F::decode(G::level(d), tab[d][G::index(lo, d)]);
       if (e.kind != EntryKind::table) return finish(std::nullopt);
@@ -1052,10 +1056,14 @@ std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, c
       ++changes;
     }
     if (unmapping && opts.release_empty) {
-      // The general walk releases a leaf table left empty; here only non-empty ones stay.
+      // The general walk releases a leaf table left empty; here only non-empty ones stay. The
+      // scan goes outwards from the range, alternating sides, and stops at the first mapped
+      // entry: one-page unmaps in either VA order find a neighbour in a step or two, not 512.
       bool keeps = false;
-      for (std::size_t j = 0; j < G::entries(t) && !keeps; ++j)
-        if ((j < i0 || j >= i0 + n) && F::decode(L, T[j]).kind != EntryKind::invalid) keeps = true;
+      for (std::size_t below = i0, above = i0 + n; !keeps && (below > 0 || above < G::entries(t));) {
+        if (below > 0 && F::decode(L, T[--below]).kind != EntryKind::invalid) keeps = true;
+        if (!keeps && above < G::entries(t) && F::decode(L, T[above++]).kind != EntryKind::invalid) keeps = true;
+      }
       if (!keeps) return finish(std::nullopt);
     }
     // Pass 2: the writes.
