@@ -2,6 +2,7 @@
 """Turns the benchmark suite's JSON output (run with repetitions) into docs/benchmarks.md (tables of
 ratios and times) and a gnuplot data file for the plot. Usage: report.py results.json out.md plot.dat"""
 import json
+import os
 import re
 import sys
 from collections import OrderedDict
@@ -46,11 +47,18 @@ def names(prefix):
     return [n for n in rows if n.startswith(prefix)]
 
 
-# Targets of issue 6 (ratios to the memset of the workload's own table bytes).
+# Targets (ratios to the memset of the workload's own table bytes): issue 11 (engine v2) set W1 at
+# 1.3 in the default build type and W3 at 1.3 (the best peer is at 1.4); W2b keeps issue 6's 2.0.
 def target(workload, fmt_name):
-    if workload == "W1":
-        return 1.5 if fmt_name in ("x86-64-l4", "arm64-4k-48") else 2.0
-    return {"W2b": 2.0, "W3": 1.15}.get(workload)
+    return {"W1": 1.3, "W2b": 2.0, "W3": 1.3}.get(workload)
+
+
+# W2's per-call target is absolute: 75 ns on x86-64-l4 (the Rust peers: 82-96 ns).
+W2_NS_TARGET = {"x86-64-l4": 75}
+
+
+def met_text(x, t):
+    return "–" if t is None or x is None else ("yes" if x <= t else f"no (+{(x / t - 1) * 100:.0f} %)")
 
 
 reps = max((b.get("repetitions", 1) for b in data["benchmarks"]), default=1)
@@ -75,14 +83,58 @@ plot = OrderedDict()
 for w in ("W1", "W2", "W2b", "W3"):
     for n in names(w + "/"):
         f = n.split("/", 1)[1]
+        if f.startswith("vs_plain/"):
+            continue  # W3 next to the plain walker: its own table below
         x = get(n, "x_memset")
         t = target(w, f)
-        met = "–" if t is None or x is None else ("yes" if x <= t else f"no (+{(x / t - 1) * 100:.0f} %)")
+        met = met_text(x, t)
         err = rows[n].get("error")
         md.append(f"| {w} | {f} | {fmt_ns(get(n, 'build_ns'))} | {fmt_ns(get(n, 'memset_ns'))} | "
                   f"{fmt(x)} | {fmt(get(n, 'x_memset_min'))} | {fmt(get(n, 'ns_per_page') if w in ('W1', 'W3') else None, 3)} | "
                   f"{fmt(get(n, 'tables'), 0)} | {'–' if t is None else f'≤ {t}'} | {err or met} |")
         plot.setdefault(f, {})[w] = x
+
+md.append("\n## W2: the fixed cost of one call (8 x 1 GiB, tables zeroed included)\n")
+md.append("| format | build | target | met |")
+md.append("|---|---|---|---|")
+for f, t in W2_NS_TARGET.items():
+    v = get(f"W2/{f}", "build_ns")
+    md.append(f"| {f} | {fmt_ns(v)} | ≤ {t} ns | {met_text(v, t)} |")
+
+md.append("\n## One page per call (W4) and W3, next to a plain walker in the same binary\n")
+md.append("**plain** is a per-page walker as a kernel author writes it in 20 lines (walk from the root with "
+          "the format's own `decode`/`table`/`leaf`, allocate missing tables zeroed from a bump pointer, "
+          "write the entry; no argument checks, no errors, no live policy; `bench/pagewise.cpp`), timed in "
+          "the same iteration. W4: 2,097,152 one-page `map` calls in VA order over W1's range (tables "
+          "created as they go); W4u: one-page `unmap` of each (tables kept); W4p: one-page `protect` of "
+          "each (rw- to r--). **call**: `map()`/`unmap()`/`protect()`; **cursor**: the same calls through "
+          "`ptlib::Cursor`, which keeps the last leaf table. Target (issue 11): ≤ 1.0 × plain.\n")
+md.append("| workload | format | call, ns | plain, ns | × plain | met | cursor, ns | plain, ns | × plain (cursor) | met |")
+md.append("|---|---|---|---|---|---|---|---|---|---|")
+plot4 = OrderedDict()
+for w in ("W4", "W4u", "W4p"):
+    for n in names(w + "/"):
+        f = n.split("/", 1)[1]
+        if f.startswith("cursor/"):
+            continue
+        c = f"{w}/cursor/{f}"
+        x, xc = get(n, "x_plain"), get(c, "x_plain")
+        md.append(f"| {w} | {f} | {fmt(get(n, 'ns_per_call'), 1)} | {fmt(get(n, 'plain_ns_per_call'), 1)} | {fmt(x)} | "
+                  f"{rows[n].get('error') or met_text(x, 1.0)} | {fmt(get(c, 'ns_per_call'), 1)} | "
+                  f"{fmt(get(c, 'plain_ns_per_call'), 1)} | {fmt(xc)} | {rows.get(c, {}).get('error') or met_text(xc, 1.0)} |")
+        plot4[f"{w} {f}"] = (x, xc)
+md.append("")
+md.append("| workload | format | ptlib | plain | × plain | × memset of its tables | target ≤ 1.3 × memset |")
+md.append("|---|---|---|---|---|---|---|")
+for n in names("W3/vs_plain/"):
+    f = n.split("/", 2)[2]
+    x = get(n, "x_memset")
+    md.append(f"| W3 | {f} | {fmt(get(n, 'ptlib_ms'))} ms | {fmt(get(n, 'plain_ms'))} ms | {fmt(get(n, 'x_plain'))} | "
+              f"{fmt(x)} | {rows[n].get('error') or met_text(x, 1.3)} |")
+
+# The hand-written analysis (instruction counts, what bounds each target, code size).
+md.append("")
+md.append(open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "analysis.md")).read().rstrip())
 
 md.append("\n## Baselines (standalone)\n")
 md.append("| baseline | time |")
@@ -145,3 +197,8 @@ with open(out_dat, "w") as d:
     d.write("# format W1 W2b W3 (x memset)\n")
     for f, v in plot.items():
         d.write(f"{f} " + " ".join(("-" if v.get(w) is None else f"{v[w]:.3f}") for w in ("W1", "W2b", "W3")) + "\n")
+# The second panel: W4 calls and cursors as ratios to the plain walker (index 1 of the data file).
+with open(out_dat, "a") as d:
+    d.write("\n\n# workload/format call cursor (x plain)\n")
+    for k, (x, xc) in plot4.items():
+        d.write(f"\"{k}\" " + " ".join("-" if v is None else f"{v:.3f}" for v in (x, xc)) + "\n")

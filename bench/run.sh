@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite (release build in build-bench/, or $PTLIB_BENCH_BUILD) and writes
+# Runs the benchmark suite (the project's default build type, -O2, in build-bench/, or $PTLIB_BENCH_BUILD) and writes
 # docs/benchmarks.md (tables of times and ratios) and docs/benchmarks.png (gnuplot); the raw
 # results stay in the build directory (benchmarks.json). Extra arguments go to the benchmark
 # binary, e.g. --benchmark_filter=W1.
@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${PTLIB_BENCH_BUILD:-build-bench}
 reps=${PTLIB_BENCH_REPS:-5}
-[ -d "$build" ] || meson setup "$build" --buildtype=release -Dfuzz=disabled
+[ -d "$build" ] || meson setup "$build" -Dfuzz=disabled -Ddemos=false  # the default build type (-O2)
 ninja -C "$build" bench/ptlib-bench
 mkdir -p docs
 "$build/bench/ptlib-bench" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
