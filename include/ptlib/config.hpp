@@ -30,8 +30,17 @@
 // PTLIB_HOT marks the one-walk paths of one-page calls (a kernel's page-fault and vmalloc
 // paths): everything they call is inlined into them, so that the level loop unrolls with each
 // level's index, shift and decode folded to constants (-20 % instructions per call, measured
-// with bench/percall.cpp). Not when optimising for size (-Os, -Oz): there it costs ~1.4 KB.
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(__OPTIMIZE_SIZE__)
+// with bench/percall.cpp). Not when optimising for size (-Os, -Oz): there it costs ~1.4 KB; not
+// in sanitizer builds, which test behaviour, not speed (it adds ~12 % to their compile time).
+#if defined(__has_feature)
+#  if __has_feature(address_sanitizer)
+#    define PTLIB_SANITIZED 1
+#  endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(PTLIB_SANITIZED)
+#  define PTLIB_SANITIZED 1
+#endif
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__OPTIMIZE_SIZE__) && !defined(PTLIB_SANITIZED)
 #  define PTLIB_HOT [[gnu::flatten]]
 #else
 #  define PTLIB_HOT
