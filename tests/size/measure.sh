@@ -1,7 +1,7 @@
 #!/bin/sh
 # Code size of ptlib in a riscv64 Sv39 kernel (clang -Os, freestanding, header-only): .text of
 # kernel_full.cpp (linear map + image by sections + a device page + satp) and kernel_map.cpp
-# (map() only), in bytes, one line each. With --check, fails when a size exceeds its budget
+# (map() only), in bytes, and what a second format (Sv48) adds to the map() probe. With --check, fails when a size exceeds its budget
 # (see docs/benchmarks.md, "Code size").
 # usage: tests/size/measure.sh SOURCE_ROOT WORK_DIR [--check FULL_MAX MAP_MAX]
 set -eu
@@ -22,7 +22,8 @@ text() {
 }
 full=$(text kernel_full kernel_tables)
 one=$(text kernel_map kernel_map)
-echo "riscv64 sv39 -Os .text: map_linear+map_image+device page+satp $full bytes; map() only $one bytes"
+two=$(text kernel_map2 kernel_map2)
+echo "riscv64 sv39 -Os .text: map_linear+map_image+device page+satp $full bytes; map() only $one bytes; map() of Sv39 and Sv48 $two bytes (the second format adds $((two - one)))"
 if [ "${3:-}" = "--check" ]; then
   status=0
   [ "$full" -le "$4" ] || { echo "FAIL: full kernel $full > $4 bytes"; status=1; }
