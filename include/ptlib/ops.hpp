@@ -361,8 +361,21 @@ inline void fill_leaves(typename F::Entry* __restrict e, std::size_t n, typename
     if (n > 1 && pa + n * span <= F::kLinearOaLimit) {
       Entry v = F::leaf(L, proto, PhysAddr(pa));
       const Entry step = Entry(F::leaf(L, proto, PhysAddr(pa + span)) - v);
-#pragma GCC unroll 4
-      for (std::size_t i = 0; i < n; ++i, v += step) e[i] = v;
+      std::size_t i = 0;
+#if defined(__GNUC__) && !defined(__clang__)
+      // 16 bytes of entries per store, written as one vector (GCC's vector extensions): GCC
+      // vectorises the plain loop below only at -O3 (at -O2 its cost model refuses loops that
+      // need an epilogue); this takes W2b from 1.67 to 1.14 us at -O2. clang vectorises the
+      // plain loop at -O2 itself, and does worse with this one.
+      constexpr std::size_t kLanes = 16 / sizeof(Entry);
+      using Vec [[gnu::vector_size(16)]] = Entry;
+      using Store [[gnu::vector_size(16), gnu::aligned(alignof(Entry)), gnu::may_alias]] = Entry;
+      Vec cur{}, inc{};
+      for (std::size_t k = 0; k < kLanes; ++k) cur[k] = Entry(v + k * step), inc[k] = Entry(kLanes * step);
+      for (; i + kLanes <= n; i += kLanes, cur += inc) *reinterpret_cast<Store*>(e + i) = cur;
+      v = Entry(v + i * step);
+#endif
+      for (; i < n; ++i, v += step) e[i] = v;
       return;
     }
   }
