@@ -668,7 +668,10 @@ int cmd_build(const Args& a) {
   int rc = 0;
   auto run = [&]<class K>() {
     const typename K::Caps caps = caps_from<K>(a, typename K::Caps{});
-    rc = a.value("dtb") ? build_boot<K>(a, F::kName, base, caps) : build_maps<K>(a, F::kName, base, caps);
+    if constexpr (kArm64<K> && K::kVaRule == VaRule::low)  // never a boot layout (below): no build_boot<K>
+      rc = build_maps<K>(a, F::kName, base, caps);
+    else
+      rc = a.value("dtb") ? build_boot<K>(a, F::kName, base, caps) : build_maps<K>(a, F::kName, base, caps);
   };
   // A boot layout's kernel addresses are in arm64's TTBR1 range.
   if (a.value("dtb") && kArm64<F>) run.template operator()<typename HighHalf<F>::type>();
