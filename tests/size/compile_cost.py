@@ -17,8 +17,8 @@ usage: tests/size/compile_cost.py BUILD_DIR [--match REGEX] [--tsv FILE] [--from
 Example (the configuration of issue 11):
   meson setup build-o2g -Doptimization=2 -Ddebug=true -Ddemos=false
   tests/size/compile_cost.py build-o2g --tsv cost.tsv
-Run it alone on the machine (it compiles one TU at a time): other load inflates CPU time little
-but does inflate it.
+CPU time is the compiler's own, but other load on the machine still inflates it somewhat (shared
+caches): figures from a busy machine vary by up to a tenth.
 """
 import argparse
 import json
@@ -36,7 +36,7 @@ def measure(entry, scratch, index):
     out = os.path.join(scratch, f"tu{index}.o")
     fixed = []
     skip = False
-    for i, a in enumerate(args):
+    for a in args:
         if skip:
             skip = False
             continue
