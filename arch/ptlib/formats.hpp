@@ -36,6 +36,8 @@ using AllFormats = std::tuple<
 #define PTLIB_ENGINE_INSTANCES(EXTERN, F)                                                         \
   EXTERN template Result<Report> detail::apply_erased<F>(const Tree<F>&, MemRef, detail::OpList, const Options&, \
                                                          SyncRef);                                \
+  EXTERN template Result<Report> detail::apply_one<F>(const Tree<F>&, MemRef, const detail::AnyOp&, const Options&, \
+                                                      SyncRef);                                   \
   EXTERN template Result<std::size_t> detail::plan_erased<F>(const Tree<F>&, MemRef, detail::OpList,      \
                                                              const Options&, bool);               \
   EXTERN template Result<void> detail::leaves_erased<F>(const Tree<F>&, MemRef, std::uint64_t, std::uint64_t, \

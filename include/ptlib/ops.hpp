@@ -1097,30 +1097,35 @@ PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, Mem
   }
 }
 
-/// apply() of one op or a batch, compiled once per format (see the extern declarations in
-/// formats.hpp): one walk where every error can be found before the first write; otherwise a
-/// dry run (errors, exact table count), a reservation, and the commit walk.
+/// apply() of one op, compiled once per format (see the extern declarations in formats.hpp):
+/// one walk where every error can be found before the first write; otherwise a dry run (errors,
+/// exact table count), a reservation, and the commit walk. Apart from apply_erased() so that a
+/// kernel calling map() alone carries no code for batches.
+template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
+Result<Report> apply_one(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync) {
+  using G = Geometry<F>;
+  auto lo = check_op<F>(o);
+  if (!lo) return lo.error();
+  if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
+  if constexpr ((Mask & op_bit(OpKind::map)) != 0) {
+    if (o.kind == OpKind::map)
+      if (auto fast = fast_map(tree, mem, o, *lo, opts, sync)) return *fast;
+  }
+  if constexpr ((Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
+    if (o.kind == OpKind::unmap || o.kind == OpKind::protect)
+      if (auto fast = fast_leaf_table(tree, mem, o, *lo, opts, sync)) return *fast;
+  }
+  auto tables = dry_run<F, Mask>(tree, mem, o, opts);
+  if (!tables) return tables.error();
+  if (*tables && !mem.reserve(*tables, table_request<F>())) return out_of_memory(mem, table_request<F>(), *tables, o.va);
+  return commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
+}
+
+/// apply() of one op (apply_one) or of a batch of map pieces planned as one (plan_erased), then
+/// reserved and committed piece by piece.
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
 Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, SyncRef sync) {
-  using G = Geometry<F>;
-  if (!ops.batch) {
-    const AnyOp o = ops[0];
-    auto lo = check_op<F>(o);
-    if (!lo) return lo.error();
-    if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
-    if constexpr ((Mask & op_bit(OpKind::map)) != 0) {
-      if (o.kind == OpKind::map)
-        if (auto fast = fast_map(tree, mem, o, *lo, opts, sync)) return *fast;
-    }
-    if constexpr ((Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
-      if (o.kind == OpKind::unmap || o.kind == OpKind::protect)
-        if (auto fast = fast_leaf_table(tree, mem, o, *lo, opts, sync)) return *fast;
-    }
-    auto tables = dry_run<F, Mask>(tree, mem, o, opts);
-    if (!tables) return tables.error();
-    if (*tables && !mem.reserve(*tables, table_request<F>())) return out_of_memory(mem, table_request<F>(), *tables, o.va);
-    return commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
-  }
+  if (!ops.batch) return apply_one<F, Mask, Undo>(tree, mem, ops[0], opts, sync);
   auto tables = plan_erased<F, Mask>(tree, mem, ops, opts, false);
   if (!tables) return tables.error();
   std::size_t first = 0;
@@ -1165,8 +1170,7 @@ template <PagingFormat F, TableMemory M, class Op, SyncHook S = NoSync>
 Result<Report> apply(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}, S&& sync = S{}) {
   constexpr detail::OpKind kind = detail::any_op(Op{}).kind;
   const detail::AnyOp a = detail::any_op(o);
-  return detail::apply_erased<F, detail::ops_for(kind), detail::kUndo<M>>(tree, MemRef(mem), detail::OpList::one(a), opts,
-                                                                          SyncRef(sync));
+  return detail::apply_one<F, detail::ops_for(kind), detail::kUndo<M>>(tree, MemRef(mem), a, opts, SyncRef(sync));
 }
 
 /// Maps [va, va + size) to [pa, pa + size) with `attrs`.
