@@ -207,11 +207,18 @@ TEMPLATE_LIST_TEST_CASE("an allocator that breaks its reserve() promise at any a
   using G = Geometry<F>;
   using R = Room<F>;
   if (!R::fits()) return;
-  // A map over three last-level tables far from the existing page (general walk), and a
-  // one-page map needing a whole new path (one-walk path).
+  // A map over three last-level tables far from the existing page (general walk), a one-page
+  // map needing a whole new path (one-walk path), and a map over three last-level tables below
+  // a new table (the walk links several tables into a table it is creating; a failure there
+  // must give back those too: a fuzzer found them leaked, 2026-12-05).
+  struct Case {
+    std::uint64_t off, size;
+  };
   const std::uint64_t far = 4 * R::T;
-  for (std::uint64_t size : {3 * R::T, R::P}) {
-    if (far + size > test::tree_limit<F>() - R::t0) continue;
+  const std::uint64_t next_upper = G::kDepth >= 3 ? G::span(G::kDepth - 3) - R::t0 : 0;  // 0: no such case
+  for (const Case c : {Case{far, 3 * R::T}, Case{far, R::P}, Case{next_upper, 3 * R::T}}) {
+    const std::uint64_t size = c.size;
+    if (c.off == 0 || c.off + size > test::tree_limit<F>() - R::t0) continue;
     for (std::size_t fail_at = 0;; ++fail_at) {
       Memory m;
       const Tree<F> tree = new_tree<F>(m.arena);
@@ -219,13 +226,13 @@ TEMPLATE_LIST_TEST_CASE("an allocator that breaks its reserve() promise at any a
       const auto before = test::leaves(tree, m.arena);
       const auto in_use = m.arena.tables_in_use();
       Limited liar{m.arena, fail_at, true};
-      auto r = map(tree, liar, R::va(far), PhysAddr(R::pa0 + R::T), size, kRwxg, Options::page_only());
+      auto r = map(tree, liar, R::va(c.off), PhysAddr(R::pa0 + R::T), size, kRwxg, Options::page_only());
       if (r.ok()) {
         CHECK(r->tables_added == liar.allocations);
         CHECK(fail_at >= liar.allocations);
         break;  // enough tables: every failing index before this one was tried
       }
-      INFO("size " << size << " fail at allocation " << fail_at);
+      INFO("offset " << c.off << " size " << size << " fail at allocation " << fail_at);
       CHECK(r.error().code == Errc::out_of_memory);
       CHECK(m.arena.tables_in_use() == in_use);
       CHECK(test::leaves(tree, m.arena) == before);

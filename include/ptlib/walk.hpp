@@ -154,11 +154,18 @@ struct Walker {
             const std::uint64_t clo = lo + k * span;
             const std::uint64_t chi = full ? clo + span : run_hi;
             Slot<F> one{d, table, i + k, 1, clo, chi, full, {}};
+            // On failure, i moves to the entry that failed: the k entries before it are linked
+            // tables, which a fresh table being given up must keep (walk() clears from i on,
+            // and the visitor's discard() releases what is linked).
             auto child = visitor.create(one);
-            if (!child) return child.error();
+            if (!child) {
+              i += k;
+              return child.error();
+            }
             auto r = walk(d + 1, static_cast<Entry*>(child->ptr), Source::fresh, e, clo, chi);
             if (!r) {
               visitor.discard(one, *child);
+              i += k;
               return r;
             }
             visitor.link(one, *child);
