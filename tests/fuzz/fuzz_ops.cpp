@@ -166,9 +166,12 @@ diff::LiveRunner<F>& fresh_runner(const diff::Area<F>& w, Live live, bool small,
   x.bbm_refusals_ok = live == Live::refuse;
   x.oom_ok = true;  // every arena here is finite: out_of_memory must change nothing
   x.last_error.reset();
+  static const bool cross_check = std::getenv("PTLIB_FUZZ_CROSS_CHECK") && std::getenv("PTLIB_FUZZ_CROSS_CHECK")[0] == '1';
   r->tlb = diff::Tlb<F>{};
   r->tlb.tree = &x.tree;
   r->tlb.arena = &m.arena;
+  r->tlb.incremental = true;
+  r->tlb.cross_check = cross_check;
   r->probes = r->liar_failures = r->bbm_refusals = r->ooms = 0;
   return *r;
 }
@@ -199,6 +202,10 @@ void run(Bytes in) {
       __builtin_trap();
     }
   }
+  // Free what this input allocated (model, caches, table copies): libFuzzer runs an input
+  // again and looks for leaks whenever it ends with more allocations than frees.
+  r.r.model = diff::Model{};
+  r.tlb = diff::Tlb<F>{};
 }
 
 template <std::size_t... I>
