@@ -7,10 +7,16 @@
 // tests/differential_live.cpp fails every allocation of every op), and traps
 // on the first disagreement after printing the decoded operations.
 //
-// PTLIB_FUZZ_LIARS=0 (environment) leaves the lying allocators out of the probes.
+// PTLIB_FUZZ_LIARS=0 (environment) leaves the lying allocators out of the probes;
+// PTLIB_FUZZ_CROSS_CHECK=1 runs the whole-tree TLB model beside the incremental one at every
+// publish, invalidate and return and fails where they disagree (several times slower).
 //
 // Cheap per input: one buffer per format (256 tables), reused; a new input refills only the
 // bytes the previous one used with the 0xa5 garbage, and gets a new Arena, root, model and TLB.
+// The TLB model is incremental (differential_live.hpp, Tlb::incremental): at each publish and
+// invalidate it compares every reachable table with its copy from the last look and reads again
+// only the ranges whose entries changed or whose cached translations were dropped. An input frees
+// what it allocated before it returns (libFuzzer reruns an input that does not, to look for leaks).
 //
 // Input layout (every input decodes: reads past the end give 0, so mutations stay meaningful):
 //   byte 0            format index (mod the number of formats)
