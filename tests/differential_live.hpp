@@ -206,14 +206,15 @@ void sweep(const A& a, const B& b, Fn&& fn) {
 /// invalidate()), and a whole contiguous run cached as one entry from any of its entries
 /// (dropped as a whole by an invalidate() touching any VA of it).
 ///
-/// `incremental` gives the same verdicts for much less work (the fuzz target's mode): a copy of
+/// `Incremental` gives the same verdicts for much less work (the fuzz target's mode; a template
+/// argument, so that the tests that do not use it do not compile it): a copy of
 /// every reachable table from the last look finds the entries that changed since (every byte is
 /// compared, whatever wrote it, with or without a hook call), and only the ranges they cover, or
 /// that an invalidate() dropped from the caches, are read again; elsewhere the tables and caches
 /// are what the last look checked. after_call() likewise reads only the ranges that changed
 /// since the last call. `cross_check` also runs the whole-tree model on copies of the caches
 /// at every moment and fails where the two disagree.
-template <class F>
+template <class F, bool Incremental = false>
 struct Tlb {
   using G = Geometry<F>;
   using T = Traits<F>;
@@ -224,7 +225,7 @@ struct Tlb {
   Cache pages, runs;
   std::optional<std::string> failure;
   std::uint64_t publishes = 0, invalidates = 0;
-  bool incremental = false, cross_check = false;
+  bool cross_check = false;  // Incremental only
 
   /// A table as the last look saw it, by its place in the tree (offset, depth).
   struct Copy {
@@ -265,11 +266,11 @@ struct Tlb {
     cut(lo);
     cut(hi);
     pages.erase(pages.lower_bound(lo), pages.lower_bound(hi));
-    if (incremental) dropped.push_back({lo, hi});
+    if constexpr (Incremental) dropped.push_back({lo, hi});
     auto it = runs.lower_bound(lo);
     if (it != runs.begin() && std::prev(it)->second.hi > lo) --it;
     while (it != runs.end() && it->first < hi) {
-      if (incremental) dropped.push_back({it->second.lo, it->second.hi});
+      if constexpr (Incremental) dropped.push_back({it->second.lo, it->second.hi});
       it = runs.erase(it);
     }
   }
@@ -372,10 +373,13 @@ struct Tlb {
   /// caches every valid translation not cached yet.
   void observe(const char* where) {
     if (failure || !tree) return;
-    if (!incremental) {
+    if constexpr (!Incremental) {
       failure = look(TableView<F>(*tree, *arena), where, pages, runs);
-      return;
+    } else {
+      observe_changes(where);
     }
+  }
+  void observe_changes(const char* where) {
     std::vector<Span> changed = std::move(dropped);
     dropped.clear();
     compare(tree->root, 0, 0, changed);
@@ -414,12 +418,15 @@ struct Tlb {
   std::optional<std::string> after_call() {
     observe("return");
     if (failure) return failure;
-    if (!incremental) return stale(nullptr);
-    auto f = stale(&since_call);
-    if (cross_check && bool(stale(nullptr)) != bool(f))
-      f = "after the call the incremental TLB model disagrees with the whole-tree one";
-    since_call.clear();
-    return f;
+    if constexpr (!Incremental) {
+      return stale(nullptr);
+    } else {
+      auto f = stale(&since_call);
+      if (cross_check && bool(stale(nullptr)) != bool(f))
+        f = "after the call the incremental TLB model disagrees with the whole-tree one";
+      since_call.clear();
+      return f;
+    }
   }
 
   /// The caches against the tables in `only` (everywhere if null): a cached translation that is
@@ -546,11 +553,11 @@ struct Area : Workload<F> {
 };
 
 /// A diff::Runner under a live policy with a Tlb as hook; probes each op with failing allocators.
-template <class F>
+template <class F, bool Incremental = false>
 struct LiveRunner {
   using G = Geometry<F>;
   Runner<F> r;
-  Tlb<F> tlb;
+  Tlb<F, Incremental> tlb;
   bool probe = false;  // before each op: fail each of its allocations, honestly and as a liar
   bool liars = true;   // probes include lying allocators
   /// When set, the probe fails only allocation #(first % allocations) of the next op, honestly
