@@ -43,6 +43,42 @@ inline void push_merged(std::vector<Tr>& v, const Tr& t) {
   v.push_back(t);
 }
 
+/// Whether the n entries at a and b are equal. Not instrumented by the sanitizers: the
+/// incremental TLB model compares every table at every publish and invalidate, where the
+/// sanitizer's check of each range would cost more than the comparison (a is a table the Arena
+/// maps, b its copy in a vector of n entries: both known to be whole).
+template <class E>
+__attribute__((no_sanitize("address", "undefined"))) bool same_entries(const E* a, const E* b, std::size_t n) {
+  E diff = 0;  // no early exit: the loop vectorises
+  for (std::size_t i = 0; i < n; ++i) diff |= a[i] ^ b[i];
+  return diff == 0;
+}
+
+/// A range of tree offsets [lo, hi).
+struct Span {
+  std::uint64_t lo, hi;
+};
+
+/// Sorts `v` and merges overlapping or touching ranges.
+inline void merge(std::vector<Span>& v) {
+  std::sort(v.begin(), v.end(), [](const Span& a, const Span& b) { return a.lo < b.lo; });
+  std::size_t n = 0;
+  for (const Span& x : v) {
+    if (n && x.lo <= v[n - 1].hi) v[n - 1].hi = std::max(v[n - 1].hi, x.hi);
+    else v[n++] = x;
+  }
+  v.resize(n);
+}
+
+/// How many bytes of [lo, hi) lie in the sorted, disjoint ranges `only` (all of them if null).
+inline std::uint64_t inside(std::uint64_t lo, std::uint64_t hi, const std::vector<Span>* only) {
+  if (!only) return hi - lo;
+  std::uint64_t n = 0;
+  auto it = std::partition_point(only->begin(), only->end(), [&](const Span& x) { return x.hi <= lo; });
+  for (; it != only->end() && it->lo < hi; ++it) n += std::min(hi, it->hi) - std::max(lo, it->lo);
+  return n;
+}
+
 template <class F>
 struct Traits {
   static constexpr std::string_view name = F::kName;
@@ -65,8 +101,11 @@ struct TableView {
   std::vector<Tr> own;    // each valid leaf's translation (merged)
   std::vector<Tr> reach;  // what a TLB may derive: a contiguous entry translates its whole run
   std::optional<std::string> bad;
+  const std::vector<Span>* only = nullptr;  // when set, only the entries overlapping these ranges
 
-  TableView(const Tree<F>& t, const Arena& a) { read(t, a, t.root, 0, 0); }
+  TableView(const Tree<F>& t, const Arena& a, const std::vector<Span>* only_ = nullptr) : only(only_) {
+    read(t, a, t.root, 0, 0);
+  }
 
   void read(const Tree<F>& t, const Arena& a, PhysAddr pa, std::size_t d, std::uint64_t lo) {
     const Entry* e = static_cast<const Entry*>(a.map(pa, d));
@@ -80,18 +119,18 @@ struct TableView {
     // The TLB model reads the whole tree at every publish and invalidate: most entries are
     // zero, skip them without decoding where zero is invalid (every format but a broken one).
     const bool zero_invalid = F::decode(L, Entry{}).kind == EntryKind::invalid;
-    for (std::size_t k = 0; k < G::entries(d) && !bad; ++k) {
-      if (zero_invalid && e[k] == Entry{}) continue;
+    auto visit = [&](std::size_t k) {
+      if (zero_invalid && e[k] == Entry{}) return;
       const Decoded x = F::decode(L, e[k]);
       const std::uint64_t at = lo + k * span;
-      if (x.kind == EntryKind::invalid) continue;
+      if (x.kind == EntryKind::invalid) return;
       if (x.kind == EntryKind::malformed || (x.kind == EntryKind::table && d + 1 >= G::kDepth)) {
         bad = fmt::format("malformed entry at offset {:#x} depth {}", at, d);
         return;
       }
       if (x.kind == EntryKind::table) {
         read(t, a, x.addr, d + 1, at);
-        continue;
+        return;
       }
       auto pa_of = [&](const Decoded& y, std::size_t j) {
         return y.addr.value + (y.run_log2 ? (j & ((std::size_t{1} << y.run_log2) - 1)) * span : 0);
@@ -101,11 +140,11 @@ struct TableView {
       const unsigned c = !x.contiguous ? 0 : x.run_log2 ? x.run_log2 : F::contig_log2(L, t.caps);
       if (c == 0) {
         push_merged(reach, Tr{at, at + span, pk, x.attrs, span});
-        continue;
+        return;
       }
       const std::size_t n = std::size_t{1} << c, first = k & ~(n - 1);
       const std::uint64_t rlo = lo + first * span, base = pk - (k - first) * span;
-      if (at < run_end) continue;  // this run was checked and pushed at its first valid entry
+      if (at < run_end) return;  // this run was checked and pushed at its first valid entry
       run_end = rlo + n * span;
       for (std::size_t j = first; j < first + n; ++j) {
         const Decoded y = F::decode(L, e[j]);
@@ -120,6 +159,18 @@ struct TableView {
         }
       }
       reach.push_back(Tr{rlo, rlo + n * span, base, x.attrs, n * span, true});  // one TLB entry: never merged
+    };
+    const std::size_t n = G::entries(d);
+    if (!only) {
+      for (std::size_t k = 0; k < n && !bad; ++k) visit(k);
+      return;
+    }
+    // The entries overlapping the ranges, in order, each once.
+    const std::uint64_t hi = lo + n * span;
+    auto it = std::partition_point(only->begin(), only->end(), [&](const Span& x) { return x.hi <= lo; });
+    for (std::size_t k = 0; it != only->end() && it->lo < hi && !bad; ++it) {
+      const std::size_t end = (std::min(it->hi, hi) - lo + span - 1) / span;
+      for (k = std::max<std::size_t>(k, (std::max(it->lo, lo) - lo) / span); k < end && !bad; ++k) visit(k);
     }
   }
 };
@@ -129,6 +180,11 @@ template <class A, class B, class Fn>
 void sweep(const A& a, const B& b, Fn&& fn) {
   auto i = a.begin();
   auto j = b.begin();
+  if constexpr (requires { a.upper_bound(0); }) {  // a cache: start at the first entry b reaches
+    if (j == b.end()) return;
+    i = a.upper_bound(j->lo);
+    if (i != a.begin() && std::prev(i)->second.hi > j->lo) --i;
+  }
   auto get = [](const auto& x) -> const Tr& {
     if constexpr (requires { x.second; }) return x.second;
     else return x;
@@ -149,16 +205,37 @@ void sweep(const A& a, const B& b, Fn&& fn) {
 /// piece of a leaf's own translation (any VA of a leaf, cached from that leaf: dropped per VA by
 /// invalidate()), and a whole contiguous run cached as one entry from any of its entries
 /// (dropped as a whole by an invalidate() touching any VA of it).
-template <class F>
+///
+/// `Incremental` gives the same verdicts for much less work (the fuzz target's mode; a template
+/// argument, so that the tests that do not use it do not compile it): a copy of
+/// every reachable table from the last look finds the entries that changed since (every byte is
+/// compared, whatever wrote it, with or without a hook call), and only the ranges they cover, or
+/// that an invalidate() dropped from the caches, are read again; elsewhere the tables and caches
+/// are what the last look checked. after_call() likewise reads only the ranges that changed
+/// since the last call. `cross_check` also runs the whole-tree model on copies of the caches
+/// at every moment and fails where the two disagree.
+template <class F, bool Incremental = false>
 struct Tlb {
   using G = Geometry<F>;
   using T = Traits<F>;
+  using Entry = typename F::Entry;
+  using Cache = std::map<std::uint64_t, Tr>;  // by lo
   const Tree<F>* tree = nullptr;
   const Arena* arena = nullptr;
-  std::map<std::uint64_t, Tr> pages;  // by lo
-  std::map<std::uint64_t, Tr> runs;   // by lo
+  Cache pages, runs;
   std::optional<std::string> failure;
   std::uint64_t publishes = 0, invalidates = 0;
+  bool cross_check = false;  // Incremental only
+
+  /// A table as the last look saw it, by its place in the tree (offset, depth).
+  struct Copy {
+    PhysAddr pa;
+    std::vector<Entry> e;
+    std::map<std::size_t, PhysAddr> tables;  // its table entries: index -> next table
+  };
+  std::map<std::pair<std::uint64_t, std::size_t>, Copy> copies;
+  std::vector<Span> dropped;     // ranges invalidate() dropped from the caches since the last look
+  std::vector<Span> since_call;  // ranges read again since the last after_call()
 
   void publish() {
     ++publishes;
@@ -189,9 +266,13 @@ struct Tlb {
     cut(lo);
     cut(hi);
     pages.erase(pages.lower_bound(lo), pages.lower_bound(hi));
+    if constexpr (Incremental) dropped.push_back({lo, hi});
     auto it = runs.lower_bound(lo);
     if (it != runs.begin() && std::prev(it)->second.hi > lo) --it;
-    while (it != runs.end() && it->first < hi) it = runs.erase(it);
+    while (it != runs.end() && it->first < hi) {
+      if constexpr (Incremental) dropped.push_back({it->second.lo, it->second.hi});
+      it = runs.erase(it);
+    }
   }
 
   static std::optional<std::string> conflict(const Tr& c, const Tr& t, std::uint64_t at) {
@@ -206,7 +287,7 @@ struct Tlb {
                        t.entry, t.contig ? " contiguous" : "");
   }
 
-  static void fill(std::map<std::uint64_t, Tr>& cache, const Tr& t) {
+  static void fill(Cache& cache, const Tr& t) {
     std::uint64_t at = t.lo;
     auto it = cache.upper_bound(at);
     if (it != cache.begin() && std::prev(it)->second.hi > at) at = std::prev(it)->second.hi;
@@ -226,44 +307,144 @@ struct Tlb {
     }
   }
 
+  /// One look at the tables `v` (all of them, or the ranges it was limited to): checks the runs
+  /// and the caches against them, then caches every valid translation not cached yet.
+  static std::optional<std::string> look(const TableView<F>& v, const char* where, Cache& pages, Cache& runs) {
+    if (v.bad) return fmt::format("at a {}: {}", where, *v.bad);
+    std::optional<std::string> bad;
+    auto check = [&](const Tr& c, const Tr& t, std::uint64_t at) {
+      if (auto f = conflict(c, t, at)) bad = fmt::format("at a {}: {}", where, *f);
+      return bool(bad);
+    };
+    sweep(pages, v.own, check);
+    if (!bad) sweep(runs, v.reach, check);
+    if (bad) return bad;
+    for (const Tr& t : v.own) fill(pages, t);
+    for (const Tr& t : v.reach)
+      if (t.contig) fill(runs, t);
+    return std::nullopt;
+  }
+
+  /// Compares the table at `pa` (depth d, offset lo) and the tables below it with their copies;
+  /// adds the ranges of the entries that changed (each widened to its level's contiguous run) to
+  /// `changed` and brings the copies up to date.
+  void compare(PhysAddr pa, std::size_t d, std::uint64_t lo, std::vector<Span>& changed) {
+    const std::size_t n = G::entries(d);
+    const std::uint64_t span = G::span(d);
+    const auto L = G::level(d);
+    const Entry* e = static_cast<const Entry*>(arena->map(pa, d));
+    if (!e) {  // the view reports it
+      changed.push_back({lo, lo + n * span});
+      return;
+    }
+    auto table_of = [&](std::size_t k, const Decoded& x, Copy& c) {
+      if (x.kind == EntryKind::table && d + 1 < G::kDepth) c.tables[k] = x.addr;
+    };
+    auto [it, fresh] = copies.try_emplace({lo, d});
+    Copy& c = it->second;
+    if (fresh || c.pa != pa) {
+      c.pa = pa;
+      c.e.assign(e, e + n);
+      c.tables.clear();
+      for (std::size_t k = 0; k < n; ++k)
+        if (e[k] != Entry{}) table_of(k, F::decode(L, e[k]), c);
+      changed.push_back({lo, lo + n * span});
+    } else {
+      constexpr std::size_t kChunk = 128;
+      for (std::size_t c0 = 0; c0 < n; c0 += kChunk) {
+        const std::size_t m = std::min(kChunk, n - c0);
+        if (same_entries(e + c0, c.e.data() + c0, m)) continue;
+        for (std::size_t k = c0; k < c0 + m; ++k) {
+          if (e[k] == c.e[k]) continue;
+          const Decoded was = F::decode(L, c.e[k]), now = F::decode(L, e[k]);
+          const unsigned r = std::max({F::contig_log2(L, tree->caps), unsigned(was.run_log2), unsigned(now.run_log2)});
+          const std::size_t run = std::min<std::size_t>(n, std::size_t{1} << std::min(r, 30u)), k0 = k - k % run;
+          changed.push_back({lo + k0 * span, lo + (k0 + run) * span});
+          c.e[k] = e[k];
+          c.tables.erase(k);
+          table_of(k, now, c);
+        }
+      }
+    }
+    for (const auto& [k, next] : c.tables) compare(next, d + 1, lo + k * span, changed);
+  }
+
   /// A moment the walker may read the tables: checks the runs and the caches against them, then
   /// caches every valid translation not cached yet.
   void observe(const char* where) {
     if (failure || !tree) return;
-    const TableView<F> v(*tree, *arena);
-    if (v.bad) {
-      failure = fmt::format("at a {}: {}", where, *v.bad);
-      return;
+    if constexpr (!Incremental) {
+      failure = look(TableView<F>(*tree, *arena), where, pages, runs);
+    } else {
+      observe_changes(where);
     }
-    auto check = [&](const Tr& c, const Tr& t, std::uint64_t at) {
-      if (auto f = conflict(c, t, at)) failure = fmt::format("at a {}: {}", where, *f);
-      return bool(failure);
+  }
+  void observe_changes(const char* where) {
+    std::vector<Span> changed = std::move(dropped);
+    dropped.clear();
+    compare(tree->root, 0, 0, changed);
+    merge(changed);
+    since_call.insert(since_call.end(), changed.begin(), changed.end());
+    merge(since_call);
+    Cache p, r;
+    std::optional<std::string> whole;
+    if (cross_check) {
+      p = pages, r = runs;
+      whole = look(TableView<F>(*tree, *arena), where, p, r);
+    }
+    if (!changed.empty()) failure = look(TableView<F>(*tree, *arena, &changed), where, pages, runs);
+    if (cross_check && (bool(whole) != bool(failure) || (!failure && !(same(p, pages) && same(r, runs)))))
+      failure = fmt::format("at a {}: the incremental TLB model disagrees with the whole-tree one ({} / {})", where,
+                            failure ? *failure : "no failure", whole ? *whole : "no failure");
+  }
+
+  /// Whether two caches hold the same translations (pieces merged where they meet).
+  static bool same(const Cache& a, const Cache& b) {
+    auto flat = [](const Cache& c) {
+      std::vector<Tr> v;
+      for (const auto& [lo, t] : c) push_merged(v, t);
+      return v;
     };
-    sweep(pages, v.own, check);
-    if (!failure) sweep(runs, v.reach, check);
-    if (failure) return;
-    for (const Tr& t : v.own) fill(pages, t);
-    for (const Tr& t : v.reach)
-      if (t.contig) fill(runs, t);
+    const std::vector<Tr> x = flat(a), y = flat(b);
+    if (x.size() != y.size()) return false;
+    for (std::size_t i = 0; i < x.size(); ++i)
+      if (x[i].lo != y[i].lo || x[i].hi != y[i].hi || x[i].pa != y[i].pa || x[i].attrs != y[i].attrs ||
+          x[i].entry != y[i].entry || x[i].contig != y[i].contig)
+        return false;
+    return true;
   }
 
   /// After a call: nothing stale, every cached translation is the table's.
   std::optional<std::string> after_call() {
     observe("return");
     if (failure) return failure;
-    const TableView<F> v(*tree, *arena);
+    if constexpr (!Incremental) {
+      return stale(nullptr);
+    } else {
+      auto f = stale(&since_call);
+      if (cross_check && bool(stale(nullptr)) != bool(f))
+        f = "after the call the incremental TLB model disagrees with the whole-tree one";
+      since_call.clear();
+      return f;
+    }
+  }
+
+  /// The caches against the tables in `only` (everywhere if null): a cached translation that is
+  /// not the table's, or one where the table has none.
+  std::optional<std::string> stale(const std::vector<Span>* only) const {
+    const TableView<F> v(*tree, *arena, only);
     std::optional<std::string> bad;
     struct Pass {
-      const std::map<std::uint64_t, Tr>* cache;
+      const Cache* cache;
       const std::vector<Tr>* list;
       bool entry;
     };
     for (const Pass p : {Pass{&pages, &v.own, true}, Pass{&runs, &v.own, false}, Pass{&runs, &v.reach, true}}) {
       std::uint64_t covered = 0, total = 0;
-      for (const auto& [lo, c] : *p.cache) total += c.hi - lo;
+      for (const auto& [lo, c] : *p.cache) total += inside(lo, c.hi, only);
       sweep(*p.cache, *p.list, [&](const Tr& c, const Tr& t, std::uint64_t at) {
         const std::uint64_t end = std::min(c.hi, t.hi);
-        covered += end - at;
+        covered += inside(at, end, only);
         if (c.pa + (at - c.lo) != t.pa + (at - t.lo) || c.attrs != t.attrs ||
             (p.entry && (c.entry != t.entry || c.contig != t.contig)))
           bad = fmt::format("after the call the TLB may still hold offset {:#x} -> {:#x} {} (entry {:#x}{}); the table "
@@ -372,11 +553,11 @@ struct Area : Workload<F> {
 };
 
 /// A diff::Runner under a live policy with a Tlb as hook; probes each op with failing allocators.
-template <class F>
+template <class F, bool Incremental = false>
 struct LiveRunner {
   using G = Geometry<F>;
   Runner<F> r;
-  Tlb<F> tlb;
+  Tlb<F, Incremental> tlb;
   bool probe = false;  // before each op: fail each of its allocations, honestly and as a liar
   bool liars = true;   // probes include lying allocators
   /// When set, the probe fails only allocation #(first % allocations) of the next op, honestly

@@ -7,10 +7,16 @@
 // tests/differential_live.cpp fails every allocation of every op), and traps
 // on the first disagreement after printing the decoded operations.
 //
-// PTLIB_FUZZ_LIARS=0 (environment) leaves the lying allocators out of the probes.
+// PTLIB_FUZZ_LIARS=0 (environment) leaves the lying allocators out of the probes;
+// PTLIB_FUZZ_CROSS_CHECK=1 runs the whole-tree TLB model beside the incremental one at every
+// publish, invalidate and return and fails where they disagree (several times slower).
 //
 // Cheap per input: one buffer per format (256 tables), reused; a new input refills only the
 // bytes the previous one used with the 0xa5 garbage, and gets a new Arena, root, model and TLB.
+// The TLB model is incremental (differential_live.hpp, Tlb<F, true>): at each publish and
+// invalidate it compares every reachable table with its copy from the last look and reads again
+// only the ranges whose entries changed or whose cached translations were dropped. An input frees
+// what it allocated before it returns (libFuzzer reruns an input that does not, to look for leaks).
 //
 // Input layout (every input decodes: reads past the end give 0, so mutations stay meaningful):
 //   byte 0            format index (mod the number of formats)
@@ -142,11 +148,11 @@ std::size_t block_depth(unsigned pick) {
 /// new one before each input: the bytes the last input used refilled with the 0xa5 garbage, an
 /// Arena of the size and base PA the input asks for, a new root, an empty model, TLB and counters.
 template <class F>
-diff::LiveRunner<F>& fresh_runner(const diff::Area<F>& w, Live live, bool small, bool odd) {
+diff::LiveRunner<F, true>& fresh_runner(const diff::Area<F>& w, Live live, bool small, bool odd) {
   using G = Geometry<F>;
   static constexpr std::size_t kBytes = (256 * G::table_bytes(G::kDepth - 1) + 0x10000 + 0xffff) & ~std::size_t{0xffff};
-  static diff::LiveRunner<F>* r = nullptr;  // never freed: lives as long as the fuzzing process
-  if (!r) r = new diff::LiveRunner<F>(w.w0, w.window, live, kBytes);
+  static diff::LiveRunner<F, true>* r = nullptr;  // never freed: lives as long as the fuzzing process
+  if (!r) r = new diff::LiveRunner<F, true>(w.w0, w.window, live, kBytes);
   test::Memory& m = r->r.mem;
   std::memset(m.buf.get(), 0xa5, std::min(kBytes, m.arena.used() + 0x10000));
   const std::size_t bytes = small ? (G::table_bytes(0) + 12 * G::table_bytes(G::kDepth - 1) + 0x1ffff) & ~std::size_t{0xffff}
@@ -166,9 +172,11 @@ diff::LiveRunner<F>& fresh_runner(const diff::Area<F>& w, Live live, bool small,
   x.bbm_refusals_ok = live == Live::refuse;
   x.oom_ok = true;  // every arena here is finite: out_of_memory must change nothing
   x.last_error.reset();
-  r->tlb = diff::Tlb<F>{};
+  static const bool cross_check = std::getenv("PTLIB_FUZZ_CROSS_CHECK") && std::getenv("PTLIB_FUZZ_CROSS_CHECK")[0] == '1';
+  r->tlb = diff::Tlb<F, true>{};
   r->tlb.tree = &x.tree;
   r->tlb.arena = &m.arena;
+  r->tlb.cross_check = cross_check;
   r->probes = r->liar_failures = r->bbm_refusals = r->ooms = 0;
   return *r;
 }
@@ -183,7 +191,7 @@ void run(Bytes in) {
   // Under a live policy every publish() reads the whole tree, probes repeat each op: ops that
   // are not whole blocks stay below 64 pages there.
   if (live != Live::offline || (setup & 4)) w.max_pages = 64;
-  diff::LiveRunner<F>& r = fresh_runner<F>(w, live, (setup & 8) != 0, (setup & 16) != 0);
+  diff::LiveRunner<F, true>& r = fresh_runner<F>(w, live, (setup & 8) != 0, (setup & 16) != 0);
   r.probe = (setup & 4) != 0;
   static const bool liars = !std::getenv("PTLIB_FUZZ_LIARS") || std::getenv("PTLIB_FUZZ_LIARS")[0] != '0';
   r.liars = liars;
@@ -199,6 +207,10 @@ void run(Bytes in) {
       __builtin_trap();
     }
   }
+  // Free what this input allocated (model, caches, table copies): libFuzzer runs an input
+  // again and looks for leaks whenever it ends with more allocations than frees.
+  r.r.model = diff::Model{};
+  r.tlb = diff::Tlb<F, true>{};
 }
 
 template <std::size_t... I>

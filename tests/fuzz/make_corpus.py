@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Writes the fuzz_ops seed corpus (tests/fuzz/corpus/): one short lifecycle per format family and
-set-up (offline; Live::refuse; break-before-make with allocation probes; a small arena at a base
-PA that is not table-aligned; the upper half with big blocks and PAs at the limit), in the input
-layout documented at the top of fuzz_ops.cpp. Usage: make_corpus.py [DIR]."""
+"""Writes the hand-made inputs of the fuzz_ops corpus (tests/fuzz/corpus/, which also holds the
+inputs fuzzing found, merged in by run.sh with PTLIB_FUZZ_SAVE=1): one short lifecycle per format
+family and set-up (offline; Live::refuse; break-before-make with allocation probes; a small arena
+at a base PA that is not table-aligned; the upper half with big blocks and PAs at the limit), in
+the input layout documented at the top of fuzz_ops.cpp. Usage: make_corpus.py [DIR]."""
 import os
 import sys
 
