@@ -13,10 +13,11 @@
 // A failure prints its seed, the window and a shrunk op list.
 //
 // Each case ends with sums that say it exercised what it is about (out of memory, folds, splits,
-// refusals, probes); they hold from 16 ops per run (kMinOps) up, so at the default count and at
-// CI's sanitizer count (PTLIB_DIFF_OPS=120000) alike: the workload's follow-ups (Area::next)
-// make folds and splits happen within a few ops, and the small arena runs out at its second
-// block.
+// refusals, probes); they hold at the default count and at CI's sanitizer count
+// (PTLIB_DIFF_OPS=120000, runs of kMinOps ops) with the seeds below: the workload's follow-ups
+// (Area::next) make folds and splits happen within a few ops, and the small arena runs out at
+// its second block. Other PTLIB_DIFF_LIVE_SEED values at that count can miss a split on some
+// formats of the live case, or an out-of-memory.
 //
 // PTLIB_DIFF_LIVE_OPS (environment) sets the total number of operations across all cases and
 // formats (default 25,000); without it, PTLIB_DIFF_OPS scales the default the way it scales
