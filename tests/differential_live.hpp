@@ -16,6 +16,7 @@
 //  - Area: a workload window anywhere in the VA space (both halves, top and bottom), at any
 //    block level, with PAs at the format's limit.
 #pragma once
+#include <deque>
 #include <string_view>
 
 #include "differential.hpp"
@@ -496,6 +497,7 @@ struct Area : Workload<F> {
   std::size_t depth;
   std::uint64_t max_pages = 0;  // a bound on ops that are not whole blocks, in pages (0: none)
   int where;
+  std::deque<Op> follow;  // the next ops, when the last one asked for follow-ups
 
   Area(std::size_t d, int where_, bool pa_top) : depth(d), where(where_) {
     Workload<F>& w = *this;
@@ -511,6 +513,8 @@ struct Area : Workload<F> {
       const unsigned k = F::contig_log2(G::level(d), test::full_caps<F>());
       w.run = k ? w.S << k : w.S;
       w.fill_leaf = G::span(d + 1);
+    } else {
+      w.fill_leaf = 1;  // pages, on every granule: a fold needs a whole table of leaves
     }
     if (w.window > G::kPaLimit / 2) usable = false;
     if (!usable) return;
@@ -518,7 +522,40 @@ struct Area : Workload<F> {
     if (pa_top) w.pa_base = align_down(G::kPaLimit + 1 - w.pa_room, w.S);
   }
 
-  Op next(std::mt19937_64& rng) const {
+  /// The next op. Follow-ups make the rare shapes common in short runs: a block-filling map
+  /// comes after an unmap of its block (so that it lands) and before a compact of it (a fold); a
+  /// compact is followed by an unmap or protect of a few pages or leaves inside its range (a
+  /// split of the block it may have made; under Live::refuse a refusal on every format but
+  /// RISC-V).
+  Op next(std::mt19937_64& rng) {
+    if (!follow.empty()) {
+      const Op o = follow.front();
+      follow.pop_front();
+      return o;
+    }
+    Op o = random(rng);
+    if (o.kind == Op::map && o.size == this->S && o.max_leaf && o.max_leaf == this->fill_leaf && o.lo % this->S == 0) {
+      if (!F::leaf_proto(G::level(G::kDepth - 1), LeafSettings{o.attrs}, test::full_caps<F>()).ok())
+        o.attrs = test::kRwxg;  // attributes the format can express: the fold must not hang on them
+      Op clear = o, fold = o;
+      clear.kind = Op::unmap;
+      fold.kind = Op::compact;
+      fold.max_leaf = 0;  // a compact with the map's page-only limit would fold nothing
+      follow = {o, fold};
+      return clear;
+    }
+    if (o.kind == Op::compact) {
+      Op c = Workload<F>::next(rng);  // for its attributes and flags
+      const std::uint64_t piece = this->fill_leaf > 1 ? this->fill_leaf : this->P;
+      c.kind = rng() % 2 ? Op::unmap : Op::protect;
+      c.size = std::min<std::uint64_t>((1 + rng() % 4) * piece, o.size);
+      c.lo = o.lo + align_down(rng() % (o.size - c.size + 1), piece);
+      follow = {c};
+    }
+    return o;
+  }
+
+  Op random(std::mt19937_64& rng) const {
     Op o = Workload<F>::next(rng);
     const std::uint64_t r = rng() % 8;
     if (r == 0) o.lo = this->w0;
@@ -530,7 +567,8 @@ struct Area : Workload<F> {
     bound(o);
     return o;
   }
-  /// At most ~4096 leaves per map: the largest leaf VA and PA allow bounds the size.
+  /// At most 8192 leaves (one table of the 64 KiB granule) per map: the largest leaf VA and PA
+  /// allow bounds the size.
   void bound(Op& o) const {
     if (max_pages && o.size % this->S != 0 && o.size > max_pages * this->P) o.size = max_pages * this->P;
     if (o.kind == Op::map) {
@@ -541,7 +579,7 @@ struct Area : Workload<F> {
           leaf = G::span(d);
           break;
         }
-      o.size = std::min(o.size, 4096 * leaf);
+      o.size = std::min(o.size, 8192 * leaf);
     }
   }
   [[nodiscard]] std::string describe() const {

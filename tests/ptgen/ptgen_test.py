@@ -9,9 +9,10 @@
   diff       two images: what differs, exit status 0 / 1
   dts        device trees compiled at test time from dts/*.dts with dtc (several banks, banks
              sharing tables, one address cell, RAM above 4 GiB, reserved-memory no-map, a disabled
-             console, a console inside RAM, 2 TiB of RAM, an ARMv7 board with 2 GiB) and kernel
-             ELFs written here (segments at their own p_paddr, p_flags 0, execute-only, a 32-bit
-             segment that wraps): issue 12, items 2 and 8 to 14
+             console, a console with status "fail", a console inside RAM, 2 TiB of RAM, an ARMv7
+             board and an x86 machine with 2 GiB) and kernel ELFs written here (segments at their
+             own p_paddr, p_flags 0, execute-only, write-only, segments that wrap by p_vaddr or
+             p_paddr, two segments on one physical page): issue 12, items 2 and 8 to 14
 
 Expected values come from the requested maps and from the sources cited next to them, never
 from ptgen's own output.
@@ -507,6 +508,30 @@ def dts(work, dts_dir):
     one_line_error("ELF32 segment wrapping past 4 GiB",
                    ["build", "--format", "armv7-lpae", "--base", "0x80800000", "--dtb", dtb["cells1"], "--kernel"] + [make_elf(work / "k-wrap.elf", False, EM_ARM, [(0xfffff000, 0x80000000, 0x3000, PF_R | PF_X)])],
                    ["segment 0", "wraps"])
+    # The same wrap by p_paddr (ELF32), and by p_vaddr in an ELF64 (past 2^64).
+    one_line_error("ELF32 p_paddr wrapping past 4 GiB",
+                   ["build", "--format", "armv7-lpae", "--base", "0x80800000", "--dtb", dtb["cells1"], "--kernel"] + [make_elf(work / "k-pwrap.elf", False, EM_ARM, [(0xc0000000, 0xfffff000, 0x3000, PF_R | PF_X)])],
+                   ["segment 0", "p_paddr", "wraps"])
+    one_line_error("ELF64 segment wrapping past 2^64",
+                   base64 + [make_elf(work / "k-wrap64.elf", True, EM_AARCH64, [(0xfffffffffffff000, 0x80400000, 0x3000, PF_R | PF_X)])],
+                   ["segment 0", "p_vaddr", "wraps", "64-bit"])
+    # Two segments on one physical page (different VA pages, the same page-rounded p_paddr).
+    one_line_error("two segments on one physical page",
+                   base64 + [make_elf(work / "k-samepa.elf", True, EM_AARCH64,
+                                      [(0x40200000, 0x80400000, 0x1000, PF_R | PF_X), (0x40202000, 0x80400000, 0x800, PF_R | PF_W)])],
+                   ["segments 0 and 1", "overlap in physical memory"])
+    # Write-only (PF_W alone): no format here can express it for a kernel mapping (RISC-V: W
+    # without R is reserved, privileged spec "Encoding of PTE R/W/X fields"; arm64: every EL1
+    # mapping is readable), so it is mapped rw- with a note (docs/ptgen.md "Kernel ELF").
+    wo = [(0x40200000, 0x80400000, 0x1000, PF_R | PF_X), (0x40202000, 0x80402000, 0x1000, PF_W)]
+    for fmt_name, lay, machine, caps in (("arm64-4k-48", A64, EM_AARCH64, []), ("sv39", SV39, EM_RISCV, ["--caps", "svpbmt"])):
+        r = build_and_dump(f"wonly-{fmt_name}", fmt_name, 0x80800000,
+                           ["--dtb", dtb["board64"], "--kernel", make_elf(work / f"k-wo-{fmt_name}.elf", True, machine, wo)] + caps,
+                           ["--ttbr1"] if fmt_name.startswith("arm64") else caps, work)
+        if check(r is not None, f"write-only segment on {fmt_name}: build failed"):
+            check((lay["image"] + 0x2000, 0x80402000, 0x1000, "rw- g") in r[1], f"write-only on {fmt_name}: not rw- at its p_paddr: {r[1]}")
+            notes = " | ".join(r[0].get("notes", []))
+            check("segment 1" in notes and "mapped rw-" in notes, f"write-only on {fmt_name}: no note: {notes}")
 
     # --- shared: two 1 MiB banks in neighbouring 2 MiB slots: one L1 and one L2 table shared --
     r = build_and_dump("shared", "arm64-4k-48", 0x40800000, ["--dtb", dtb["shared"]], ["--ttbr1"], work)
@@ -573,6 +598,29 @@ def dts(work, dts_dir):
     if check(r is not None, "disabled console: build failed"):
         check(r[1] == [(A64["linear"], 0x40000000, 256 * M, "rw- g")], f"disabled console mapped: {r[1]}")
         check(any("disabled" in n for n in r[0].get("notes", [])), f"disabled console: no note: {r[0].get('notes')}")
+    r = build_and_dump("console-fail", "arm64-4k-48", 0x40800000, ["--dtb", dtb["console-fail"]], ["--ttbr1"], work)
+    if check(r is not None, "console with status fail: build failed"):
+        check(r[1] == [(A64["linear"], 0x40000000, 256 * M, "rw- g")], f"console with status fail mapped: {r[1]}")
+        check(any('status "fail"' in n and "/uart@9000000" in n for n in r[0].get("notes", [])),
+              f"console with status fail: no note: {r[0].get('notes')}")
+    # Raw bytes in a node path, a status and stdout-path reach the messages escaped (\xNN), never
+    # raw: console-fail.dtb with "uart" rewritten as 75 ff 1b 74 (node name and stdout-path, or
+    # stdout-path alone: it then names no node) and "fail" as 66 1b ff 6c.
+    blob = open(dtb["console-fail"], "rb").read()
+    esc_path = b"/u\\xff\\x1bt@9000000"
+    both = work / "console-bytes.dtb"
+    both.write_bytes(blob.replace(b"uart@9000000", b"u\xff\x1bt@9000000").replace(b"fail\0", b"f\x1b\xffl\0"))
+    p = subprocess.run([PTGEN, "build", "--format", "arm64-4k-48", "--base", "0x40800000", "--dtb", both], capture_output=True)
+    check(p.returncode == 0 and esc_path in p.stdout and b'status "f\\x1b\\xffl"' in p.stdout
+          and b"\xff" not in p.stdout and b"\x1b" not in p.stdout,
+          f"console path and status not escaped: {p.stdout!r} {p.stderr!r}")
+    path_only = work / "stdout-bytes.dtb"
+    path_only.write_bytes(blob.replace(b"uart@9000000", b"u\xff\x1bt@9000000", 1))
+    p = subprocess.run([PTGEN, "build", "--format", "arm64-4k-48", "--base", "0x40800000", "--dtb", path_only],
+                       capture_output=True)
+    lines = p.stderr.splitlines()
+    check(p.returncode == 1 and len(lines) == 1 and b"names '" + esc_path + b"'" in lines[0]
+          and b"\xff" not in p.stderr and b"\x1b" not in p.stderr, f"stdout-path not escaped: {p.stderr!r}")
     one_line_error("console inside RAM", ["build", "--format", "arm64-4k-48", "--base", "0x40800000", "--dtb",
                                           dtb["uart-in-ram"]], ["mismatched", "--console-attrs"])
     r = build_and_dump("uart-normal", "arm64-4k-48", 0x40800000, ["--dtb", dtb["uart-in-ram"], "--console-attrs", "rw-,g"],
@@ -610,6 +658,20 @@ def dts(work, dts_dir):
     one_line_error("ARMv7 kernel in highmem", v7 + [make_elf(work / "k-high.elf", False, EM_ARM,
                                                              [(0xC0008000, 0xB0008000, 0x1000, PF_R | PF_X)])],
                    ["lowmem", "--load"])
+
+    # --- x86-2g: 32-bit x86 (2-level and PAE) maps 896 MiB of lowmem, the rest is highmem ------
+    x86_lowmem = (1 << 32) - 0xC0000000 - 128 * M  # x86-2g.dts: Linux's i386 MAXMEM
+    for fmt_name, extra in (("x86-32", ["--allow-implied-exec"]), ("x86-pae", ["--caps", "nx"])):
+        r = build_and_dump(f"x86-2g-{fmt_name}", fmt_name, 0x800000, ["--dtb", dtb["x86-2g"]] + extra,
+                           extra if fmt_name == "x86-pae" else (), work)
+        if not check(r is not None, f"{fmt_name} with 2 GiB: build failed"):
+            continue
+        lin = [x for x in r[1] if x[0] == 0xC0000000]
+        check(len(lin) == 1 and lin[0][1] == 0 and lin[0][2] == x86_lowmem, f"{fmt_name} 2 GiB: linear map {lin}")
+        check(int(r[0].get("lowmem_size", "0"), 16) == x86_lowmem and int(r[0].get("highmem_size", "0"), 16) == 2 * G - x86_lowmem,
+              f"{fmt_name} 2 GiB: lowmem {r[0].get('lowmem_size')} highmem {r[0].get('highmem_size')}")
+        check([(u["what"], int(u["pa"], 16), int(u["size"], 16)) for u in r[0].get("unmapped", [])]
+              == [("highmem", x86_lowmem, 2 * G - x86_lowmem)], f"{fmt_name} 2 GiB: unmapped {r[0].get('unmapped')}")
 
     # --- messages --------------------------------------------------------------------------------
     msg = one_line_error("non-string stdout-path", ["build", "--format", "arm64-4k-48", "--base", "0x40800000", "--dtb",
