@@ -896,7 +896,7 @@ Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, con
 /// nothing when the call needs the general walk (nothing is written then).
 template <PagingFormat F>
 PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
-                                       const Options& opts, SyncRef sync) {
+                                                 const Options& opts, SyncRef sync) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
   using Out = std::optional<Result<Report>>;
@@ -1008,8 +1008,8 @@ PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem
 /// (nothing written) where the general walk must decide: blocks or contiguous runs to split or
 /// unfold, malformed entries, and a leaf table that unmap would leave empty (to be released).
 template <PagingFormat F>
-PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
-                                              const Options& opts, SyncRef sync) {
+PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, const AnyOp& o,
+                                                        std::uint64_t lo, const Options& opts, SyncRef sync) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
   using Out = std::optional<Result<Report>>;
