@@ -41,14 +41,14 @@ struct ChangeFn {
 /// protect() whose attributes come from the callback per leaf, and unmap() where it says so.
 /// The protect and unmap visitors do the work (splits at the edges, contiguous runs, live
 /// policies), so modify() changes a leaf exactly as protect()/unmap() of that leaf would.
-template <PagingFormat F, bool Commit>
-struct ModifyVisitor : ProtectVisitor<F, Commit> {
+template <PagingFormat F>
+struct ModifyVisitor : ProtectVisitor<F> {
   using G = Geometry<F>;
   ChangeFn<F> fn;
   bool removed = false;  // some leaf was unmapped: tables may have become empty
 
-  UnmapVisitor<F, Commit> unmapper() const {
-    return UnmapVisitor<F, Commit>{static_cast<const Editor<F, Commit>&>(*this), this->lo, this->hi};
+  UnmapVisitor<F> unmapper() const {
+    return UnmapVisitor<F>{static_cast<const Editor<F>&>(*this), this->lo, this->hi};
   }
   Result<Step> leaf(const Slot<F>& s) {
     const std::uint64_t base = align_down(s.lo, G::span(s.depth));
@@ -58,7 +58,7 @@ struct ModifyVisitor : ProtectVisitor<F, Commit> {
     if (c.kind == Change::Kind::keep) return Step::done;
     if (c.kind == Change::Kind::set) {
       this->attrs = c.attrs;
-      return ProtectVisitor<F, Commit>::leaf(s);
+      return ProtectVisitor<F>::leaf(s);
     }
     auto u = unmapper();
     auto r = u.leaf(s);
@@ -85,23 +85,23 @@ Result<Report> modify_erased(const Tree<F>& tree, MemRef mem, VirtAddr va, std::
   if (!lo) return lo.error();
   if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, va, tree.root);
   const std::uint64_t hi = *lo + size;
-  auto walk = [&]<bool Commit>(SyncRef s, bool splits_only) -> Result<Report> {
-    ModifyVisitor<F, Commit> v{{Editor<F, Commit>{tree, mem, s, opts}, *lo, hi, Attrs{}}, fn};
+  auto walk = [&](SyncRef s, bool commit, bool splits_only) -> Result<Report> {
+    ModifyVisitor<F> v{{Editor<F>{tree, mem, s, opts, commit}, *lo, hi, Attrs{}}, fn};
     v.splits_only = splits_only;
     PTLIB_TRY(walk_range(tree, mem, *lo, hi, v));
     return v.report;
   };
-  auto plan = walk.template operator()<false>(SyncRef{}, false);
+  auto plan = walk(SyncRef{}, false, false);
   if (!plan) return plan.error();
   const std::size_t tables = plan->tables_added;
   if (tables && !mem.reserve(tables, table_request<F>())) return out_of_memory(mem, table_request<F>(), tables, va);
   Report splits{};
   if (tables) {
-    auto r = walk.template operator()<true>(sync, true);
+    auto r = walk(sync, true, true);
     if (!r) return r.error();
     splits = *r;
   }
-  auto r = walk.template operator()<true>(sync, false);
+  auto r = walk(sync, true, false);
   if (!r) return r.error();
   merge(*r, splits);
   return r;

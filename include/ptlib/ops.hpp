@@ -116,9 +116,10 @@ struct Compact {
 namespace detail {
 
 /// Everything the visitors share: the tree, memory, sync hook, options, and the entry writes
-/// that respect the live policy. Commit = false is the dry run: it finds every error and counts
-/// the tables a call needs, and writes nothing.
-template <PagingFormat F, bool Commit>
+/// that respect the live policy. `commit == false` is the dry run: it finds every error and
+/// counts the tables a call needs, and writes nothing. A run-time flag, not a template
+/// parameter: each visitor and the walker are compiled once per format, not twice.
+template <PagingFormat F>
 struct Editor {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
@@ -127,6 +128,7 @@ struct Editor {
   MemRef mem;
   SyncRef sync;
   const Options& opts;
+  bool commit = true;
   Report report{};
   /// Dry runs of several map pieces in VA order (map_linear, map_image): the last table each
   /// depth's create() counted, by the tree offset it covers. Pieces sorted by VA can share only
@@ -180,7 +182,7 @@ struct Editor {
   /// The walk of the fresh table `c` failed (only when a TableMemory broke its reserve()
   /// promise): give it and every table already linked into it back.
   void discard(const Slot<F>& s, const Child& c) {
-    if constexpr (Commit) {
+    if (commit) {
       release_children_at(s.depth + 1, c.ptr);
       mem.unmap(c.ptr, s.depth + 1);
       mem.release(c.pa, request(s.depth + 1));
@@ -283,7 +285,7 @@ struct Editor {
     const auto L = G::level(s.depth);
     const std::uint64_t base = leaf_output(s).value - (s.index - r.first) * G::span(s.depth);
     auto next = [&](std::size_t j) { return F::leaf(L, *p, PhysAddr(base + j * G::span(s.depth))); };
-    if constexpr (Commit) {
+    if (commit) {
       replace(s.depth, s.table + r.first, r.count, r.lo, next);
     } else {
       if (s.table) PTLIB_TRY(check_change(s.depth, s.table[s.index], next(s.index - r.first), s.lo));
@@ -301,7 +303,7 @@ struct Editor {
     if (!p) return p.error();
     ++report.tables_added;
     const PhysAddr block = leaf_output(s);
-    if constexpr (!Commit) {
+    if (!commit) {
       if (s.table) PTLIB_TRY(check_change(s.depth, s.table[s.index], F::table(G::level(s.depth), PhysAddr{}), s.lo));
       return Step::split;
     } else {
@@ -384,9 +386,9 @@ inline void fill_leaves(typename F::Entry* __restrict e, std::size_t n, typename
 }
 
 /// map: fills invalid entries with the largest leaves possible, creating tables on the way.
-template <PagingFormat F, bool Commit>
-struct MapVisitor : Editor<F, Commit> {
-  using Base = Editor<F, Commit>;
+template <PagingFormat F>
+struct MapVisitor : Editor<F> {
+  using Base = Editor<F>;
   using typename Base::Entry;
   using typename Base::G;
   std::uint64_t va0;  // tree offset of the first VA
@@ -415,7 +417,7 @@ struct MapVisitor : Editor<F, Commit> {
     if (!s.full || !this->leaf_allowed(s.depth) || !pa_at(s.lo).aligned(span)) return Step::descend;
     auto p = proto_at(s.depth, false, s.lo);
     if (!p) return at_pa(p.error(), pa_at(s.lo));
-    if constexpr (Commit) write_leaves(s, *p);
+    if (this->commit) write_leaves(s, *p);
     return Step::done;
   }
 
@@ -456,7 +458,7 @@ struct MapVisitor : Editor<F, Commit> {
   }
 
   Result<Child> create(const Slot<F>& s) {
-    if constexpr (!Commit) {
+    if (!this->commit) {
       this->count_create(s);
       return Child{};
     } else {
@@ -474,7 +476,7 @@ struct MapVisitor : Editor<F, Commit> {
   }
 
   void link(const Slot<F>& s, const Child& c) {
-    if constexpr (Commit) {
+    if (this->commit) {
       if (this->live()) this->sync.publish();  // the table's contents before the pointer to it
       s.table[s.index] = F::table(G::level(s.depth), c.pa);
       if (this->live()) this->sync.publish();
@@ -507,16 +509,16 @@ struct MapVisitor : Editor<F, Commit> {
                       want.user() == have.user() && (have.global() || !want.global()) &&
                       !F::needs_bbm(L, s.table[s.index], next);
     if (!safe) return false;
-    if constexpr (Commit) this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return next; });
+    if (this->commit) this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return next; });
     ++this->report.leaves_changed;
     return true;
   }
 };
 
 /// unmap: clears leaves, splits blocks that straddle the range's edges, releases emptied tables.
-template <PagingFormat F, bool Commit>
-struct UnmapVisitor : Editor<F, Commit> {
-  using Base = Editor<F, Commit>;
+template <PagingFormat F>
+struct UnmapVisitor : Editor<F> {
+  using Base = Editor<F>;
   using typename Base::Entry;
   using typename Base::G;
   std::uint64_t lo, hi;  // the call's range (tree offsets)
@@ -526,7 +528,7 @@ struct UnmapVisitor : Editor<F, Commit> {
     PTLIB_TRY(this->unfold(s, lo, hi, unfolded));
     if (!s.full) return this->split(s);
     if (this->splits_only) return Step::done;
-    if constexpr (Commit) {
+    if (this->commit) {
       this->replace(s.depth, s.table + s.index, 1, s.lo, [](std::size_t) { return Entry{0}; });
     }
     ++this->report.leaves_changed;
@@ -534,7 +536,7 @@ struct UnmapVisitor : Editor<F, Commit> {
   }
 
   void table_post(const Slot<F>& s, void* table) {
-    if constexpr (Commit) {
+    if (this->commit) {
       if (!this->opts.release_empty || this->splits_only) return;
       const std::size_t d = s.depth + 1;
       const auto L = G::level(d);
@@ -550,9 +552,9 @@ struct UnmapVisitor : Editor<F, Commit> {
 };
 
 /// protect: rewrites the attributes of every leaf in the range, splitting at the edges.
-template <PagingFormat F, bool Commit>
-struct ProtectVisitor : Editor<F, Commit> {
-  using Base = Editor<F, Commit>;
+template <PagingFormat F>
+struct ProtectVisitor : Editor<F> {
+  using Base = Editor<F>;
   using typename Base::Entry;
   using typename Base::G;
   std::uint64_t lo, hi;
@@ -576,7 +578,7 @@ struct ProtectVisitor : Editor<F, Commit> {
       if (s.index != r.first) return Step::done;
       const std::uint64_t base = leaf_output(s).value;
       auto next = [&](std::size_t j) { return F::leaf(L, *p, PhysAddr(base + j * G::span(s.depth))); };
-      if constexpr (Commit) {
+      if (this->commit) {
         this->replace(s.depth, s.table + r.first, r.count, r.lo, next);
       } else {
         if (s.table) PTLIB_TRY(this->check_change(s.depth, s.table[s.index], next(0), s.lo));
@@ -585,7 +587,7 @@ struct ProtectVisitor : Editor<F, Commit> {
       return Step::done;
     }
     const Entry next = F::leaf(L, *p, leaf_output(s));
-    if constexpr (Commit) {
+    if (this->commit) {
       if (s.table[s.index] == next) return Step::done;
       this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return next; });
     } else {
@@ -601,9 +603,9 @@ struct ProtectVisitor : Editor<F, Commit> {
 
 /// compact: folds a table whose entries are uniform leaves continuing one another's output
 /// addresses back into one block, and releases the table (post-order, so folds cascade up).
-template <PagingFormat F, bool Commit>
-struct CompactVisitor : Editor<F, Commit> {
-  using Base = Editor<F, Commit>;
+template <PagingFormat F>
+struct CompactVisitor : Editor<F> {
+  using Base = Editor<F>;
   using typename Base::Entry;
   using typename Base::G;
 
@@ -631,7 +633,7 @@ struct CompactVisitor : Editor<F, Commit> {
   void table_post(const Slot<F>& s, void* table) {
     const auto block = foldable(s, table);
     if (!block) return;
-    if constexpr (Commit) {
+    if (this->commit) {
       this->replace(s.depth, s.table + s.index, 1, s.lo, [&](std::size_t) { return *block; });
       this->mem.release(s.entry.addr, Base::request(s.depth + 1));
       ++this->report.tables_released;
@@ -737,30 +739,30 @@ Result<std::uint64_t> check_op(const AnyOp& o) {
 
 /// Calls fn(visitor) with the visitor of `o` (dry run or commit); kinds outside Mask are not
 /// compiled in (the public calls never pass one).
-template <PagingFormat F, bool Commit, unsigned Mask, class Fn>
-auto with_visitor(const Editor<F, Commit>& e, const AnyOp& o, std::uint64_t lo, Fn&& fn)
-    -> decltype(fn(std::declval<MapVisitor<F, Commit>&>())) {
+template <PagingFormat F, unsigned Mask, class Fn>
+auto with_visitor(const Editor<F>& e, const AnyOp& o, std::uint64_t lo, Fn&& fn)
+    -> decltype(fn(std::declval<MapVisitor<F>&>())) {
   if constexpr ((Mask & op_bit(OpKind::map)) != 0) {
     if (o.kind == OpKind::map) {
-      MapVisitor<F, Commit> v{e, lo, o.pa, o.attrs};
+      MapVisitor<F> v{e, lo, o.pa, o.attrs};
       return fn(v);
     }
   }
   if constexpr ((Mask & op_bit(OpKind::unmap)) != 0) {
     if (o.kind == OpKind::unmap) {
-      UnmapVisitor<F, Commit> v{e, lo, lo + o.size};
+      UnmapVisitor<F> v{e, lo, lo + o.size};
       return fn(v);
     }
   }
   if constexpr ((Mask & op_bit(OpKind::protect)) != 0) {
     if (o.kind == OpKind::protect) {
-      ProtectVisitor<F, Commit> v{e, lo, lo + o.size, o.attrs};
+      ProtectVisitor<F> v{e, lo, lo + o.size, o.attrs};
       return fn(v);
     }
   }
   if constexpr ((Mask & op_bit(OpKind::compact)) != 0) {
     if (o.kind == OpKind::compact) {
-      CompactVisitor<F, Commit> v{e, {}};
+      CompactVisitor<F> v{e, {}};
       return fn(v);
     }
   }
@@ -771,15 +773,15 @@ auto with_visitor(const Editor<F, Commit>& e, const AnyOp& o, std::uint64_t lo, 
 /// tables shared with earlier pieces of a batch; `fresh_root` plans against a root not yet made.
 template <PagingFormat F, unsigned Mask = kAllOps>
 Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts,
-                            typename Editor<F, false>::Edge* edge = nullptr, bool fresh_root = false) {
+                            typename Editor<F>::Edge* edge = nullptr, bool fresh_root = false) {
   using G = Geometry<F>;
   static_assert(G::uniform_tables(), "tables below the root must all have one size");
   auto lo = check_op<F>(o);
   if (!lo) return lo.error();
   if (!fresh_root && !tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
-  Editor<F, false> e{tree, mem, SyncRef{}, opts};
+  Editor<F> e{tree, mem, SyncRef{}, opts, false};
   e.edge = edge;
-  return with_visitor<F, false, Mask>(e, o, *lo, [&](auto& v) -> Result<std::size_t> {
+  return with_visitor<F, Mask>(e, o, *lo, [&](auto& v) -> Result<std::size_t> {
     PTLIB_TRY(walk_range(tree, mem, *lo, *lo + o.size, v, fresh_root));
     if constexpr (requires { v.error; }) {
       if (v.error) return *v.error;
@@ -796,7 +798,7 @@ void undo_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& op
   const std::uint64_t lo = G::to_tree(o.va);
   Options release = opts;
   release.release_empty = true;
-  UnmapVisitor<F, true> undo{Editor<F, true>{tree, mem, sync, release}, lo, lo + o.size};
+  UnmapVisitor<F> undo{Editor<F>{tree, mem, sync, release}, lo, lo + o.size};
   (void)walk_range(tree, mem, lo, lo + o.size, undo);
 }
 
@@ -808,14 +810,14 @@ Result<Report> commit(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Opt
                       std::size_t tables = 0) {
   using G = Geometry<F>;
   const std::uint64_t lo = G::to_tree(o.va);
-  Editor<F, true> e{tree, mem, sync, opts};
+  Editor<F> e{tree, mem, sync, opts};
   std::size_t split_tables = 0;
   if constexpr (Undo) {
     if (tables && (o.kind == OpKind::unmap || o.kind == OpKind::protect)) {
       // Splits first: if the memory breaks its promise, no translation has changed yet.
-      Editor<F, true> first{tree, mem, sync, opts};
+      Editor<F> first{tree, mem, sync, opts};
       first.splits_only = true;
-      auto r = with_visitor<F, true, Mask>(first, o, lo, [&](auto& v) -> Result<Report> {
+      auto r = with_visitor<F, Mask>(first, o, lo, [&](auto& v) -> Result<Report> {
         PTLIB_TRY(walk_range(tree, mem, lo, lo + o.size, v));
         return v.report;
       });
@@ -824,7 +826,7 @@ Result<Report> commit(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Opt
       e.report.modified = r->modified;
     }
   }
-  return with_visitor<F, true, Mask>(e, o, lo, [&](auto& v) -> Result<Report> {
+  return with_visitor<F, Mask>(e, o, lo, [&](auto& v) -> Result<Report> {
     auto w = walk_range(tree, mem, lo, lo + o.size, v);
     if (!w) {
       const std::uint64_t stop = G::to_tree(w.error().va);
@@ -871,7 +873,7 @@ Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, con
         return make_error(Errc::overlap, b.va, b.pa);
     }
   }
-  typename Editor<F, false>::Edge edge{};
+  typename Editor<F>::Edge edge{};
   std::size_t tables = 0;
   std::uint64_t prev = 0;
   for (std::size_t step = 0; step < nonempty; ++step) {
@@ -902,7 +904,7 @@ PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem
   using Out = std::optional<Result<Report>>;
   constexpr std::size_t N = G::kDepth;
   const std::uint64_t hi = lo + o.size;
-  MapVisitor<F, true> v{Editor<F, true>{tree, mem, sync, opts}, lo, o.pa, o.attrs};
+  MapVisitor<F> v{Editor<F>{tree, mem, sync, opts}, lo, o.pa, o.attrs};
   // The leaves' depth: the shallowest allowed level that va, pa and size are all aligned to.
   std::size_t t = N - 1;
   const std::uint64_t bits = lo | o.pa.value | o.size;
@@ -921,7 +923,7 @@ PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem
     for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
     return r;
   };
-  using B = Editor<F, true>;
+  using B = Editor<F>;
 #pragma GCC unroll 8
   for (std::size_t k = 0; k + 1 < N; ++k) {
     if (k == t) break;
@@ -1040,7 +1042,7 @@ PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, Mem
     Entry* T = tab[t];
     const std::size_t i0 = G::index(lo, t);
     const std::size_t n = std::size_t((hi - lo) >> G::shift(t));
-    using B = Editor<F, true>;
+    using B = Editor<F>;
     B ed{tree, mem, sync, opts};
     const bool unmapping = o.kind == OpKind::unmap;
     bool have_proto = false;
