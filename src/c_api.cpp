@@ -332,7 +332,7 @@ ptlib_status run(const ptlib_tree* tree, const ptlib_memory* mem, const ptlib_op
       *tables = *r;
       return ok(err);
     }
-    return report_out(detail::apply_erased<F>(t, m, detail::OpList::one(any), co.o, co.sync()), report, err);
+    return report_out(detail::apply_erased<F, detail::kAllOps, true, detail::kOneWalk>(t, m, detail::OpList::one(any), co.o, co.sync()), report, err);
   });
 }
 
@@ -935,7 +935,7 @@ ptlib_status ptlib_map_linear(const ptlib_tree* tree, const ptlib_memory* mem, c
     auto at = [&](std::size_t i) {
       return op::Map{VirtAddr(banks[i].pa + offset), PhysAddr(banks[i].pa), banks[i].size, fa};
     };
-    return report_out(detail::apply_erased<F>(t, m, detail::OpList::pieces(at, count), co.o, co.sync()), report, err);
+    return report_out(detail::apply_erased<F, detail::kAllOps, true, detail::kOneWalk>(t, m, detail::OpList::pieces(at, count), co.o, co.sync()), report, err);
   });
 }
 

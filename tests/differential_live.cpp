@@ -35,7 +35,11 @@ namespace {
 
 std::uint64_t total_ops() {
   if (const char* s = std::getenv("PTLIB_DIFF_LIVE_OPS")) return std::strtoull(s, nullptr, 0);
+#if defined(PTLIB_DIFF_LIVE_DEFAULT_OPS)
+  constexpr std::uint64_t kDefault = PTLIB_DIFF_LIVE_DEFAULT_OPS;
+#else
   constexpr std::uint64_t kDefault = 25'000;
+#endif
   if (const char* s = std::getenv("PTLIB_DIFF_OPS")) return kDefault * std::strtoull(s, nullptr, 0) / 1'000'000;
   return kDefault;
 }

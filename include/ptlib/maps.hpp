@@ -34,7 +34,7 @@ namespace detail {
 template <PagingFormat F, TableMemory M, class At, SyncHook S>
 Result<Report> map_batch(const Tree<F>& tree, M& mem, std::size_t count, At&& at, const Options& opts, S& sync) {
   if (count == 0) return make_error(Errc::zero_size);
-  return apply_erased<F, ops_for(OpKind::map), kUndo<M>>(tree, MemRef(mem), OpList::pieces(at, count), opts,
+  return apply_erased<F, ops_for(OpKind::map), kUndo<M>, kOneWalk>(tree, MemRef(mem), OpList::pieces(at, count), opts,
                                                         SyncRef(sync));
 }
 

@@ -144,7 +144,7 @@ struct Editor {
   bool splits_only = false;
 
   [[nodiscard]] bool live() const { return opts.live != Live::offline; }
-  static Error level_error(Errc c, std::size_t depth, std::uint64_t lo, PhysAddr pa) {
+  [[gnu::noinline, gnu::cold]] static Error level_error(Errc c, std::size_t depth, std::uint64_t lo, PhysAddr pa) {
     const auto L = G::level(depth);
     return Error{c, G::to_va(lo), pa, level_number<F>(L), F::level_name(L)};
   }
@@ -358,6 +358,7 @@ inline Error out_of_memory(MemRef mem, const TableRequest& r, std::size_t needed
 template <PagingFormat F>
 inline void fill_leaves(typename F::Entry* __restrict e, std::size_t n, typename F::Level L,
                         typename F::Entry proto, std::uint64_t pa, std::uint64_t span) {
+#if !defined(__OPTIMIZE_SIZE__)  // -Os: the plain loop below only (~250 bytes less per format)
   using Entry = typename F::Entry;
   if constexpr (requires { F::kLinearOaLimit; }) {
     if (n > 1 && pa + n * span <= F::kLinearOaLimit) {
@@ -381,7 +382,10 @@ inline void fill_leaves(typename F::Entry* __restrict e, std::size_t n, typename
       return;
     }
   }
+#endif
+#if !defined(__OPTIMIZE_SIZE__)
 #pragma GCC unroll 4
+#endif
   for (std::size_t i = 0; i < n; ++i, pa += span) e[i] = F::leaf(L, proto, PhysAddr(pa));
 }
 
@@ -436,11 +440,15 @@ struct MapVisitor : Editor<F> {
     Entry* e = s.table + s.index;
     std::uint64_t pa = pa_at(s.lo).value;
     const std::size_t n = s.count;
+    std::size_t i = 0;
+#if !defined(__OPTIMIZE_SIZE__)  // -Os: the loop below does this case too, in less code
     if (k == 0) {  // the common, hint-free case: one tight loop
       fill_leaves<F>(e, n, L, plain, pa, span);
       pa += n * span;
+      i = n;
     }
-    for (std::size_t i = k ? 0 : n; i < n;) {
+#endif
+    while (i < n) {
       const std::uint64_t t = s.lo + i * span;
       if ((t & (group_bytes - 1)) == 0 && (pa & (group_bytes - 1)) == 0 && n - i >= group) {
         for (std::size_t j = 0; j < group; ++j, pa += span) e[i + j] = F::leaf(L, contig, PhysAddr(pa));
@@ -696,6 +704,13 @@ constexpr unsigned ops_for(OpKind k) { return op_bit(k); }
 template <class M>
 inline constexpr bool kUndo = !requires { requires M::kReservesExactly; };
 #endif
+/// Whether one-table calls take the one-walk paths (PTLIB_ONE_WALK, config.hpp); a template
+/// argument of apply_one/apply_erased, so builds that differ in it use different instances.
+#if defined(PTLIB_COMPILED_ENGINE)
+inline constexpr bool kOneWalk = true;
+#else
+inline constexpr bool kOneWalk = PTLIB_ONE_WALK != 0;
+#endif
 struct AnyOp {
   OpKind kind{};
   VirtAddr va{};
@@ -731,9 +746,11 @@ constexpr TableRequest table_request() {
   return TableRequest{G::table_bytes(1), G::table_align(1), false, 1};
 }
 
-template <PagingFormat F>
+/// The argument checks of `o`; kinds outside Mask are never passed (the map-only instance of a
+/// kernel that only maps carries no VA-only checks).
+template <PagingFormat F, unsigned Mask = kAllOps>
 Result<std::uint64_t> check_op(const AnyOp& o) {
-  if (o.kind == OpKind::map) return check_range<F>(o.va, o.pa, o.size);
+  if (Mask == op_bit(OpKind::map) || o.kind == OpKind::map) return check_range<F>(o.va, o.pa, o.size);
   return check_va_range<F>(o.va, o.size);
 }
 
@@ -776,7 +793,7 @@ Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, con
                             typename Editor<F>::Edge* edge = nullptr, bool fresh_root = false) {
   using G = Geometry<F>;
   static_assert(G::uniform_tables(), "tables below the root must all have one size");
-  auto lo = check_op<F>(o);
+  auto lo = check_op<F, Mask>(o);
   if (!lo) return lo.error();
   if (!fresh_root && !tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
   Editor<F> e{tree, mem, SyncRef{}, opts, false};
@@ -860,7 +877,7 @@ Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, con
     const AnyOp o = ops[i];
     if (o.size == 0) continue;
     ++nonempty;
-    auto lo = check_op<F>(o);
+    auto lo = check_op<F, Mask>(o);
     if (!lo) return lo.error();
   }
   if (nonempty == 0) return make_error(Errc::zero_size);
@@ -1103,17 +1120,17 @@ PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, Mem
 /// one walk where every error can be found before the first write; otherwise a dry run (errors,
 /// exact table count), a reservation, and the commit walk. Apart from apply_erased() so that a
 /// kernel calling map() alone carries no code for batches.
-template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
+template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true, bool OneWalk = true>
 Result<Report> apply_one(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync) {
   using G = Geometry<F>;
-  auto lo = check_op<F>(o);
+  auto lo = check_op<F, Mask>(o);
   if (!lo) return lo.error();
   if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
-  if constexpr ((Mask & op_bit(OpKind::map)) != 0) {
+  if constexpr (OneWalk && (Mask & op_bit(OpKind::map)) != 0) {
     if (o.kind == OpKind::map)
       if (auto fast = fast_map(tree, mem, o, *lo, opts, sync)) return *fast;
   }
-  if constexpr ((Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
+  if constexpr (OneWalk && (Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
     if (o.kind == OpKind::unmap || o.kind == OpKind::protect)
       if (auto fast = fast_leaf_table(tree, mem, o, *lo, opts, sync)) return *fast;
   }
@@ -1125,9 +1142,9 @@ Result<Report> apply_one(const Tree<F>& tree, MemRef mem, const AnyOp& o, const 
 
 /// apply() of one op (apply_one) or of a batch of map pieces planned as one (plan_erased), then
 /// reserved and committed piece by piece.
-template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
+template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true, bool OneWalk = true>
 Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, SyncRef sync) {
-  if (!ops.batch) return apply_one<F, Mask, Undo>(tree, mem, ops[0], opts, sync);
+  if (!ops.batch) return apply_one<F, Mask, Undo, OneWalk>(tree, mem, ops[0], opts, sync);
   auto tables = plan_erased<F, Mask>(tree, mem, ops, opts, false);
   if (!tables) return tables.error();
   std::size_t first = 0;
@@ -1172,7 +1189,7 @@ template <PagingFormat F, TableMemory M, class Op, SyncHook S = NoSync>
 Result<Report> apply(const Tree<F>& tree, M& mem, const Op& o, const Options& opts = {}, S&& sync = S{}) {
   constexpr detail::OpKind kind = detail::any_op(Op{}).kind;
   const detail::AnyOp a = detail::any_op(o);
-  return detail::apply_one<F, detail::ops_for(kind), detail::kUndo<M>>(tree, MemRef(mem), a, opts, SyncRef(sync));
+  return detail::apply_one<F, detail::ops_for(kind), detail::kUndo<M>, detail::kOneWalk>(tree, MemRef(mem), a, opts, SyncRef(sync));
 }
 
 /// Maps [va, va + size) to [pa, pa + size) with `attrs`.
