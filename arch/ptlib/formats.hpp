@@ -34,11 +34,11 @@ using AllFormats = std::tuple<
 /// The engine's compiled entry points for format F: `extern` (declared here, defined in the
 /// compiled library libptlib_engine, src/engine_*.cpp) or empty (defined there).
 #define PTLIB_ENGINE_INSTANCES(EXTERN, F)                                                         \
-  EXTERN template Result<Report> detail::apply_erased<F>(const Tree<F>&, MemRef, detail::OpList, const Options&, \
-                                                         SyncRef);                                \
-  EXTERN template Result<Report> detail::apply_one<F>(const Tree<F>&, MemRef, const detail::AnyOp&, const Options&, \
-                                                      SyncRef);                                   \
-  EXTERN template Result<std::size_t> detail::plan_erased<F>(const Tree<F>&, MemRef, detail::OpList,      \
+  EXTERN template Result<Report> detail::apply_erased<F>(const Tree<F>&, const MemRef&, detail::OpList,    \
+                                                         const Options&, const SyncRef&);         \
+  EXTERN template Result<Report> detail::apply_one<F>(const Tree<F>&, const MemRef&, const detail::AnyOp&,  \
+                                                      const Options&, const SyncRef&);            \
+  EXTERN template Result<std::size_t> detail::plan_erased<F>(const Tree<F>&, const MemRef&, detail::OpList, \
                                                              const Options&, bool);               \
   EXTERN template Result<void> detail::leaves_erased<F>(const Tree<F>&, MemRef, std::uint64_t, std::uint64_t, \
                                                         detail::LeafFn<F>);                      \

@@ -125,8 +125,8 @@ struct Editor {
   using Entry = typename F::Entry;
 
   const Tree<F>& tree;
-  MemRef mem;
-  SyncRef sync;
+  const MemRef& mem;  // references: a visitor is made per call, and copying these costs
+  const SyncRef& sync;  // ~15 words per call (they outlive every Editor made from them)
   const Options& opts;
   bool commit = true;
   Report report{};
@@ -337,7 +337,7 @@ constexpr Error at_pa(Error e, PhysAddr pa) {
 /// Errc::out_of_memory for a call that needs `needed` tables at `va`, saying how many the memory
 /// can promise: the largest k < needed that reserve(k) accepts, found by bisection (about
 /// log2(needed) reserve() calls, on this error path only).
-inline Error out_of_memory(MemRef mem, const TableRequest& r, std::size_t needed, VirtAddr va) {
+inline Error out_of_memory(const MemRef& mem, const TableRequest& r, std::size_t needed, VirtAddr va) {
   std::size_t have = 0, lacks = needed;  // reserve(have) holds, reserve(lacks) fails
   while (lacks - have > 1) {
     const std::size_t mid = have + (lacks - have) / 2;
@@ -789,14 +789,15 @@ auto with_visitor(const Editor<F>& e, const AnyOp& o, std::uint64_t lo, Fn&& fn)
 /// The dry run of `o`: every error it would meet, and the tables it would add. `edge` dedupes
 /// tables shared with earlier pieces of a batch; `fresh_root` plans against a root not yet made.
 template <PagingFormat F, unsigned Mask = kAllOps>
-Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts,
+Result<std::size_t> dry_run(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts,
                             typename Editor<F>::Edge* edge = nullptr, bool fresh_root = false) {
   using G = Geometry<F>;
   static_assert(G::uniform_tables(), "tables below the root must all have one size");
   auto lo = check_op<F, Mask>(o);
   if (!lo) return lo.error();
   if (!fresh_root && !tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
-  Editor<F> e{tree, mem, SyncRef{}, opts, false};
+  const SyncRef none{};
+  Editor<F> e{tree, mem, none, opts, false};
   e.edge = edge;
   return with_visitor<F, Mask>(e, o, *lo, [&](auto& v) -> Result<std::size_t> {
     PTLIB_TRY(walk_range(tree, mem, *lo, *lo + o.size, v, fresh_root));
@@ -810,7 +811,7 @@ Result<std::size_t> dry_run(const Tree<F>& tree, MemRef mem, const AnyOp& o, con
 /// Removes what a map of [o.va, o.va + o.size) wrote (its leaves, and the tables it left empty):
 /// the rollback after a TableMemory broke its reserve() promise.
 template <PagingFormat F>
-void undo_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync) {
+void undo_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts, const SyncRef& sync) {
   using G = Geometry<F>;
   const std::uint64_t lo = G::to_tree(o.va);
   Options release = opts;
@@ -823,7 +824,7 @@ void undo_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& op
 /// reserve() promise (or hands out a table its format cannot link): the tables the walk made
 /// but did not link are released, and a map is undone (its leaves and new tables removed).
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
-Result<Report> commit(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync,
+Result<Report> commit(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts, const SyncRef& sync,
                       std::size_t tables = 0) {
   using G = Geometry<F>;
   const std::uint64_t lo = G::to_tree(o.va);
@@ -869,7 +870,7 @@ inline void merge(Report& total, const Report& r) {
 /// checked against one another, then dry-run in VA order so that a table two pieces share is
 /// counted once (exact, not the sum of the pieces' plans).
 template <PagingFormat F, unsigned Mask = kAllOps>
-Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, bool fresh_root) {
+Result<std::size_t> plan_erased(const Tree<F>& tree, const MemRef& mem, OpList ops, const Options& opts, bool fresh_root) {
   using G = Geometry<F>;
   if (!ops.batch) return dry_run<F, Mask>(tree, mem, ops[0], opts, nullptr, fresh_root);
   std::size_t nonempty = 0;
@@ -914,8 +915,8 @@ Result<std::size_t> plan_erased(const Tree<F>& tree, MemRef mem, OpList ops, con
 /// the missing tables are allocated up front (given back if the allocator fails). Returns
 /// nothing when the call needs the general walk (nothing is written then).
 template <PagingFormat F>
-PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem, const AnyOp& o, std::uint64_t lo,
-                                                 const Options& opts, SyncRef sync) {
+PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, std::uint64_t lo,
+                                                 const Options& opts, const SyncRef& sync) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
   using Out = std::optional<Result<Report>>;
@@ -1027,8 +1028,8 @@ PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, MemRef mem
 /// (nothing written) where the general walk must decide: blocks or contiguous runs to split or
 /// unfold, malformed entries, and a leaf table that unmap would leave empty (to be released).
 template <PagingFormat F>
-PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, MemRef mem, const AnyOp& o,
-                                                        std::uint64_t lo, const Options& opts, SyncRef sync) {
+PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, const MemRef& mem, const AnyOp& o,
+                                                        std::uint64_t lo, const Options& opts, const SyncRef& sync) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
   using Out = std::optional<Result<Report>>;
@@ -1121,7 +1122,7 @@ PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, Mem
 /// exact table count), a reservation, and the commit walk. Apart from apply_erased() so that a
 /// kernel calling map() alone carries no code for batches.
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true, bool OneWalk = true>
-Result<Report> apply_one(const Tree<F>& tree, MemRef mem, const AnyOp& o, const Options& opts, SyncRef sync) {
+Result<Report> apply_one(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts, const SyncRef& sync) {
   using G = Geometry<F>;
   auto lo = check_op<F, Mask>(o);
   if (!lo) return lo.error();
@@ -1143,7 +1144,7 @@ Result<Report> apply_one(const Tree<F>& tree, MemRef mem, const AnyOp& o, const 
 /// apply() of one op (apply_one) or of a batch of map pieces planned as one (plan_erased), then
 /// reserved and committed piece by piece.
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true, bool OneWalk = true>
-Result<Report> apply_erased(const Tree<F>& tree, MemRef mem, OpList ops, const Options& opts, SyncRef sync) {
+Result<Report> apply_erased(const Tree<F>& tree, const MemRef& mem, OpList ops, const Options& opts, const SyncRef& sync) {
   if (!ops.batch) return apply_one<F, Mask, Undo, OneWalk>(tree, mem, ops[0], opts, sync);
   auto tables = plan_erased<F, Mask>(tree, mem, ops, opts, false);
   if (!tables) return tables.error();
