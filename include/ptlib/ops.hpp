@@ -375,6 +375,16 @@ inline void fill_leaves(typename F::Entry* __restrict e, std::size_t n, typename
       using Store [[gnu::vector_size(16), gnu::aligned(alignof(Entry)), gnu::may_alias]] = Entry;
       Vec cur{}, inc{};
       for (std::size_t k = 0; k < kLanes; ++k) cur[k] = Entry(v + k * step), inc[k] = Entry(kLanes * step);
+      // Four stores (64 bytes) per iteration: a one-store loop runs at one iteration per cycle
+      // only where its few bytes of code do not straddle a 64-byte fetch boundary (AMD Zen 4:
+      // W1 0.48 ms aligned, 0.72 ms straddling, by where the linker happened to put it).
+      const Vec inc4 = inc + inc + inc + inc;
+      Vec c1 = cur + inc, c2 = c1 + inc, c3 = c2 + inc;
+      for (; i + 4 * kLanes <= n; i += 4 * kLanes) {
+        Store* p = reinterpret_cast<Store*>(e + i);
+        p[0] = cur, p[1] = c1, p[2] = c2, p[3] = c3;
+        cur += inc4, c1 += inc4, c2 += inc4, c3 += inc4;
+      }
       for (; i + kLanes <= n; i += kLanes, cur += inc) *reinterpret_cast<Store*>(e + i) = cur;
       v = Entry(v + i * step);
 #endif
