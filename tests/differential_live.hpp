@@ -722,7 +722,6 @@ struct LiveRunner {
   std::optional<std::string> step(const Op& o, std::uint64_t index, bool full = false) {
     if (probe)
       if (auto f = probe_allocations(o)) return "probe: " + *f;
-    const bool justified = r.live == Live::refuse && refusal_justified(o);
     const std::uint64_t events = tlb.events();
     if (auto f = r.step(o, index, full, tlb)) return f;
     if (tlb.failure) return tlb.failure;
@@ -730,7 +729,9 @@ struct LiveRunner {
       if (tlb.events() != events) return "a refused call used the sync hook";
       if (*r.last_error == Errc::needs_break_before_make) {
         ++bbm_refusals;
-        if (!justified) return "needs_break_before_make, but nothing in the range needs break-before-make";
+        // Judged after the call: r.step() checked that a refused call changed nothing.
+        if (r.live != Live::refuse || !refusal_justified(o))
+          return "needs_break_before_make, but nothing in the range needs break-before-make";
       }
       if (*r.last_error == Errc::out_of_memory) {
         // Really short: the arena cannot reserve the tables the call needs.
