@@ -102,6 +102,11 @@ struct Runner {
   Live live = Live::offline;
   bool bbm_refusals_ok = false, oom_ok = false;
   std::optional<Errc> last_error;  // the error of the last step() whose call failed
+  Memory::Snapshot before;         // step()'s, kept: its storage is reused
+  // When set (the fuzz target), step() compares with the model only what the op may have
+  // changed (its range, and the leaves and contiguous runs that met its edges before it), and
+  // the caller calls finish() at the end.
+  bool local = false;
 
   Runner(std::uint64_t w0_, std::uint64_t window_, std::size_t arena_bytes = 64 << 20,
          std::uint64_t base = Memory::kBase)
@@ -140,11 +145,27 @@ struct Runner {
     return std::nullopt;
   }
 
-  std::optional<std::string> whole_tree() const {
+  std::optional<std::string> whole_tree() const { return compare(0, G::kVaMask + 1); }
+
+  /// The tree offsets the leaf mapping offset `t` covers (its whole contiguous run), or [t, t + 1).
+  std::pair<std::uint64_t, std::uint64_t> extent(std::uint64_t t) const {
+    auto got = translate(tree, mem.arena, G::to_va(t));
+    if (!got.ok()) return {t, t + 1};
+    const std::uint64_t size = got->leaf.size << (got->leaf.contiguous ? F::contig_log2(got->leaf.level, caps) : 0);
+    const std::uint64_t lo = align_down(G::to_tree(got->leaf.va), size);
+    return {lo, lo + size};
+  }
+
+  /// Compares every leaf meeting tree offsets [lo, hi) with the model (each leaf whole), and the
+  /// bytes the leaves and the model cover inside the range.
+  std::optional<std::string> compare(std::uint64_t lo, std::uint64_t hi) const {
     std::uint64_t covered = 0, expected = 0;
-    for (const auto& [lo, iv] : model.m) expected += iv.hi - lo;
+    auto inside = [&](std::uint64_t a, std::uint64_t b) {  // bytes of [a, b) in [lo, hi)
+      return std::min(b, hi) - std::min(std::max(a, lo), std::min(b, hi));
+    };
+    for (const auto& [a, iv] : model.m) expected += inside(a, iv.hi);
     std::optional<std::string> bad;
-    auto r = for_each_leaf(tree, mem.arena, [&](const Leaf<F>& l) {
+    auto check = [&](const Leaf<F>& l) {
       if (bad) return;
       const std::uint64_t t = G::to_tree(l.va);
       auto want = model.at(t);
@@ -153,8 +174,10 @@ struct Runner {
           want->second != l.attrs || last->second != l.attrs)
         bad = fmt::format("leaf [{:#x}, +{:#x}) -> {:#x} {} disagrees with the model", t, l.size, l.pa.value,
                           to_string(l.attrs));
-      covered += l.size;
-    });
+      covered += inside(t, t + l.size);
+    };
+    auto r = lo == 0 && hi == G::kVaMask + 1 ? for_each_leaf(tree, mem.arena, check)
+                                             : for_each_leaf(tree, mem.arena, G::to_va(lo), hi - lo, check);
     if (!r.ok()) return "walk: " + to_string(r.error());
     if (bad) return bad;
     if (covered != expected) return fmt::format("leaves cover {:#x} bytes, the model {:#x}", covered, expected);
@@ -175,8 +198,11 @@ struct Runner {
     const bool overlap = model.overlaps(o.lo, hi);
     const bool may_refuse = (o.kind == Op::map && (overlap || !attrs_ok)) || (o.kind == Op::protect && !attrs_ok) ||
                             bbm_refusals_ok || oom_ok;
-    Memory::Snapshot before{};
-    if (may_refuse) before = mem.snapshot();
+    if (may_refuse) mem.snapshot(before);
+    // What the op may change: its range and the leaves (their contiguous runs) meeting its edges.
+    const std::uint64_t from = local ? std::max(std::min(o.lo, extent(o.lo).first), w0) : 0;
+    const std::uint64_t to = local ? std::min(std::max(hi, extent(hi - 1).second), w0 + window) : 0;
+    const std::size_t tables_before = mem.arena.tables_in_use();
     Result<Report> r = call(o, mem.arena, opts, hook);
     last_error.reset();
     if (r.ok()) {
@@ -208,21 +234,38 @@ struct Runner {
                             (bbm_refusals_ok && c == Errc::needs_break_before_make) ||
                             (oom_ok && c == Errc::out_of_memory);
       if (!expected) return "unexpected error " + to_string(r.error());
-      if (!may_refuse || !(mem.snapshot() == before)) return "a refused call changed the tables or the allocator";
+      if (!may_refuse || !mem.unchanged_since(before)) return "a refused call changed the tables or the allocator";
       ++refused;
     }
     for (std::uint64_t t : {o.lo - G::kPageSize, o.lo, hi - G::kPageSize, hi})
       if (auto f = translate_at(t)) return f;
     for (std::uint64_t k = 0; k < 4; ++k)
       if (auto f = translate_at(o.lo + (mix(index * 8 + k) % (o.size / G::kPageSize)) * G::kPageSize)) return f;
+    // With `local`, validate() only where the op may have changed the tables' structure: an
+    // unmap (a table it empties must go), an op after which the allocator holds another number
+    // of tables.
+    if (!local || o.kind == Op::unmap || mem.arena.tables_in_use() != tables_before)
+      if (auto f = check_structure()) return f;
+    if (local) return compare(from, to);
+    const bool split = r.ok() && o.kind != Op::map && r->tables_added > 0;
+    if (full || split || index % 64 == 63) return whole_tree();
+    return std::nullopt;
+  }
+
+  /// validate() against what the runner knows: whether empty tables may stay, the allocator's count.
+  std::optional<std::string> check_structure() const {
     ValidateOptions vo;
     vo.allow_empty_tables = empties_allowed;
     vo.expected_tables = mem.arena.tables_in_use();
     const Validation v = validate(tree, mem.arena, vo);
     if (!v.ok()) return fmt::format("validate: {} problem(s), first: {}", v.problems, to_string(v.first));
-    const bool split = r.ok() && o.kind != Op::map && r->tables_added > 0;
-    if (full || split || index % 64 == 63) return whole_tree();
     return std::nullopt;
+  }
+
+  /// The checks step() leaves out with `local` set: validate() and the whole tree.
+  std::optional<std::string> finish() const {
+    if (auto f = check_structure()) return f;
+    return whole_tree();
   }
 };
 

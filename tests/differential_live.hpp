@@ -667,7 +667,8 @@ struct LiveRunner {
         if (liar && !liars) continue;
         if (probe_one && (k != probe_one->first % *need || liar != probe_one->second)) continue;
         ++probes;
-        const Memory::Snapshot before = r.mem.snapshot();
+        Memory::Snapshot& before = r.before;
+        r.mem.snapshot(before);
         const TableView<F> view(r.tree, r.mem.arena);
         const std::size_t in_use = r.mem.arena.tables_in_use();
         const std::uint64_t events = tlb.events();
@@ -682,7 +683,7 @@ struct LiveRunner {
         const bool arena_refused =
             m.failures == 0 && !r.mem.arena.reserve(*need, TableRequest{G::table_bytes(1), G::table_align(1), false, 1});
         if (!liar || arena_refused) {
-          if (!(r.mem.snapshot() == before)) return what + ": the call changed the tables or the allocator";
+          if (!r.mem.unchanged_since(before)) return what + ": the call changed the tables or the allocator";
           if (tlb.events() != events) return what + ": the call used the sync hook";
           continue;
         }
@@ -711,11 +712,7 @@ struct LiveRunner {
         if (o.kind == Op::map && r.mem.arena.tables_in_use() != in_use)
           return fmt::format("{}: the map was not undone: {} tables in use, {} before", what, r.mem.arena.tables_in_use(),
                              in_use);
-        ValidateOptions vo;
-        vo.allow_empty_tables = r.empties_allowed;
-        vo.expected_tables = r.mem.arena.tables_in_use();
-        const Validation v = validate(r.tree, r.mem.arena, vo);
-        if (!v.ok()) return fmt::format("{}: validate: {} problem(s), first: {}", what, v.problems, to_string(v.first));
+        if (auto f = r.check_structure()) return what + ": " + *f;
         if (r.live != Live::offline)
           if (auto f = tlb.after_call()) return what + ": " + *f;
       }
@@ -725,7 +722,6 @@ struct LiveRunner {
   std::optional<std::string> step(const Op& o, std::uint64_t index, bool full = false) {
     if (probe)
       if (auto f = probe_allocations(o)) return "probe: " + *f;
-    const bool justified = r.live == Live::refuse && refusal_justified(o);
     const std::uint64_t events = tlb.events();
     if (auto f = r.step(o, index, full, tlb)) return f;
     if (tlb.failure) return tlb.failure;
@@ -733,7 +729,9 @@ struct LiveRunner {
       if (tlb.events() != events) return "a refused call used the sync hook";
       if (*r.last_error == Errc::needs_break_before_make) {
         ++bbm_refusals;
-        if (!justified) return "needs_break_before_make, but nothing in the range needs break-before-make";
+        // Judged after the call: r.step() checked that a refused call changed nothing.
+        if (r.live != Live::refuse || !refusal_justified(o))
+          return "needs_break_before_make, but nothing in the range needs break-before-make";
       }
       if (*r.last_error == Errc::out_of_memory) {
         // Really short: the arena cannot reserve the tables the call needs.

@@ -66,8 +66,19 @@ struct Memory {
     bool operator==(const Snapshot&) const = default;
   };
   Snapshot snapshot() const {
-    return {std::vector<unsigned char>(buf.get(), buf.get() + arena.used()), arena.used(), arena.tables_in_use(),
-            arena.free_head()};
+    Snapshot s;
+    snapshot(s);
+    return s;
+  }
+  /// snapshot() into `s`, reusing its storage (no allocation once it is large enough).
+  void snapshot(Snapshot& s) const {
+    s.bytes.assign(buf.get(), buf.get() + arena.used());
+    s.used = arena.used(), s.live = arena.tables_in_use(), s.free_head = arena.free_head();
+  }
+  /// Whether the memory is as `s` recorded it (snapshot() == s, without the copy).
+  bool unchanged_since(const Snapshot& s) const {
+    return s.used == arena.used() && s.live == arena.tables_in_use() && s.free_head == arena.free_head() &&
+           (s.used == 0 || std::memcmp(s.bytes.data(), buf.get(), s.used) == 0);
   }
 };
 

@@ -1,22 +1,28 @@
 // libFuzzer target: decodes its input into a format (any of test::EngineFormats, the fake
 // included), a set-up (live policy, failing allocators, arena, window) and a sequence of map /
 // unmap / protect / compact operations inside the window, runs them through diff::LiveRunner
-// (each checked against the interval model, translate and validate(), the whole tree compared
-// after every one; under a live policy a TLB model fed by the sync hook; with probes, one
-// allocation of every op, chosen by the input, failed honestly or by a lying allocator first:
-// tests/differential_live.cpp fails every allocation of every op), and traps
-// on the first disagreement after printing the decoded operations.
+// (each checked against the interval model over what it may have changed and translate,
+// validate() after each op that may change the tables' structure; under a live policy a TLB
+// model fed by the sync hook; with probes, one allocation of every op, chosen by the input,
+// failed honestly or by a lying allocator first: tests/differential_live.cpp fails every
+// allocation of every op), then validate() and the whole tree compared with the model at the end
+// of the input, and traps on the first disagreement after printing the decoded operations.
 //
 // PTLIB_FUZZ_LIARS=0 (environment) leaves the lying allocators out of the probes;
 // PTLIB_FUZZ_CROSS_CHECK=1 runs the whole-tree TLB model beside the incremental one at every
-// publish, invalidate and return and fails where they disagree (several times slower).
+// publish, invalidate and return and fails where they disagree (several times slower);
+// PTLIB_FUZZ_FULL=1 runs validate() and compares the whole tree after every op (to find the
+// first op that went wrong when replaying an input that fails at its end).
 //
 // Cheap per input: one buffer per format (256 tables), reused; a new input refills only the
 // bytes the previous one used with the 0xa5 garbage, and gets a new Arena, root, model and TLB.
 // The TLB model is incremental (differential_live.hpp, Tlb<F, true>): at each publish and
 // invalidate it compares every reachable table with its copy from the last look and reads again
-// only the ranges whose entries changed or whose cached translations were dropped. An input frees
-// what it allocated before it returns (libFuzzer reruns an input that does not, to look for leaks).
+// only the ranges whose entries changed or whose cached translations were dropped. That
+// comparison costs a 64 KiB table per hook call on the 64 KiB granule, and an unmap or protect
+// under a live policy calls the hook twice per leaf: an input rewrites at most kLiveLeafBudget
+// leaves that way (an op that would go beyond is skipped). An input frees what it allocated
+// before it returns (libFuzzer reruns an input that does not, to look for leaks).
 //
 // Input layout (every input decodes: reads past the end give 0, so mutations stay meaningful):
 //   byte 0            format index (mod the number of formats)
@@ -55,6 +61,13 @@ using namespace ptlib;
 using diff::Op;
 
 constexpr std::size_t kMaxOps = 48;
+constexpr std::size_t kLiveLeafBudget = 256;
+
+/// Whether environment variable `name` starts with `value`.
+bool env_is(const char* name, char value) {
+  const char* v = std::getenv(name);
+  return v && v[0] == value;
+}
 
 /// The input, read a byte at a time; past its end every byte reads as 0.
 struct Bytes {
@@ -144,6 +157,30 @@ std::size_t block_depth(unsigned pick) {
   return depths[pick % n];
 }
 
+/// The valid leaves of the tree at `pa` (depth d, tree offset `base`) overlapping tree offsets
+/// [lo, hi), counted up to `cap`: what an unmap or protect of that range rewrites one by one
+/// under a live policy, each with a publish and an invalidate (a contiguous run: its entries).
+template <class F>
+std::size_t leaves_in(const Arena& a, PhysAddr pa, std::size_t d, std::uint64_t base, std::uint64_t lo,
+                      std::uint64_t hi, std::size_t cap) {
+  using G = Geometry<F>;
+  using Entry = typename F::Entry;
+  const Entry* e = static_cast<const Entry*>(a.map(pa, d));
+  if (!e) return 0;
+  const std::uint64_t span = G::span(d);
+  const std::size_t k0 = lo > base ? (lo - base) / span : 0;
+  const std::size_t k1 = std::min<std::uint64_t>(G::entries(d), (hi - base + span - 1) / span);
+  std::size_t n = 0;
+  for (std::size_t k = k0; k < k1 && n <= cap; ++k) {
+    if (e[k] == Entry{}) continue;
+    const Decoded x = F::decode(G::level(d), e[k]);
+    if (x.kind == EntryKind::leaf) ++n;
+    else if (x.kind == EntryKind::table && d + 1 < G::kDepth)
+      n += leaves_in<F>(a, x.addr, d + 1, base + k * span, lo, hi, cap - n);
+  }
+  return n;
+}
+
 /// A runner per format, made once with a buffer of 256 tables and put back into the state of a
 /// new one before each input: the bytes the last input used refilled with the 0xa5 garbage, an
 /// Arena of the size and base PA the input asks for, a new root, an empty model, TLB and counters.
@@ -172,7 +209,9 @@ diff::LiveRunner<F, true>& fresh_runner(const diff::Area<F>& w, Live live, bool 
   x.bbm_refusals_ok = live == Live::refuse;
   x.oom_ok = true;  // every arena here is finite: out_of_memory must change nothing
   x.last_error.reset();
-  static const bool cross_check = std::getenv("PTLIB_FUZZ_CROSS_CHECK") && std::getenv("PTLIB_FUZZ_CROSS_CHECK")[0] == '1';
+  static const bool every_op = env_is("PTLIB_FUZZ_FULL", '1');
+  x.local = !every_op;
+  static const bool cross_check = env_is("PTLIB_FUZZ_CROSS_CHECK", '1');
   r->tlb = diff::Tlb<F, true>{};
   r->tlb.tree = &x.tree;
   r->tlb.arena = &m.arena;
@@ -188,25 +227,37 @@ void run(Bytes in) {
   diff::Area<F> w(block_depth<F>(level & 7), (setup >> 5) & 3, (level & 8) != 0);
   if (!w.usable) w = diff::Area<F>(Geometry<F>::kDepth - 2, 1, (level & 8) != 0);
   if (!w.usable) __builtin_trap();
-  // Under a live policy every publish() reads the whole tree, probes repeat each op: ops that
-  // are not whole blocks stay below 64 pages there.
+  // Under a live policy every publish() compares every table with its copy, probes repeat each
+  // op: ops that are not whole blocks stay below 64 pages there.
   if (live != Live::offline || (setup & 4)) w.max_pages = 64;
   diff::LiveRunner<F, true>& r = fresh_runner<F>(w, live, (setup & 8) != 0, (setup & 16) != 0);
   r.probe = (setup & 4) != 0;
-  static const bool liars = !std::getenv("PTLIB_FUZZ_LIARS") || std::getenv("PTLIB_FUZZ_LIARS")[0] != '0';
+  static const bool liars = !env_is("PTLIB_FUZZ_LIARS", '0');
   r.liars = liars;
   std::vector<Op> ops;
+  auto fail = [&](const std::string& what) {
+    std::fprintf(stderr, "%s set-up %#x %#x (%s) %s\nops:\n", F::kName, setup, level, w.describe().c_str(),
+                 what.c_str());
+    for (const auto& o : ops) std::fprintf(stderr, "  %s,\n", diff::to_string(o).c_str());
+    __builtin_trap();
+  };
+  std::size_t budget = kLiveLeafBudget;
   while (in.n > 0 && ops.size() < kMaxOps) {
     ProbePick pick;
-    ops.push_back(decode_op<F>(in, w, pick));
-    r.probe_one = std::pair{pick.index, pick.liar && liars};
-    if (auto f = r.step(ops.back(), ops.size() - 1, /*full=*/true)) {
-      std::fprintf(stderr, "%s set-up %#x %#x (%s) op #%zu: %s\nops:\n", F::kName, setup, level,
-                   w.describe().c_str(), ops.size() - 1, f->c_str());
-      for (const auto& o : ops) std::fprintf(stderr, "  %s,\n", diff::to_string(o).c_str());
-      __builtin_trap();
+    const Op o = decode_op<F>(in, w, pick);
+    // Under a live policy an unmap or protect rewrites each leaf of its range through the TLB
+    // model: an input spends at most kLiveLeafBudget such leaves; an op over more is skipped.
+    if (live != Live::offline && (o.kind == Op::unmap || o.kind == Op::protect)) {
+      const std::size_t n = leaves_in<F>(r.r.mem.arena, r.r.tree.root, 0, 0, o.lo, o.lo + o.size, budget);
+      if (n > budget) continue;
+      budget -= n;
     }
+    ops.push_back(o);
+    r.probe_one = std::pair{pick.index, pick.liar && liars};
+    if (auto f = r.step(ops.back(), ops.size() - 1, /*full=*/!r.r.local))
+      fail(fmt::format("op #{}: {}", ops.size() - 1, *f));
   }
+  if (auto f = r.r.finish()) fail("at the end: " + *f);
   // Free what this input allocated (model, caches, table copies): libFuzzer runs an input
   // again and looks for leaks whenever it ends with more allocations than frees.
   r.r.model = diff::Model{};
