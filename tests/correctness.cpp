@@ -19,8 +19,12 @@ using test::Memory;
 namespace {
 
 /// A TableMemory over an Arena that has only `left` tables to give; `liar` makes reserve() say
-/// yes regardless (an allocator that breaks its promise at allocation number `left`).
-struct Limited {
+/// yes regardless (an allocator that breaks its promise at allocation number `left`). Direct:
+/// it shows the Arena's direct window (tables reached for free, as a kernel's linear map does),
+/// where the engine allocates a map's tables before its first write; without it (a fixmap
+/// window, say) a failed map is undone.
+template <bool Direct>
+struct LimitedT {
   Arena& a;
   std::size_t left;
   bool liar = false;
@@ -38,8 +42,14 @@ struct Limited {
   }
   void* map(PhysAddr pa, std::size_t d) { return a.map(pa, d); }
   void unmap(void* p, std::size_t d) { a.unmap(p, d); }
+  [[nodiscard]] DirectWindow direct_window() const
+    requires Direct
+  {
+    return a.direct_window();
+  }
 };
-static_assert(TableMemory<Limited>);
+using Limited = LimitedT<true>;
+static_assert(TableMemory<Limited> && TableMemory<LimitedT<false>>);
 
 template <class F>
 Tree<F> new_tree(Arena& a) {
@@ -216,6 +226,7 @@ TEMPLATE_LIST_TEST_CASE("an allocator that breaks its reserve() promise at any a
   };
   const std::uint64_t far = 4 * R::T;
   const std::uint64_t next_upper = G::kDepth >= 3 ? G::span(G::kDepth - 3) - R::t0 : 0;  // 0: no such case
+  for (const bool direct : {true, false})
   for (const Case c : {Case{far, 3 * R::T}, Case{far, R::P}, Case{next_upper, 3 * R::T}}) {
     const std::uint64_t size = c.size;
     if (c.off == 0 || c.off + size > test::tree_limit<F>() - R::t0) continue;
@@ -226,13 +237,16 @@ TEMPLATE_LIST_TEST_CASE("an allocator that breaks its reserve() promise at any a
       const auto before = test::leaves(tree, m.arena);
       const auto in_use = m.arena.tables_in_use();
       Limited liar{m.arena, fail_at, true};
-      auto r = map(tree, liar, R::va(c.off), PhysAddr(R::pa0 + R::T), size, kRwxg, Options::page_only());
+      LimitedT<false> windowed{m.arena, fail_at, true};  // no direct window: a failed map is undone
+      auto r = direct ? map(tree, liar, R::va(c.off), PhysAddr(R::pa0 + R::T), size, kRwxg, Options::page_only())
+                      : map(tree, windowed, R::va(c.off), PhysAddr(R::pa0 + R::T), size, kRwxg, Options::page_only());
+      if (!direct) liar.allocations = windowed.allocations;
       if (r.ok()) {
         CHECK(r->tables_added == liar.allocations);
         CHECK(fail_at >= liar.allocations);
         break;  // enough tables: every failing index before this one was tried
       }
-      INFO("offset " << c.off << " size " << size << " fail at allocation " << fail_at);
+      INFO("offset " << c.off << " size " << size << " fail at allocation " << fail_at << (direct ? "" : ", undone"));
       CHECK(r.error().code == Errc::out_of_memory);
       CHECK(m.arena.tables_in_use() == in_use);
       CHECK(test::leaves(tree, m.arena) == before);
@@ -241,6 +255,49 @@ TEMPLATE_LIST_TEST_CASE("an allocator that breaks its reserve() promise at any a
     }
   }
   (void)sizeof(G);
+}
+
+TEMPLATE_LIST_TEST_CASE("a map whose allocator breaks its promise keeps a table that was already empty and a leaf "
+                        "Remap kept",
+                        "[correctness][item7]", EngineFormats) {
+  using F = TestType;
+  using R = Room<F>;
+  if (!R::fits()) return;
+  // A map over two last-level tables: the first exists (emptied by an unmap that keeps its
+  // tables, or holding the page the map keeps with Remap::identical), the second is new. The
+  // fuzz target found both lost by the rollback of a failed map (2026-12-05): an undo that
+  // unmapped what the map covered released the empty table and the kept page.
+  for (const bool keep_page : {false, true}) {
+    for (std::size_t fail_at = 0;; ++fail_at) {
+      Memory m;
+      const Tree<F> tree = new_tree<F>(m.arena);
+      REQUIRE(map(tree, m.arena, R::va(0), PhysAddr(R::pa0), R::P, kRwxg).ok());
+      Options o = Options::page_only();
+      if (keep_page) {
+        o.remap = Remap::identical;
+      } else {
+        Options keep;
+        keep.release_empty = false;
+        REQUIRE(unmap(tree, m.arena, R::va(0), R::P, keep).ok());
+      }
+      const auto before = test::leaves(tree, m.arena);
+      const auto in_use = m.arena.tables_in_use();
+      Limited liar{m.arena, fail_at, true};
+      auto r = map(tree, liar, R::va(0), PhysAddr(R::pa0), 2 * R::T, kRwxg, o);
+      INFO((keep_page ? "kept page" : "empty table") << ", fail at allocation " << fail_at);
+      if (r.ok()) {
+        CHECK(r->tables_added == liar.allocations);
+        break;  // enough tables: every failing index before this one was tried
+      }
+      CHECK(r.error().code == Errc::out_of_memory);
+      CHECK(m.arena.tables_in_use() == in_use);
+      CHECK(test::leaves(tree, m.arena) == before);
+      ValidateOptions vo = expect<F>(m.arena);
+      vo.allow_empty_tables = !keep_page;  // the emptied table, kept on purpose
+      CHECK(check_tree(tree, m.arena, vo).ok());
+      REQUIRE(fail_at < 64);
+    }
+  }
 }
 
 TEMPLATE_LIST_TEST_CASE("a protect that changes nothing writes nothing and is never refused",

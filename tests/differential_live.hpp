@@ -483,6 +483,9 @@ struct FailAt {
   void release(PhysAddr pa, const TableRequest& r) { a.release(pa, r); }
   void* map(PhysAddr pa, std::size_t d) { return a.map(pa, d); }
   void unmap(void* p, std::size_t d) { a.unmap(p, d); }
+  /// Tables reached for free, as the Arena's: the engine allocates a map's tables before its
+  /// first write (tests/correctness.cpp also covers memory without it, where a map is undone).
+  [[nodiscard]] DirectWindow direct_window() const { return a.direct_window(); }
 };
 static_assert(TableMemory<FailAt>);
 

@@ -244,6 +244,8 @@ class MemRef {
     return allocate_ ? allocate_(ctx_, r) : std::nullopt;
   }
   bool reserve(std::size_t n, const TableRequest& r) const { return reserve_ && reserve_(ctx_, n, r); }
+  /// Whether every table is reached at a fixed offset (direct_window()): map/unmap cost nothing.
+  [[nodiscard]] bool direct() const { return direct_; }
   void release(PhysAddr pa, const TableRequest& r) const {
     if (release_) release_(ctx_, pa, r);
   }

@@ -115,6 +115,14 @@ struct Compact {
 
 namespace detail {
 
+/// Tables a map allocated before its first write (memory that may break its reserve() promise):
+/// a chain through each table's first word, so nothing grows with the count. The map's walk takes
+/// its new tables from here; a broken promise is then met before anything is written.
+struct Prealloc {
+  std::uint64_t head = 0;
+  std::size_t count = 0;
+};
+
 /// Everything the visitors share: the tree, memory, sync hook, options, and the entry writes
 /// that respect the live policy. `commit == false` is the dry run: it finds every error and
 /// counts the tables a call needs, and writes nothing. A run-time flag, not a template
@@ -138,6 +146,7 @@ struct Editor {
     std::uint32_t have = 0;
   };
   Edge* edge = nullptr;
+  Prealloc* pool = nullptr;  // a map's tables, allocated before its first write (commit())
   /// Commit of unmap/protect, first pass: only the splits and unfolds (which allocate but change
   /// no translation), so a TableMemory that breaks its reserve() promise fails before any
   /// translation changed; the second pass then allocates nothing.
@@ -215,6 +224,14 @@ struct Editor {
   /// format cannot link (misaligned, or beyond its output address size) is given back:
   /// Errc::misaligned_table / pa_out_of_range; no table is ever linked at a PA it cannot encode.
   Result<NewTable> allocate_table(std::size_t depth, std::uint64_t lo) {
+    if (pool && pool->count) {  // checked (aligned, linkable) when it was allocated
+      const PhysAddr pa(pool->head);
+      void* ptr = mem.map(pa, depth);
+      if (!ptr) return level_error(Errc::malformed_entry, depth - 1, lo, pa);
+      __builtin_memcpy(&pool->head, ptr, sizeof pool->head);
+      --pool->count;
+      return NewTable{pa, ptr};
+    }
     auto t = mem.allocate(request(depth));
     if (!t) {  // a broken reserve() promise: one more table was needed, none was there
       Error e = level_error(Errc::out_of_memory, depth - 1, lo, Error::kNoPa);
@@ -830,15 +847,62 @@ void undo_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Opti
   (void)walk_range(tree, mem, lo, lo + o.size, undo);
 }
 
+/// Gives back the tables left in `pool`.
+template <PagingFormat F>
+void release_pool(const MemRef& mem, Prealloc& pool) {
+  const TableRequest r = table_request<F>();
+  while (pool.count) {
+    const PhysAddr pa(pool.head);
+    void* ptr = mem.map(pa, 1);
+    if (!ptr) return;  // cannot happen for tables this memory handed out and mapped before
+    __builtin_memcpy(&pool.head, ptr, sizeof pool.head);
+    mem.unmap(ptr, 1);
+    mem.release(pa, r);
+    --pool.count;
+  }
+}
+
+/// Allocates the `n` tables a map needs before its first write (into `pool`), so that a memory
+/// that breaks its reserve() promise fails the call while nothing is written; on failure gives
+/// back those it took. Every table is checked as Editor::allocate_table() checks it.
+template <PagingFormat F>
+Result<void> fill_pool(const MemRef& mem, std::size_t n, VirtAddr va, Prealloc& pool) {
+  using G = Geometry<F>;
+  const TableRequest r = table_request<F>();
+  while (pool.count < n) {
+    auto t = mem.allocate(r);
+    std::optional<Error> bad;
+    if (!t) {
+      bad = make_error(Errc::out_of_memory, va);  // a broken reserve() promise
+      bad->tables_needed = std::uint32_t(n < 0xffff'ffffU ? n : 0xffff'ffffU);
+      bad->tables_available = std::uint32_t(pool.count);
+    } else if (!t->pa.aligned(G::table_align(1)) || t->pa.value + (G::table_bytes(1) - 1) > G::kPaLimit) {
+      bad = make_error(t->pa.aligned(G::table_align(1)) ? Errc::pa_out_of_range : Errc::misaligned_table, va, t->pa);
+      mem.unmap(t->ptr, 1);
+      mem.release(t->pa, r);
+    }
+    if (bad) {
+      release_pool<F>(mem, pool);
+      return *bad;
+    }
+    __builtin_memcpy(t->ptr, &pool.head, sizeof pool.head);
+    pool.head = t->pa.value;
+    ++pool.count;
+    mem.unmap(t->ptr, 1);
+  }
+  return {};
+}
+
 /// Writes `o`, checked and reserved by a dry run. Fails only when the TableMemory breaks its
 /// reserve() promise (or hands out a table its format cannot link): the tables the walk made
 /// but did not link are released, and a map is undone (its leaves and new tables removed).
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true>
 Result<Report> commit(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts, const SyncRef& sync,
-                      std::size_t tables = 0) {
+                      std::size_t tables = 0, Prealloc* pool = nullptr) {
   using G = Geometry<F>;
   const std::uint64_t lo = G::to_tree(o.va);
   Editor<F> e{tree, mem, sync, opts};
+  e.pool = pool;
   std::size_t split_tables = 0;
   if constexpr (Undo) {
     if (tables && (o.kind == OpKind::unmap || o.kind == OpKind::protect)) {
@@ -1148,6 +1212,17 @@ Result<Report> apply_one(const Tree<F>& tree, const MemRef& mem, const AnyOp& o,
   auto tables = dry_run<F, Mask>(tree, mem, o, opts);
   if (!tables) return tables.error();
   if (*tables && !mem.reserve(*tables, table_request<F>())) return out_of_memory(mem, table_request<F>(), *tables, o.va);
+  if constexpr (Undo && (Mask & op_bit(OpKind::map)) != 0) {
+    // Every table before the first write, so a broken promise leaves nothing to undo; where
+    // reaching a table is free (a fixmap window would pay a second remap per table).
+    if (o.kind == OpKind::map && *tables && mem.direct()) {
+      Prealloc pool;
+      PTLIB_TRY(fill_pool<F>(mem, *tables, o.va, pool));
+      auto r = commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables, &pool);
+      release_pool<F>(mem, pool);  // none left when the dry run's count is exact (it is)
+      return r;
+    }
+  }
   return commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
 }
 
@@ -1162,22 +1237,27 @@ Result<Report> apply_erased(const Tree<F>& tree, const MemRef& mem, OpList ops, 
   while (ops[first].size == 0) ++first;
   if (*tables && !mem.reserve(*tables, table_request<F>()))
     return out_of_memory(mem, table_request<F>(), *tables, ops[first].va);
+  Prealloc pool;  // every piece's tables before the first write (memory that may break promises)
+  if constexpr (Undo)
+    if (mem.direct()) PTLIB_TRY(fill_pool<F>(mem, *tables, ops[first].va, pool));
   Report total{};
   for (std::size_t i = 0; i < ops.count; ++i) {
     const AnyOp o = ops[i];
     if (o.size == 0) continue;
-    auto r = commit<F, Mask, Undo>(tree, mem, o, opts, sync);
-    if (!r) {  // only when the TableMemory broke its reserve() promise: undo the pieces done
+    auto r = commit<F, Mask, Undo>(tree, mem, o, opts, sync, 0, &pool);
+    if (!r) {  // not reached while the plan's count is exact: undo the pieces done
       if constexpr (Undo) {
         for (std::size_t k = 0; k < i; ++k) {
           const AnyOp done = ops[k];
           if (done.size) undo_map(tree, mem, done, opts, sync);
         }
+        release_pool<F>(mem, pool);
       }
       return r.error();
     }
     merge(total, *r);
   }
+  if constexpr (Undo) release_pool<F>(mem, pool);
   return total;
 }
 
