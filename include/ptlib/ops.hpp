@@ -160,10 +160,11 @@ struct Editor {
   static TableRequest request(std::size_t depth, bool zeroed = false) {
     return TableRequest{G::table_bytes(depth), G::table_align(depth), zeroed, depth};
   }
-  [[nodiscard]] std::uint64_t max_leaf() const { return opts.max_leaf_size ? opts.max_leaf_size : ~std::uint64_t{0}; }
   /// Whether a leaf at `depth` is allowed by format, capabilities and options (not alignment).
-  [[nodiscard]] bool leaf_allowed(std::size_t depth) const {
-    return F::can_leaf(G::level(depth), tree.caps) && (G::span(depth) <= max_leaf() || depth + 1 == G::kDepth);
+  [[nodiscard]] bool leaf_allowed(std::size_t depth) const { return leaf_allowed(depth, tree.caps, opts); }
+  static bool leaf_allowed(std::size_t depth, const typename F::Caps& caps, const Options& o) {
+    const std::uint64_t max = o.max_leaf_size ? o.max_leaf_size : ~std::uint64_t{0};
+    return F::can_leaf(G::level(depth), caps) && (G::span(depth) <= max || depth + 1 == G::kDepth);
   }
   Result<Entry> proto(std::size_t depth, const Attrs& a, bool contiguous, std::uint64_t lo) const {
     auto p = F::leaf_proto(G::level(depth), LeafSettings{a, contiguous, opts.allow_implied_exec}, tree.caps);
@@ -984,183 +985,180 @@ Result<std::size_t> plan_erased(const Tree<F>& tree, const MemRef& mem, OpList o
   return tables;
 }
 
-/// One-table calls in one walk: a map whose leaves all land in one table. The descent finds the
-/// missing tables and the scan of the target entries finds every error before the first write;
-/// the missing tables are allocated up front (given back if the allocator fails). Returns
-/// nothing when the call needs the general walk (nothing is written then).
+/// One-table maps in one walk: a map whose leaves all land in one table, whose path holds only
+/// tables (or nothing yet), and whose target entries are all invalid. The descent, the scan of
+/// the target entries, the leaf encoding and the allocation of every missing table come before
+/// the first write. Anything else -- every error included -- is left to the general walk, which
+/// finds and reports it exactly: then this returns false having written nothing, and the
+/// allocator holds what it held (tables taken are given back; more than one is reserved first).
+/// On true, `rep` is the call's report.
 template <PagingFormat F>
-PTLIB_HOT std::optional<Result<Report>> fast_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, std::uint64_t lo,
-                                                 const Options& opts, const SyncRef& sync) {
+PTLIB_HOT bool fast_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, std::uint64_t lo, const Options& opts,
+                        const SyncRef& sync, Report& rep) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
-  using Out = std::optional<Result<Report>>;
   constexpr std::size_t N = G::kDepth;
   const std::uint64_t hi = lo + o.size;
-  MapVisitor<F> v{Editor<F>{tree, mem, sync, opts}, lo, o.pa, o.attrs};
-  // The leaves' depth: the shallowest allowed level that va, pa and size are all aligned to.
+  // The leaves' depth: one page is a last-level leaf; a larger range takes the shallowest
+  // allowed level that va, pa and size are all aligned to.
   std::size_t t = N - 1;
-  const std::uint64_t bits = lo | o.pa.value | o.size;
-  for (std::size_t d = 0; d + 1 < N; ++d)
-    if (v.leaf_allowed(d) && (bits & (G::span(d) - 1)) == 0) {
-      t = d;
-      break;
-    }
-  if (t > 0 && (lo >> G::shift(t - 1)) != ((hi - 1) >> G::shift(t - 1))) return std::nullopt;
-
-  Entry* tab[N] = {};
+  if (o.size != G::kPageSize) {
+    const std::uint64_t bits = lo | o.pa.value | o.size;
+    for (std::size_t d = 0; d + 1 < N; ++d)
+      if (Editor<F>::leaf_allowed(d, tree.caps, opts) && (bits & (G::span(d) - 1)) == 0) {
+        t = d;
+        break;
+      }
+    if (t > 0 && (lo >> G::shift(t - 1)) != ((hi - 1) >> G::shift(t - 1))) return false;
+  }
+  Entry* tab[N];
   tab[0] = static_cast<Entry*>(mem.map(tree.root, 0));
-  if (!tab[0]) return Out(Error{Errc::malformed_entry, VirtAddr{}, tree.root, Error::kNoLevel, nullptr});
+  if (!tab[0]) return false;
   std::size_t d = 0;  // the deepest existing table on the path
-  auto finish = [&](Out r) {
-    for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
-    return r;
-  };
-  using B = Editor<F>;
+  bool ok = true;
 #pragma GCC unroll 8
-  for (std::size_t k = 0; k + 1 < N; ++k) {
-    if (k == t) break;
-    const std::size_t i = G::index(lo, k);
-    const Decoded e = F::decode(G::level(k), tab[k][i]);
+  for (std::size_t k = 0; k < t; ++k) {
+    const Decoded e = F::decode(G::level(k), tab[k][G::index(lo, k)]);
     if (e.kind == EntryKind::invalid) break;
-    if (e.kind == EntryKind::leaf) {
-      const Slot<F> s{k, tab[k], i, 1, lo, hi, false, e};
-      if (opts.remap != Remap::refuse) return finish(std::nullopt);  // the general walk decides
-      return finish(B::level_error(Errc::overlap, k, lo, leaf_output(s) + (lo - align_down(lo, G::span(k)))));
-    }
-    if (e.kind == EntryKind::malformed) return finish(B::level_error(Errc::malformed_entry, k, lo, e.addr));
-    tab[k + 1] = static_cast<Entry*>(mem.map(e.addr, k + 1));
-    if (!tab[k + 1]) return finish(B::level_error(Errc::malformed_entry, k, lo, e.addr));
+    ok = e.kind == EntryKind::table && (tab[k + 1] = static_cast<Entry*>(mem.map(e.addr, k + 1))) != nullptr;
+    if (!ok) break;
     d = k + 1;
   }
-  // Every target entry must be invalid; the leaf encoding is computed at the first one, as the
-  // general walk does (proto_at() computes it once per call).
   const std::size_t i0 = G::index(lo, t);
   const std::size_t n = std::size_t((hi - lo) >> G::shift(t));
   const auto Lt = G::level(t);
-  Entry proto{};
-  auto get_proto = [&](std::uint64_t at) -> std::optional<Error> {
-    auto p = v.proto_at(t, false, at);
-    if (!p) return at_pa(p.error(), v.pa_at(at));
-    proto = *p;
-    return std::nullopt;
-  };
-  if (d < t) {
-    if (auto err = get_proto(lo)) return finish(*err);
-  } else {
-    for (std::size_t k = 0; k < n; ++k) {
-      const std::uint64_t at = lo + k * G::span(t);
-      const Decoded e = F::decode(Lt, tab[t][i0 + k]);
-      if (e.kind == EntryKind::invalid) {
-        if (auto err = get_proto(at)) return finish(*err);
-        continue;
-      }
-      if (e.kind == EntryKind::table) return finish(std::nullopt);  // map inside it: the general walk
-      if (e.kind == EntryKind::leaf) {
-        if (opts.remap != Remap::refuse) return finish(std::nullopt);
-        const Slot<F> s{t, tab[t], i0 + k, 1, at, at + G::span(t), true, e};
-        return finish(B::level_error(Errc::overlap, t, at, leaf_output(s)));
-      }
-      return finish(B::level_error(Errc::malformed_entry, t, at, e.addr));
-    }
-  }
-  // Allocate the missing tables (depths d+1 .. t) before writing anything. One missing table
-  // (the common one-page case) needs no reservation: a refused allocate() changed nothing, and
-  // reserve() is asked only then, to tell an honest "out of memory" from a broken promise.
-  NewTable fresh[N] = {};
+  const bool zero_invalid = F::decode(Lt, Entry{}).kind == EntryKind::invalid;
+  if (ok && d == t)  // every target entry must be invalid (most read 0)
+    for (std::size_t k = 0; k < n && ok; ++k)
+      ok = (zero_invalid && tab[t][i0 + k] == Entry{}) || F::decode(Lt, tab[t][i0 + k]).kind == EntryKind::invalid;
+  const auto proto = F::leaf_proto(Lt, LeafSettings{o.attrs, false, opts.allow_implied_exec}, tree.caps);
+  ok = ok && proto.ok();
+  // The missing tables (depths d+1 .. t), before anything is written.
+  NewTable fresh[N];
   const std::size_t missing = t - d;
-  if (missing) {
-    bool refused = missing > 1 && !mem.reserve(missing, table_request<F>());
-    for (std::size_t k = d + 1; k <= t && !refused; ++k) {
-      auto r = v.allocate_table(k, lo);
-      if (!r) {
-        for (std::size_t j = d + 1; j < k; ++j) v.give_back(j, fresh[j]);
-        if (missing > 1 || r.error().code != Errc::out_of_memory || mem.reserve(1, table_request<F>()))
-          return finish(r.error());
-        refused = true;
-        break;
+  std::size_t got = d;  // fresh[d+1 .. got] are ours
+  if (ok && missing) {
+    ok = missing == 1 || mem.reserve(missing, table_request<F>());
+    for (std::size_t k = d + 1; ok && k <= t; ++k) {
+      const TableRequest req = Editor<F>::request(k);
+      const auto r = mem.allocate(req);
+      ok = r.has_value();
+      if (ok && (!r->pa.aligned(G::table_align(k)) || r->pa.value + (G::table_bytes(k) - 1) > G::kPaLimit)) {
+        mem.unmap(r->ptr, k);
+        mem.release(r->pa, req);  // a table the format cannot link: the general walk says so
+        ok = false;
       }
+      if (!ok) break;
       fresh[k] = *r;
-      tab[k] = static_cast<Entry*>(fresh[k].ptr);
+      got = k;
+      tab[k] = static_cast<Entry*>(r->ptr);
       Entry* e = tab[k];
       if (k < t) {
-        for (std::size_t j = 0; j < G::entries(k); ++j) e[j] = 0;  // link() writes one
+        for (std::size_t j = 0; j < G::entries(k); ++j) e[j] = 0;  // the link below writes one
       } else {
         for (std::size_t j = 0; j < i0; ++j) e[j] = 0;
         for (std::size_t j = i0 + n; j < G::entries(k); ++j) e[j] = 0;
       }
     }
-    if (refused) return finish(out_of_memory(mem, table_request<F>(), missing, o.va));
   }
-  v.write_leaves(Slot<F>{t, tab[t], i0, n, lo, hi, true, {}}, proto);
-  for (std::size_t k = t; k > d; --k)  // link bottom-up: a table is linked once it is filled
-    v.link(Slot<F>{k - 1, tab[k - 1], G::index(lo, k - 1), 1, lo, hi, false, {}}, Child{fresh[k].pa, fresh[k].ptr});
-  v.report.tables_added = missing;
-  return finish(v.report);  // the new tables were unmapped by link(); finish() unmaps the rest
+  if (!ok) {
+    for (std::size_t k = d + 1; k <= got; ++k) {
+      mem.unmap(fresh[k].ptr, k);
+      mem.release(fresh[k].pa, Editor<F>::request(k));
+    }
+    for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
+    return false;
+  }
+  // The writes: the leaves, then the new tables linked bottom-up (a table once it is filled).
+  const bool live = opts.live != Live::offline;
+  if (n > 1 && opts.contiguous && F::contig_log2(Lt, tree.caps)) {
+    MapVisitor<F> v{Editor<F>{tree, mem, sync, opts}, lo, o.pa, o.attrs};
+    v.write_leaves(Slot<F>{t, tab[t], i0, n, lo, hi, true, {}}, *proto);
+  } else {
+    fill_leaves<F>(tab[t] + i0, n, Lt, *proto, o.pa.value, G::span(t));
+    if (live) sync.publish();
+  }
+  rep.modified.set(t);
+  rep.leaf_levels.set(t);
+  rep.leaves_changed = n;
+  rep.tables_added = missing;
+  for (std::size_t k = t; k > d; --k) {
+    if (live) sync.publish();  // the table's contents before the pointer to it
+    tab[k - 1][G::index(lo, k - 1)] = F::table(G::level(k - 1), fresh[k].pa);
+    if (live) sync.publish();
+    rep.modified.set(k - 1);
+    mem.unmap(fresh[k].ptr, k);
+  }
+  if (!mem.direct())
+    for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
+  return true;
 }
 
-/// unmap/protect inside one last-level table whose path is all tables: one walk. Bails out
-/// (nothing written) where the general walk must decide: blocks or contiguous runs to split or
-/// unfold, malformed entries, and a leaf table that unmap would leave empty (to be released).
+/// unmap/protect inside one last-level table whose path is all tables: one walk. Leaves to the
+/// general walk (returns false, nothing written) whatever it must decide or report: blocks or
+/// contiguous runs to split or unfold, malformed entries, a leaf table that unmap would leave
+/// empty (to be released), attributes the format cannot encode, a change Live::refuse refuses.
+/// On true, `rep` is the call's report.
 template <PagingFormat F>
-PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, const MemRef& mem, const AnyOp& o,
-                                                        std::uint64_t lo, const Options& opts, const SyncRef& sync) {
+PTLIB_HOT bool fast_leaf_table(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, std::uint64_t lo,
+                               const Options& opts, const SyncRef& sync, Report& rep) {
   using G = Geometry<F>;
   using Entry = typename F::Entry;
-  using Out = std::optional<Result<Report>>;
   constexpr std::size_t N = G::kDepth;
   if constexpr (N < 2) {
-    return std::nullopt;
+    return false;
   } else {
     const std::uint64_t hi = lo + o.size;
-    if ((lo >> G::shift(N - 2)) != ((hi - 1) >> G::shift(N - 2))) return std::nullopt;
+    if ((lo >> G::shift(N - 2)) != ((hi - 1) >> G::shift(N - 2))) return false;
     Entry* tab[N] = {};
     std::size_t d = 0;
-    auto finish = [&](Out r) {
+    auto finish = [&](bool handled) {
       for (std::size_t k = d + 1; k-- > 0;)
         if (tab[k]) mem.unmap(tab[k], k);
-      return r;
+      return handled;
     };
     tab[0] = static_cast<Entry*>(mem.map(tree.root, 0));
-    if (!tab[0]) return std::nullopt;
+    if (!tab[0]) return false;
 #pragma GCC unroll 8
     for (; d + 1 < N; ++d) {
       const Decoded e = F::decode(G::level(d), tab[d][G::index(lo, d)]);
-      if (e.kind != EntryKind::table) return finish(std::nullopt);
+      if (e.kind != EntryKind::table) return finish(false);
       tab[d + 1] = static_cast<Entry*>(mem.map(e.addr, d + 1));
-      if (!tab[d + 1]) return finish(std::nullopt);
+      if (!tab[d + 1]) return finish(false);
     }
     constexpr std::size_t t = N - 1;
     const auto L = G::level(t);
     Entry* T = tab[t];
     const std::size_t i0 = G::index(lo, t);
     const std::size_t n = std::size_t((hi - lo) >> G::shift(t));
-    using B = Editor<F>;
-    B ed{tree, mem, sync, opts};
+    Editor<F> ed{tree, mem, sync, opts};
     const bool unmapping = o.kind == OpKind::unmap;
     bool have_proto = false;
     Entry proto{};
     std::size_t changes = 0;
-    // Pass 1: every error and every reason to bail, before any write.
+    std::size_t last = 0;  // the last entry to change, and its new value
+    Entry last_next{};
+    // Pass 1: every reason to leave the call to the general walk, before any write.
     for (std::size_t k = 0; k < n; ++k) {
       const Decoded e = F::decode(L, T[i0 + k]);
       if (e.kind == EntryKind::invalid) continue;
-      if (e.kind != EntryKind::leaf || e.contiguous) return finish(std::nullopt);
-      if (unmapping) {
-        ++changes;
-        continue;
+      if (e.kind != EntryKind::leaf || e.contiguous) return finish(false);
+      Entry next{};
+      if (!unmapping) {
+        if (e.attrs == o.attrs) continue;  // nothing to change: write nothing
+        if (!have_proto) {
+          auto p = F::leaf_proto(L, LeafSettings{o.attrs, false, opts.allow_implied_exec}, tree.caps);
+          if (!p) return finish(false);
+          proto = *p;
+          have_proto = true;
+        }
+        next = F::leaf(L, proto, e.addr);
+        if (next == T[i0 + k]) continue;
+        if (opts.live == Live::refuse && F::needs_bbm(L, T[i0 + k], next)) return finish(false);
       }
-      if (e.attrs == o.attrs) continue;  // nothing to change: write nothing
-      const std::uint64_t at = lo + k * G::span(t);
-      if (!have_proto) {
-        auto p = ed.proto(t, o.attrs, false, at);
-        if (!p) return finish(p.error());
-        proto = *p;
-        have_proto = true;
-      }
-      const Entry next = F::leaf(L, proto, e.addr);
-      if (next == T[i0 + k]) continue;
-      if (auto c = ed.check_change(t, T[i0 + k], next, at); !c) return finish(c.error());
       ++changes;
+      last = k;
+      last_next = next;
     }
     if (unmapping && opts.release_empty) {
       // The general walk releases a leaf table left empty; here only non-empty ones stay. The
@@ -1171,10 +1169,14 @@ PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, con
         if (below > 0 && F::decode(L, T[--below]).kind != EntryKind::invalid) keeps = true;
         if (!keeps && above < G::entries(t) && F::decode(L, T[above++]).kind != EntryKind::invalid) keeps = true;
       }
-      if (!keeps) return finish(std::nullopt);
+      if (!keeps) return finish(false);
     }
-    // Pass 2: the writes.
-    for (std::size_t k = 0; k < n && changes; ++k) {
+    // Pass 2: the writes (one change, the one-page call: as pass 1 found it).
+    if (changes == 1) {
+      ed.replace(t, T + i0 + last, 1, lo + last * G::span(t), [&](std::size_t) { return last_next; });
+      ++ed.report.leaves_changed;
+    }
+    for (std::size_t k = 0; k < n && changes > 1; ++k) {
       const Decoded e = F::decode(L, T[i0 + k]);
       if (e.kind == EntryKind::invalid) continue;
       const std::uint64_t at = lo + k * G::span(t);
@@ -1187,8 +1189,57 @@ PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, con
       ed.replace(t, T + i0 + k, 1, at, [&](std::size_t) { return next; });
       ++ed.report.leaves_changed;
     }
-    return finish(ed.report);
+    rep = ed.report;
+    return finish(true);
   }
+}
+
+/// apply_one() without its return value: the result goes to `out`, which apply_one() returns
+/// (one object, so a one-walk call builds its result in place instead of copying it out).
+template <PagingFormat F, unsigned Mask, bool Undo, bool OneWalk>
+inline void apply_one_to(Result<Report>& out, const Tree<F>& tree, const MemRef& mem, const AnyOp& o,
+                         const Options& opts, const SyncRef& sync) {
+  using G = Geometry<F>;
+  auto lo = check_op<F, Mask>(o);
+  if (!lo) {
+    out = lo.error();
+    return;
+  }
+  if (!tree.root.aligned(G::table_align(0))) {
+    out = make_error(Errc::misaligned_table, o.va, tree.root);
+    return;
+  }
+  if constexpr (OneWalk && (Mask & op_bit(OpKind::map)) != 0) {
+    if (o.kind == OpKind::map && fast_map(tree, mem, o, *lo, opts, sync, *out)) return;
+  }
+  if constexpr (OneWalk && (Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
+    if ((o.kind == OpKind::unmap || o.kind == OpKind::protect) && fast_leaf_table(tree, mem, o, *lo, opts, sync, *out))
+      return;
+  }
+  auto tables = dry_run<F, Mask>(tree, mem, o, opts);
+  if (!tables) {
+    out = tables.error();
+    return;
+  }
+  if (*tables && !mem.reserve(*tables, table_request<F>())) {
+    out = out_of_memory(mem, table_request<F>(), *tables, o.va);
+    return;
+  }
+  if constexpr (Undo && (Mask & op_bit(OpKind::map)) != 0) {
+    // Every table before the first write, so a broken promise leaves nothing to undo; where
+    // reaching a table is free (a fixmap window would pay a second remap per table).
+    if (o.kind == OpKind::map && *tables && mem.direct()) {
+      Prealloc pool;
+      if (auto filled = fill_pool<F>(mem, *tables, o.va, pool); !filled) {
+        out = filled.error();
+        return;
+      }
+      out = commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables, &pool);
+      release_pool<F>(mem, pool);  // none left when the dry run's count is exact (it is)
+      return;
+    }
+  }
+  out = commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
 }
 
 /// apply() of one op, compiled once per format (see the extern declarations in formats.hpp):
@@ -1197,33 +1248,9 @@ PTLIB_HOT std::optional<Result<Report>> fast_leaf_table(const Tree<F>& tree, con
 /// kernel calling map() alone carries no code for batches.
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true, bool OneWalk = true>
 Result<Report> apply_one(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts, const SyncRef& sync) {
-  using G = Geometry<F>;
-  auto lo = check_op<F, Mask>(o);
-  if (!lo) return lo.error();
-  if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
-  if constexpr (OneWalk && (Mask & op_bit(OpKind::map)) != 0) {
-    if (o.kind == OpKind::map)
-      if (auto fast = fast_map(tree, mem, o, *lo, opts, sync)) return *fast;
-  }
-  if constexpr (OneWalk && (Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
-    if (o.kind == OpKind::unmap || o.kind == OpKind::protect)
-      if (auto fast = fast_leaf_table(tree, mem, o, *lo, opts, sync)) return *fast;
-  }
-  auto tables = dry_run<F, Mask>(tree, mem, o, opts);
-  if (!tables) return tables.error();
-  if (*tables && !mem.reserve(*tables, table_request<F>())) return out_of_memory(mem, table_request<F>(), *tables, o.va);
-  if constexpr (Undo && (Mask & op_bit(OpKind::map)) != 0) {
-    // Every table before the first write, so a broken promise leaves nothing to undo; where
-    // reaching a table is free (a fixmap window would pay a second remap per table).
-    if (o.kind == OpKind::map && *tables && mem.direct()) {
-      Prealloc pool;
-      PTLIB_TRY(fill_pool<F>(mem, *tables, o.va, pool));
-      auto r = commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables, &pool);
-      release_pool<F>(mem, pool);  // none left when the dry run's count is exact (it is)
-      return r;
-    }
-  }
-  return commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
+  Result<Report> out{Report{}};
+  apply_one_to<F, Mask, Undo, OneWalk>(out, tree, mem, o, opts, sync);
+  return out;
 }
 
 /// apply() of one op (apply_one) or of a batch of map pieces planned as one (plan_erased), then
