@@ -1194,63 +1194,65 @@ PTLIB_HOT bool fast_leaf_table(const Tree<F>& tree, const MemRef& mem, const Any
   }
 }
 
-/// apply_one() without its return value: the result goes to `out`, which apply_one() returns
-/// (one object, so a one-walk call builds its result in place instead of copying it out).
-template <PagingFormat F, unsigned Mask, bool Undo, bool OneWalk>
-inline void apply_one_to(Result<Report>& out, const Tree<F>& tree, const MemRef& mem, const AnyOp& o,
-                         const Options& opts, const SyncRef& sync) {
-  using G = Geometry<F>;
-  auto lo = check_op<F, Mask>(o);
-  if (!lo) {
-    out = lo.error();
-    return;
-  }
-  if (!tree.root.aligned(G::table_align(0))) {
-    out = make_error(Errc::misaligned_table, o.va, tree.root);
-    return;
-  }
-  if constexpr (OneWalk && (Mask & op_bit(OpKind::map)) != 0) {
-    if (o.kind == OpKind::map && fast_map(tree, mem, o, *lo, opts, sync, *out)) return;
-  }
-  if constexpr (OneWalk && (Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0) {
-    if ((o.kind == OpKind::unmap || o.kind == OpKind::protect) && fast_leaf_table(tree, mem, o, *lo, opts, sync, *out))
-      return;
-  }
+/// The general walk of one op whose arguments are checked: a dry run (errors, exact table count),
+/// a reservation, and the commit walk. When optimising for size it is inlined into apply_one(),
+/// its one caller (no second frame); otherwise it is a call of its own, so that apply_one()'s
+/// one-walk path keeps a small frame (inlined, it cost a one-page map ~20 instructions).
+#if defined(__OPTIMIZE_SIZE__)
+#define PTLIB_GENERAL_WALK [[gnu::always_inline]] inline
+#else
+#define PTLIB_GENERAL_WALK [[gnu::noinline]]
+#endif
+template <PagingFormat F, unsigned Mask, bool Undo>
+PTLIB_GENERAL_WALK Result<Report> apply_general(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts,
+                             const SyncRef& sync) {
   auto tables = dry_run<F, Mask>(tree, mem, o, opts);
-  if (!tables) {
-    out = tables.error();
-    return;
-  }
-  if (*tables && !mem.reserve(*tables, table_request<F>())) {
-    out = out_of_memory(mem, table_request<F>(), *tables, o.va);
-    return;
-  }
+  if (!tables) return tables.error();
+  if (*tables && !mem.reserve(*tables, table_request<F>())) return out_of_memory(mem, table_request<F>(), *tables, o.va);
   if constexpr (Undo && (Mask & op_bit(OpKind::map)) != 0) {
     // Every table before the first write, so a broken promise leaves nothing to undo; where
     // reaching a table is free (a fixmap window would pay a second remap per table).
     if (o.kind == OpKind::map && *tables && mem.direct()) {
       Prealloc pool;
-      if (auto filled = fill_pool<F>(mem, *tables, o.va, pool); !filled) {
-        out = filled.error();
-        return;
-      }
-      out = commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables, &pool);
+      PTLIB_TRY(fill_pool<F>(mem, *tables, o.va, pool));
+      auto r = commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables, &pool);
       release_pool<F>(mem, pool);  // none left when the dry run's count is exact (it is)
-      return;
+      return r;
     }
   }
-  out = commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
+  return commit<F, Mask, Undo>(tree, mem, o, opts, sync, *tables);
 }
+#undef PTLIB_GENERAL_WALK
 
 /// apply() of one op, compiled once per format (see the extern declarations in formats.hpp):
-/// one walk where every error can be found before the first write; otherwise a dry run (errors,
-/// exact table count), a reservation, and the commit walk. Apart from apply_erased() so that a
-/// kernel calling map() alone carries no code for batches.
+/// one walk where every error can be found before the first write (the one-walk paths above);
+/// otherwise the general walk. Apart from apply_erased() so that a kernel calling map() alone
+/// carries no code for batches. With the one-walk paths it returns one `Result` object that they
+/// fill in place (an optional result copied out cost ~20 instructions per call).
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true, bool OneWalk = true>
 Result<Report> apply_one(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts, const SyncRef& sync) {
-  Result<Report> out{Report{}};
-  apply_one_to<F, Mask, Undo, OneWalk>(out, tree, mem, o, opts, sync);
-  return out;
+  using G = Geometry<F>;
+  if constexpr (!OneWalk) {
+    auto lo = check_op<F, Mask>(o);
+    if (!lo) return lo.error();
+    if (!tree.root.aligned(G::table_align(0))) return make_error(Errc::misaligned_table, o.va, tree.root);
+    return apply_general<F, Mask, Undo>(tree, mem, o, opts, sync);
+  } else {
+    constexpr bool kMaps = (Mask & op_bit(OpKind::map)) != 0;
+    constexpr bool kEdits = (Mask & (op_bit(OpKind::unmap) | op_bit(OpKind::protect))) != 0;
+    Result<Report> out{Report{}};
+    auto lo = check_op<F, Mask>(o);
+    if (!lo) {
+      out = lo.error();
+    } else if (!tree.root.aligned(G::table_align(0))) {
+      out = make_error(Errc::misaligned_table, o.va, tree.root);
+    } else if (!(kMaps && o.kind == OpKind::map && fast_map(tree, mem, o, *lo, opts, sync, *out)) &&
+               !(kEdits && (o.kind == OpKind::unmap || o.kind == OpKind::protect) &&
+                 fast_leaf_table(tree, mem, o, *lo, opts, sync, *out))) {
+      out = apply_general<F, Mask, Undo>(tree, mem, o, opts, sync);
+    }
+    return out;
+  }
 }
 
 /// apply() of one op (apply_one) or of a batch of map pieces planned as one (plan_erased), then
