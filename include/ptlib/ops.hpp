@@ -1230,7 +1230,8 @@ PTLIB_GENERAL_WALK Result<Report> apply_general(const Tree<F>& tree, const MemRe
 /// carries no code for batches. With the one-walk paths it returns one `Result` object that they
 /// fill in place (an optional result copied out cost ~20 instructions per call).
 template <PagingFormat F, unsigned Mask = kAllOps, bool Undo = true, bool OneWalk = true>
-Result<Report> apply_one(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts, const SyncRef& sync) {
+PTLIB_HOT Result<Report> apply_one(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Options& opts,
+                                   const SyncRef& sync) {
   using G = Geometry<F>;
   if constexpr (!OneWalk) {
     auto lo = check_op<F, Mask>(o);
