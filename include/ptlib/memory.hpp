@@ -46,7 +46,9 @@ concept TableAccess = requires(A& a, PhysAddr pa, std::size_t depth, void* p) {
 ///                         needs one table allocates it without asking: a refused allocate()
 ///                         must change nothing, as reserve() does);
 ///   release(pa, req)   -> the table at `pa` (allocated with the same bytes/align) is free again.
-///                         Called only by calls that have already succeeded.
+///                         Called for tables a call left empty, and for a table a call took
+///                         and gives back unused (one its format cannot link, or the others
+///                         when the memory broke its reserve() promise).
 /// Exemplar: Arena below.
 template <class M>
 concept TableMemory = TableAccess<M> && requires(M& m, const TableRequest& r, std::size_t n, PhysAddr pa) {

@@ -121,6 +121,23 @@ namespace detail {
 struct Prealloc {
   std::uint64_t head = 0;
   std::size_t count = 0;
+  /// Adds the table at `pa`, reached at `ptr`: its first word links to the previous head.
+  void push(PhysAddr pa, void* ptr) {
+    __builtin_memcpy(ptr, &head, sizeof head);
+    head = pa.value;
+    ++count;
+  }
+  /// Takes the head table (count > 0), reached through `mem` at `depth`; a null `ptr` when it
+  /// cannot be reached (the chain is then left as it was).
+  [[gnu::always_inline]] NewTable pop(const MemRef& mem, std::size_t depth) {
+    const PhysAddr pa(head);
+    void* ptr = mem.map(pa, depth);
+    if (ptr) {
+      __builtin_memcpy(&head, ptr, sizeof head);
+      --count;
+    }
+    return NewTable{pa, ptr};
+  }
 };
 
 /// Everything the visitors share: the tree, memory, sync hook, options, and the entry writes
@@ -226,12 +243,9 @@ struct Editor {
   /// Errc::misaligned_table / pa_out_of_range; no table is ever linked at a PA it cannot encode.
   Result<NewTable> allocate_table(std::size_t depth, std::uint64_t lo) {
     if (pool && pool->count) {  // checked (aligned, linkable) when it was allocated
-      const PhysAddr pa(pool->head);
-      void* ptr = mem.map(pa, depth);
-      if (!ptr) return level_error(Errc::malformed_entry, depth - 1, lo, pa);
-      __builtin_memcpy(&pool->head, ptr, sizeof pool->head);
-      --pool->count;
-      return NewTable{pa, ptr};
+      const NewTable t = pool->pop(mem, depth);
+      if (!t.ptr) return level_error(Errc::malformed_entry, depth - 1, lo, t.pa);
+      return t;
     }
     auto t = mem.allocate(request(depth));
     if (!t) {  // a broken reserve() promise: one more table was needed, none was there
@@ -853,13 +867,10 @@ template <PagingFormat F>
 void release_pool(const MemRef& mem, Prealloc& pool) {
   const TableRequest r = table_request<F>();
   while (pool.count) {
-    const PhysAddr pa(pool.head);
-    void* ptr = mem.map(pa, 1);
-    if (!ptr) return;  // cannot happen for tables this memory handed out and mapped before
-    __builtin_memcpy(&pool.head, ptr, sizeof pool.head);
-    mem.unmap(ptr, 1);
-    mem.release(pa, r);
-    --pool.count;
+    const NewTable t = pool.pop(mem, 1);
+    if (!t.ptr) return;  // cannot happen for tables this memory handed out and mapped before
+    mem.unmap(t.ptr, 1);
+    mem.release(t.pa, r);
   }
 }
 
@@ -886,9 +897,7 @@ Result<void> fill_pool(const MemRef& mem, std::size_t n, VirtAddr va, Prealloc& 
       release_pool<F>(mem, pool);
       return *bad;
     }
-    __builtin_memcpy(t->ptr, &pool.head, sizeof pool.head);
-    pool.head = t->pa.value;
-    ++pool.count;
+    pool.push(t->pa, t->ptr);
     mem.unmap(t->ptr, 1);
   }
   return {};
