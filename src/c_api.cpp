@@ -283,12 +283,31 @@ struct CDirect : CMapped {
   }
 };
 
+/// ptlib_arena's own memory (ptlib_arena_memory(), recognised by its allocate function): its
+/// reserve() is Arena's, exact, so the engine treats it as it treats an Arena in C++ (no tables
+/// allocated ahead of a map's first write: the same tables at the same addresses).
+struct CArena : CDirect {
+  static constexpr bool kReservesExactly = true;
+};
+bool arena_allocate(void* c, std::size_t bytes, std::size_t align, bool zeroed, std::uint32_t depth, std::uint64_t* pa,
+                    void** ptr) {
+  auto t = static_cast<Arena*>(c)->allocate(TableRequest{bytes, align, zeroed, depth});
+  if (!t) return false;
+  *pa = t->pa.value;
+  *ptr = t->ptr;
+  return true;
+}
+
 /// The MemRef for `m` (which outlives it).
 struct Mem {
   CMapped mapped;
   CDirect direct;
-  explicit Mem(const ptlib_memory* m) : mapped{m}, direct{{m}} {}
-  MemRef ref() { return mapped.m->map ? MemRef(mapped) : MemRef(direct); }
+  CArena arena;
+  explicit Mem(const ptlib_memory* m) : mapped{m}, direct{{m}}, arena{{{m}}} {}
+  MemRef ref() {
+    if (mapped.m->map) return MemRef(mapped);
+    return mapped.m->allocate == &arena_allocate ? MemRef(arena) : MemRef(direct);
+  }
 };
 
 // ---- the common shape of a call ----------------------------------------------------------------
@@ -653,14 +672,7 @@ ptlib_memory ptlib_arena_memory(ptlib_arena* arena) {
   const DirectWindow w = arena_of(arena->opaque).direct_window();
   m.ctx = arena->opaque;
   // Function pointers set in code (not read from a table in memory): see MemRef.
-  m.allocate = [](void* c, std::size_t bytes, std::size_t align, bool zeroed, std::uint32_t depth, std::uint64_t* pa,
-                  void** ptr) -> bool {
-    auto t = arena_of(c).allocate(TableRequest{bytes, align, zeroed, depth});
-    if (!t) return false;
-    *pa = t->pa.value;
-    *ptr = t->ptr;
-    return true;
-  };
+  m.allocate = &arena_allocate;
   m.reserve = [](void* c, std::size_t n, std::size_t bytes, std::size_t align) -> bool {
     return arena_of(c).reserve(n, TableRequest{bytes, align, false, 0});
   };

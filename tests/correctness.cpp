@@ -51,6 +51,22 @@ struct LimitedT {
 using Limited = LimitedT<true>;
 static_assert(TableMemory<Limited> && TableMemory<LimitedT<false>>);
 
+TEST_CASE("only a memory that declares kReservesExactly skips the tables allocated before a map's first write",
+          "[item7]") {
+  // The compiled engine sees every memory as a MemRef: exact() is what tells it an Arena (whose
+  // reserve() cannot be broken) from a memory that may break its promise.
+  std::vector<unsigned char> buf(16 * 4096);
+  Arena a(buf.data(), buf.size(), PhysAddr(1 << 20));
+  Limited direct{a, 4};
+  LimitedT<false> windowed{a, 4};
+  CHECK(MemRef(a).exact());
+  CHECK(MemRef(a).direct());
+  CHECK_FALSE(MemRef(direct).exact());
+  CHECK(MemRef(direct).direct());
+  CHECK_FALSE(MemRef(windowed).exact());
+  CHECK_FALSE(MemRef(windowed).direct());
+}
+
 template <class F>
 Tree<F> new_tree(Arena& a) {
   auto t = make_tree<F>(a, test::full_caps<F>());

@@ -228,6 +228,7 @@ class MemRef {
       map_ = [](void* c, PhysAddr pa, std::size_t d) -> void* { return static_cast<T*>(c)->map(pa, d); };
       unmap_ = [](void* c, void* p, std::size_t d) { static_cast<T*>(c)->unmap(p, d); };
     }
+    if constexpr (requires { requires T::kReservesExactly; }) exact_ = true;
     if constexpr (TableMemory<T>) {
       allocate_ = [](void* c, const TableRequest& r) -> std::optional<NewTable> { return static_cast<T*>(c)->allocate(r); };
       reserve_ = [](void* c, std::size_t n, const TableRequest& r) -> bool { return static_cast<T*>(c)->reserve(n, r); };
@@ -248,6 +249,8 @@ class MemRef {
   bool reserve(std::size_t n, const TableRequest& r) const { return reserve_ && reserve_(ctx_, n, r); }
   /// Whether every table is reached at a fixed offset (direct_window()): map/unmap cost nothing.
   [[nodiscard]] bool direct() const { return direct_; }
+  /// Whether reserve() is exact (`kReservesExactly`: the memory never breaks its promise).
+  [[nodiscard]] bool exact() const { return exact_; }
   void release(PhysAddr pa, const TableRequest& r) const {
     if (release_) release_(ctx_, pa, r);
   }
@@ -260,6 +263,7 @@ class MemRef {
   bool (*reserve_)(void*, std::size_t, const TableRequest&) = nullptr;
   void (*release_)(void*, PhysAddr, const TableRequest&) = nullptr;
   bool direct_ = false;
+  bool exact_ = false;
   std::uintptr_t offset_ = 0;
   std::uint64_t lo_ = 0, bytes_ = 0;
 };
