@@ -283,9 +283,9 @@ struct CDirect : CMapped {
   }
 };
 
-/// ptlib_arena's own memory (ptlib_arena_memory(), recognised by its allocate function): its
-/// reserve() is Arena's, exact, so the engine treats it as it treats an Arena in C++ (no tables
-/// allocated ahead of a map's first write: the same tables at the same addresses).
+/// ptlib_arena's own memory (ptlib_arena_memory(), recognised by its allocate and reserve
+/// functions): its reserve() is Arena's, exact, so the engine treats it as it treats an Arena in
+/// C++ (no tables allocated ahead of a map's first write: the same tables at the same addresses).
 struct CArena : CDirect {
   static constexpr bool kReservesExactly = true;
 };
@@ -297,6 +297,9 @@ bool arena_allocate(void* c, std::size_t bytes, std::size_t align, bool zeroed, 
   *ptr = t->ptr;
   return true;
 }
+bool arena_reserve(void* c, std::size_t n, std::size_t bytes, std::size_t align) {
+  return static_cast<Arena*>(c)->reserve(n, TableRequest{bytes, align, false, 0});
+}
 
 /// The MemRef for `m` (which outlives it).
 struct Mem {
@@ -306,7 +309,8 @@ struct Mem {
   explicit Mem(const ptlib_memory* m) : mapped{m}, direct{{m}}, arena{{{m}}} {}
   MemRef ref() {
     if (mapped.m->map) return MemRef(mapped);
-    return mapped.m->allocate == &arena_allocate ? MemRef(arena) : MemRef(direct);
+    const bool own_arena = mapped.m->allocate == &arena_allocate && mapped.m->reserve == &arena_reserve;
+    return own_arena ? MemRef(arena) : MemRef(direct);
   }
 };
 
@@ -673,9 +677,7 @@ ptlib_memory ptlib_arena_memory(ptlib_arena* arena) {
   m.ctx = arena->opaque;
   // Function pointers set in code (not read from a table in memory): see MemRef.
   m.allocate = &arena_allocate;
-  m.reserve = [](void* c, std::size_t n, std::size_t bytes, std::size_t align) -> bool {
-    return arena_of(c).reserve(n, TableRequest{bytes, align, false, 0});
-  };
+  m.reserve = &arena_reserve;
   m.release = [](void* c, std::uint64_t pa, std::size_t bytes, std::size_t align) {
     arena_of(c).release(PhysAddr(pa), TableRequest{bytes, align, false, 0});
   };
