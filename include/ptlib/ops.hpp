@@ -211,8 +211,7 @@ struct Editor {
   void discard(const Slot<F>& s, const Child& c) {
     if (commit) {
       release_children_at(s.depth + 1, c.ptr);
-      mem.unmap(c.ptr, s.depth + 1);
-      mem.release(c.pa, request(s.depth + 1));
+      give_back(mem, s.depth + 1, NewTable{c.pa, c.ptr});
       --report.tables_added;
     }
   }
@@ -253,12 +252,19 @@ struct Editor {
       e.tables_needed = 1;
       return e;
     }
-    const bool aligned = t->pa.aligned(G::table_align(depth));
-    if (aligned && t->pa.value + (G::table_bytes(depth) - 1) <= G::kPaLimit) return *t;
-    give_back(depth, *t);
-    return level_error(aligned ? Errc::pa_out_of_range : Errc::misaligned_table, depth - 1, lo, t->pa);
+    const std::optional<Errc> why = unlinkable(depth, t->pa);
+    if (!why) return *t;
+    give_back(mem, depth, *t);
+    return level_error(*why, depth - 1, lo, t->pa);
   }
-  void give_back(std::size_t depth, const NewTable& t) {
+  /// Why the format cannot link a table for `depth` at `pa` (misaligned_table, pa_out_of_range).
+  static std::optional<Errc> unlinkable(std::size_t depth, PhysAddr pa) {
+    if (!pa.aligned(G::table_align(depth))) return Errc::misaligned_table;
+    if (pa.value + (G::table_bytes(depth) - 1) > G::kPaLimit) return Errc::pa_out_of_range;
+    return std::nullopt;
+  }
+  /// Gives back a table the call took and will not link.
+  static void give_back(const MemRef& mem, std::size_t depth, const NewTable& t) {
     mem.unmap(t.ptr, depth);
     mem.release(t.pa, request(depth));
   }
@@ -865,12 +871,10 @@ void undo_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, const Opti
 /// Gives back the tables left in `pool`.
 template <PagingFormat F>
 void release_pool(const MemRef& mem, Prealloc& pool) {
-  const TableRequest r = table_request<F>();
   while (pool.count) {
     const NewTable t = pool.pop(mem, 1);
     if (!t.ptr) return;  // cannot happen for tables this memory handed out and mapped before
-    mem.unmap(t.ptr, 1);
-    mem.release(t.pa, r);
+    Editor<F>::give_back(mem, 1, t);
   }
 }
 
@@ -879,19 +883,16 @@ void release_pool(const MemRef& mem, Prealloc& pool) {
 /// back those it took. Every table is checked as Editor::allocate_table() checks it.
 template <PagingFormat F>
 Result<void> fill_pool(const MemRef& mem, std::size_t n, VirtAddr va, Prealloc& pool) {
-  using G = Geometry<F>;
-  const TableRequest r = table_request<F>();
   while (pool.count < n) {
-    auto t = mem.allocate(r);
+    auto t = mem.allocate(table_request<F>());
     std::optional<Error> bad;
     if (!t) {
       bad = make_error(Errc::out_of_memory, va);  // a broken reserve() promise
       bad->tables_needed = std::uint32_t(n < 0xffff'ffffU ? n : 0xffff'ffffU);
       bad->tables_available = std::uint32_t(pool.count);
-    } else if (!t->pa.aligned(G::table_align(1)) || t->pa.value + (G::table_bytes(1) - 1) > G::kPaLimit) {
-      bad = make_error(t->pa.aligned(G::table_align(1)) ? Errc::pa_out_of_range : Errc::misaligned_table, va, t->pa);
-      mem.unmap(t->ptr, 1);
-      mem.release(t->pa, r);
+    } else if (const auto why = Editor<F>::unlinkable(1, t->pa)) {
+      bad = make_error(*why, va, t->pa);
+      Editor<F>::give_back(mem, 1, *t);
     }
     if (bad) {
       release_pool<F>(mem, pool);
@@ -1049,12 +1050,10 @@ PTLIB_HOT bool fast_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, 
   if (ok && missing) {
     ok = missing == 1 || mem.reserve(missing, table_request<F>());
     for (std::size_t k = d + 1; ok && k <= t; ++k) {
-      const TableRequest req = Editor<F>::request(k);
-      const auto r = mem.allocate(req);
+      const auto r = mem.allocate(Editor<F>::request(k));
       ok = r.has_value();
-      if (ok && (!r->pa.aligned(G::table_align(k)) || r->pa.value + (G::table_bytes(k) - 1) > G::kPaLimit)) {
-        mem.unmap(r->ptr, k);
-        mem.release(r->pa, req);  // a table the format cannot link: the general walk says so
+      if (ok && Editor<F>::unlinkable(k, r->pa)) {
+        Editor<F>::give_back(mem, k, *r);  // a table the format cannot link: the general walk says so
         ok = false;
       }
       if (!ok) break;
@@ -1071,10 +1070,7 @@ PTLIB_HOT bool fast_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, 
     }
   }
   if (!ok) {
-    for (std::size_t k = d + 1; k <= got; ++k) {
-      mem.unmap(fresh[k].ptr, k);
-      mem.release(fresh[k].pa, Editor<F>::request(k));
-    }
+    for (std::size_t k = d + 1; k <= got; ++k) Editor<F>::give_back(mem, k, fresh[k]);
     for (std::size_t k = d + 1; k-- > 0;) mem.unmap(tab[k], k);
     return false;
   }
