@@ -246,9 +246,7 @@ struct Copier : ReadVisitor<F> {
       if (!n) return entry_error<F>(Errc::out_of_memory, D, s.lo, Error::kNoPa);
       t.table = static_cast<Entry*>(n->ptr);
       t.pa = n->pa;
-      const std::size_t first = G::index(flo, D + 1), last = G::index(fhi - 1, D + 1);
-      for (std::size_t k = 0; k < first; ++k) t.table[k] = 0;
-      for (std::size_t k = last + 1; k < G::entries(D + 1); ++k) t.table[k] = 0;
+      Editor<F>::clear_new(t.table, D + 1, G::index(flo, D + 1), G::index(fhi - 1, D + 1));
     }
     at[D + 1] = t;
     auto r = Walker<F, Copier>{src, *this}.walk(D + 1, static_cast<Entry*>(sp), Source::memory, s.entry, flo, fhi);
@@ -323,9 +321,7 @@ Result<Tree<F>> copy_into_new_root(const Tree<F>& src, MemRef src_access, MemRef
     return make_error(Errc::out_of_memory, G::to_va(lo));
   }
   Entry* e = static_cast<Entry*>(root->ptr);
-  const std::size_t first = G::index(lo, 0), last = G::index(hi - 1, 0);
-  for (std::size_t k = 0; k < first; ++k) e[k] = 0;
-  for (std::size_t k = last + 1; k < G::entries(0); ++k) e[k] = 0;
+  Editor<F>::clear_new(e, 0, G::index(lo, 0), G::index(hi - 1, 0));
   Copier<F> commit{{}, src_access, dst, SyncRef{}, share, lo, hi, true};
   auto r = commit.copy(sroot, e, true, lo, hi);
   dst.unmap(root->ptr, 0);

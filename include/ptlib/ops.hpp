@@ -177,6 +177,13 @@ struct Editor {
   static TableRequest request(std::size_t depth, bool zeroed = false) {
     return TableRequest{G::table_bytes(depth), G::table_align(depth), zeroed, depth};
   }
+  /// Clears a new table at `depth` of which the caller writes entries [first, last] next: one
+  /// memset of the whole table, unless the caller writes all of it. Clearing only around the
+  /// written entries takes two memsets of odd sizes, which store through the cache (reading each
+  /// line first), where a whole table goes as one store stream: W3 took 30 ms that way, 24 ms so.
+  static void clear_new(Entry* t, std::size_t depth, std::size_t first, std::size_t last) {
+    if (first != 0 || last + 1 != G::entries(depth)) __builtin_memset(t, 0, G::table_bytes(depth));
+  }
   /// Whether a leaf at `depth` is allowed by format, capabilities and options (not alignment).
   [[nodiscard]] bool leaf_allowed(std::size_t depth) const { return leaf_allowed(depth, tree.caps, opts); }
   static bool leaf_allowed(std::size_t depth, const typename F::Caps& caps, const Options& o) {
@@ -522,11 +529,8 @@ struct MapVisitor : Editor<F> {
       const std::size_t d = s.depth + 1;
       auto t = this->allocate_table(d, s.lo);
       if (!t) return t.error();
-      // The walk writes every entry in [first, last]; clear the rest (so no table is zeroed twice).
-      Entry* e = static_cast<Entry*>(t->ptr);
-      const std::size_t first = G::index(s.lo, d), last = G::index(s.hi - 1, d);
-      for (std::size_t k = 0; k < first; ++k) e[k] = 0;
-      for (std::size_t k = last + 1; k < G::entries(d); ++k) e[k] = 0;
+      // The walk writes every entry in [first, last] (a table it fills is not cleared first).
+      this->clear_new(static_cast<Entry*>(t->ptr), d, G::index(s.lo, d), G::index(s.hi - 1, d));
       return Child{t->pa, t->ptr};
     }
   }
@@ -1060,13 +1064,10 @@ PTLIB_HOT bool fast_map(const Tree<F>& tree, const MemRef& mem, const AnyOp& o, 
       fresh[k] = *r;
       got = k;
       tab[k] = static_cast<Entry*>(r->ptr);
-      Entry* e = tab[k];
-      if (k < t) {
-        for (std::size_t j = 0; j < G::entries(k); ++j) e[j] = 0;  // the link below writes one
-      } else {
-        for (std::size_t j = 0; j < i0; ++j) e[j] = 0;
-        for (std::size_t j = i0 + n; j < G::entries(k); ++j) e[j] = 0;
-      }
+      if (k < t)  // the link below writes one entry
+        Editor<F>::clear_new(tab[k], k, G::index(lo, k), G::index(lo, k));
+      else
+        Editor<F>::clear_new(tab[k], k, i0, i0 + n - 1);
     }
   }
   if (!ok) {
